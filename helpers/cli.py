@@ -1,0 +1,44 @@
+"""Command line: ``python -m helpers <command> [options]`` (also installed as ``eg3d-face``).
+
+Each command lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``.
+Modules are imported only when their command runs, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from helpers import __version__
+
+#: command name -> (module, one-line description)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("helpers.demo", "run the main job end to end and write its results under outputs/demo/"),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers",
+        description="Single-image 3D face reconstruction built on EG3D synthetic data.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, description) in COMMANDS.items():
+        sub_parser = sub.add_parser(name, help=description, description=description)
+        if name == command:
+            importlib.import_module(module).add_arguments(sub_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return int(importlib.import_module(COMMANDS[args.command][0]).run(args) or 0)

@@ -1,0 +1,33 @@
+"""Shared test fixtures.
+
+The parity tests read reference data recorded from the official implementations. It lives in
+``../shared/fixtures`` beside the repository (set ``HELPERS_FIXTURES`` to use another folder).
+A missing folder is an error, never a skip: these tests are the proof of parity.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(os.environ.get("HELPERS_FIXTURES", REPO.parent / "shared" / "fixtures"))
+
+
+def fixture_path(*parts: str) -> Path:
+    """Path of a reference file; a clear error if the fixtures are not there."""
+    path = FIXTURES.joinpath(*parts)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"reference fixture {path} not found: clone the repository next to the shared/ folder "
+            "or set HELPERS_FIXTURES to the folder holding eg3d_reference/ and attention_unet_reference/"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def eg3d_reference() -> Path:
+    """Folder of the official EG3D reference data (see its README.md)."""
+    return fixture_path("eg3d_reference")
