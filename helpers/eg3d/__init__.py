@@ -1,0 +1,57 @@
+"""Pure-PyTorch EG3D tri-plane generator (no custom CUDA/C++ ops), numerically matching NVlabs/eg3d.
+
+Typical use::
+
+    from helpers import eg3d
+    G = eg3d.load("ffhq512-128")                 # registry name (cached download) or a local file
+    ws = G.mapping(z, c_frontal, truncation_psi=0.7)
+    out = G.synthesize(ws, cameras)              # image, image_raw, depth_ray, depth_z, opacity, ...
+    sigma = G.sample_density(out["planes"], points)["sigma"]
+
+    G = eg3d.tiny_random(seed=0)                 # tests / notebook smoke mode, no download
+
+Modules: :mod:`.config` (typed configs from checkpoint kwargs), :mod:`.ops` (bias_act, FIR
+resampling, modulated convolution), :mod:`.layers`, :mod:`.mapping`, :mod:`.synthesis` (backbone),
+:mod:`.triplane` (plane sampling, decoder), :mod:`.rays`, :mod:`.renderer`, :mod:`.superresolution`,
+:mod:`.generator`, :mod:`.tiny`; checkpoint reading lives in :mod:`.checkpoint` / :mod:`.registry`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .config import GeneratorConfig, MappingConfig, RenderingConfig, SuperresolutionConfig, SynthesisConfig
+from .generator import Generator
+from .renderer import RenderDraws
+from .tiny import tiny_config, tiny_random
+
+__all__ = [
+    "Generator",
+    "GeneratorConfig",
+    "MappingConfig",
+    "SynthesisConfig",
+    "RenderingConfig",
+    "SuperresolutionConfig",
+    "RenderDraws",
+    "load",
+    "tiny_random",
+    "tiny_config",
+]
+
+
+def load(name_or_path: str | os.PathLike[str], device: torch.device | str = "cpu", *,
+         cache_dir: str | os.PathLike[str] | None = None, config: object = None, progress: bool = True) -> Generator:
+    """Load an EG3D generator: a registry name (``"ffhq512-128"``, downloaded once into the cache)
+    or a local official ``.pkl``, state-dict ``.pth`` (pass ``config=``, e.g. a registry name) or
+    native checkpoint. No code from the file is executed. Returns the model in eval mode on ``device``.
+    """
+    from .checkpoint import read_checkpoint
+    from .registry import resolve
+
+    path = resolve(name_or_path, cache_dir=cache_dir, progress=progress)
+    if config is None and not os.path.exists(name_or_path):  # a registry name: its config fits .pth files
+        config = str(name_or_path)
+    contents = read_checkpoint(path, config=config)
+    return Generator.from_checkpoint_contents(contents, device=device)
