@@ -130,13 +130,14 @@ def official_lookat_pose(
 ) -> torch.Tensor:
     """(N, 4, 4) cam2world exactly as EG3D's ``LookAtPoseSampler.sample`` with zero std-dev.
 
-    ``horizontal`` and ``vertical`` are the sampler's own arguments (π/2, π/2 = frontal). The
+    ``horizontal`` and ``vertical`` are the sampler's own arguments (π/2, π/2 = frontal); a
+    scalar broadcasts against a sequence. The
     camera sits on a sphere of ``radius`` around the **world origin** (not around ``lookat``,
     another quirk of the official sampler) and looks at ``lookat``. Unlike the official sampler
     this draws no random numbers.
     """
-    theta = _column(horizontal, dtype, device)
-    v = torch.clamp(_column(vertical, dtype, device), 1e-5, math.pi - 1e-5)
+    theta, v = torch.broadcast_tensors(_column(horizontal, dtype, device), _column(vertical, dtype, device))
+    v = torch.clamp(v, 1e-5, math.pi - 1e-5)
     # The sampler treats vertical/π as a uniform variate and maps it to a polar angle so that
     # camera heights are uniform on the sphere: cos(phi) = 1 - 2·vertical/π.
     phi = torch.arccos(1 - 2 * (v / math.pi))

@@ -70,6 +70,10 @@ class AnalyticHead:
     color: tuple[float, float, float] = (0.86, 0.67, 0.55)
     light: tuple[float, float, float] = (-0.5, 0.6, 1.0)
 
+    @property
+    def description(self) -> str:
+        return f"analytic head ({len(self.parts)} ellipsoids)"
+
     def density(self, points: np.ndarray) -> np.ndarray:
         """Raw density at (..., 3) world points; ``> level`` inside the head."""
         points = np.asarray(points, dtype=np.float64)

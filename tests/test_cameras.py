@@ -209,3 +209,10 @@ def test_pixel_directions_project_back_to_their_pixels():
         np.testing.assert_allclose(proj[2, 5, :2], [(5 + 0.5) / 8, (2 + 0.5) / 6], atol=1e-12)
     with pytest.raises(ValueError, match=r"\(3, 3\)"):
         cameras.pixel_directions(np.eye(4), 2, 2)
+
+
+def test_scalar_angles_broadcast_against_sequences():
+    poses = cameras.orbit_pose([0.0, 0.3, -0.3], 0.1)
+    assert poses.shape == (3, 4, 4)
+    np.testing.assert_array_equal(poses[1].numpy(), cameras.orbit_pose(0.3, 0.1)[0].numpy())
+    assert cameras.camera_vector(0.2, [0.0, 0.1]).shape == (2, 25)

@@ -58,3 +58,26 @@ def test_demo_writes_meshes_and_viewer(tmp_path):
         assert depth.shape == (40, 40) and (depth > 0).any()
         camera = np.load(out / "cameras" / f"{view['name']}.npy")
         assert camera.shape == (25,) and camera.dtype == np.float32
+
+
+def test_demo_with_an_eg3d_generator(tmp_path):
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--views", "1", "--volume-resolution", "24", "--no-screenshot", "--checkpoint", "tiny-random"]
+    assert cli.main(args) == 0
+    summary = json.loads((out / "demo.json").read_text())
+    assert summary["subject"].startswith("EG3D tiny-random")
+    view = summary["views"][0]
+    from PIL import Image
+
+    image = np.asarray(Image.open(out / "images" / f"{view['name']}.png"))
+    assert image.shape == (512, 512, 3)  # EG3D's super-resolved image
+    assert (out / "viewer.html").stat().st_size > 1_000_000
+
+
+def test_demo_reads_a_checkpoint_file(tmp_path, eg3d_reference):
+    from helpers.demo import DemoConfig, run_demo
+
+    config = DemoConfig(out=tmp_path, views=1, volume_resolution=16, screenshot=False, checkpoint=str(eg3d_reference / "eg3d_tiny.pkl"))
+    summary = run_demo(config)
+    assert "eg3d_tiny.pkl" in summary["subject"]
+    assert (tmp_path / "meshes" / f"{summary['views'][0]['name']}.ply").exists()
