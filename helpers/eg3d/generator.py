@@ -158,7 +158,8 @@ class Generator(nn.Module):
             sampled = sampler(points[:, start:start + chunk])
             if with_features:
                 out = self.decoder(sampled)
-                sig.append(out["sigma"]), feat.append(out["rgb"])
+                sig.append(out["sigma"])
+                feat.append(out["rgb"])
             else:
                 sig.append(self.decoder.density(sampled))
         result = {"sigma": torch.cat(sig, 1) if sig else points.new_zeros(n, 0, 1)}
