@@ -115,8 +115,8 @@ def run_demo(config: DemoConfig) -> dict:
     print(f"[1/4] sampled {len(views)} cameras: " + ", ".join(f"{v.category} (yaw {np.degrees(v.yaw):+.0f}°)" for v in views))
 
     # 2. The head's surface from its density volume, as EG3D shapes are extracted.
-    points = lattice_points(config.volume_resolution, box_size=1.0)
-    grid = DensityGrid.from_values(subject.density(points).astype(np.float32), config.volume_resolution, box_size=1.0)
+    points = lattice_points(config.volume_resolution, box_size=subject.box_size)
+    grid = DensityGrid.from_values(subject.density(points).astype(np.float32), config.volume_resolution, box_size=subject.box_size)
     volume_mesh = grid.to_mesh(level=SURFACE_LEVEL)
     save_mesh(volume_mesh, out / "meshes" / "head_volume.ply")
     save_density_mrc(grid, out / "meshes" / "head_volume.mrc")
@@ -200,6 +200,11 @@ class EG3DSubject:
         self.description = description
         with torch.inference_mode():
             self.planes = generator.planes(ws)
+
+    @property
+    def box_size(self) -> float:
+        """Side of the cube the tri-planes cover (box_warp, world units)."""
+        return float(self.generator.config.rendering.box_warp)
 
     @classmethod
     def load(cls, config: DemoConfig) -> EG3DSubject:

@@ -70,6 +70,9 @@ class AnalyticHead:
     color: tuple[float, float, float] = (0.86, 0.67, 0.55)
     light: tuple[float, float, float] = (-0.5, 0.6, 1.0)
 
+    #: Side of the cube (world units) that holds the head, as EG3D's box_warp for FFHQ.
+    box_size: float = 1.0
+
     @property
     def description(self) -> str:
         return f"analytic head ({len(self.parts)} ellipsoids)"
