@@ -16,6 +16,8 @@ from helpers import __version__
 #: command name -> (module, one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("helpers.demo", "run the main job end to end and write its results under outputs/demo/"),
+    "generate": ("helpers.data.generate", "generate a synthetic face dataset with EG3D (resumable, shardable)"),
+    "merge": ("helpers.data.merge", "combine dataset folders or shard manifests into one dataset"),
 }
 
 

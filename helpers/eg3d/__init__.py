@@ -38,7 +38,25 @@ __all__ = [
     "load",
     "tiny_random",
     "tiny_config",
+    "checkpoint_identity",
+    "TINY_RANDOM",
 ]
+
+
+#: Name that :func:`load` maps to :func:`tiny_random` (``"tiny-random"`` or ``"tiny-random:SEED"``).
+TINY_RANDOM = "tiny-random"
+
+
+def _tiny_seed(name: str) -> int | None:
+    """The weight seed if ``name`` is ``tiny-random[:SEED]``, else None."""
+    head, sep, tail = name.partition(":")
+    if head != TINY_RANDOM:
+        return None
+    if not sep:
+        return 0
+    if not tail.isdigit():
+        raise ValueError(f"expected {TINY_RANDOM}:<seed> with an integer seed, got {name!r}")
+    return int(tail)
 
 
 def load(name_or_path: str | os.PathLike[str], device: torch.device | str = "cpu", *,
@@ -46,12 +64,31 @@ def load(name_or_path: str | os.PathLike[str], device: torch.device | str = "cpu
     """Load an EG3D generator: a registry name (``"ffhq512-128"``, downloaded once into the cache)
     or a local official ``.pkl``, state-dict ``.pth`` (pass ``config=``, e.g. a registry name) or
     native checkpoint. No code from the file is executed. Returns the model in eval mode on ``device``.
+
+    ``"tiny-random"`` / ``"tiny-random:SEED"`` give :func:`tiny_random` (offline; tests, smoke mode).
     """
     from .checkpoint import read_checkpoint
     from .registry import resolve
 
+    if not os.path.exists(name_or_path) and (seed := _tiny_seed(str(name_or_path))) is not None:
+        return tiny_random(seed=seed, device=device).eval()
     path = resolve(name_or_path, cache_dir=cache_dir, progress=progress)
     if config is None and not os.path.exists(name_or_path):  # a registry name: its config fits .pth files
         config = str(name_or_path)
     contents = read_checkpoint(path, config=config)
     return Generator.from_checkpoint_contents(contents, device=device)
+
+
+def checkpoint_identity(name_or_path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,
+                        progress: bool = True) -> dict[str, str | None]:
+    """What a dataset records about its generator: the name given, the local file and its sha256
+    (downloading a registry name first). ``tiny-random`` has no file: path and sha256 are None."""
+    from helpers.download import sha256_file
+
+    from .registry import resolve
+
+    text = str(name_or_path)
+    if not os.path.exists(name_or_path) and _tiny_seed(text) is not None:
+        return {"checkpoint": text, "path": None, "sha256": None}
+    path = resolve(name_or_path, cache_dir=cache_dir, progress=progress)
+    return {"checkpoint": text, "path": str(path), "sha256": sha256_file(path)}
