@@ -31,3 +31,9 @@ def fixture_path(*parts: str) -> Path:
 def eg3d_reference() -> Path:
     """Folder of the official EG3D reference data (see its README.md)."""
     return fixture_path("eg3d_reference")
+
+
+@pytest.fixture(scope="session")
+def attention_unet_reference() -> Path:
+    """Folder of the original Attention U-Net's reference data (see its README.md)."""
+    return fixture_path("attention_unet_reference")

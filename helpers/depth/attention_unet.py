@@ -1,0 +1,624 @@
+"""The original project's Attention U-Net depth regressor, in plain PyTorch.
+
+The original trained a 2-D U-Net with attention gates (elektronn3's ``UNet`` with
+``n_blocks=5, start_filts=32, up_mode='resizeconv_linear', attention=True, sigmoid_output=False``)
+to regress a face depth map from one RGB image. This module rebuilds that network so that the
+published weights (``Attention_UNET_b5_e10ckp9_weights.pt``, see :data:`PUBLISHED_WEIGHTS`) load key
+for key with ``strict=True``, and its outputs match the reference recorded from the original code
+(``shared/fixtures/attention_unet_reference``) to float32 rounding.
+
+Conventions
+-----------
+* :meth:`AttentionUNet.forward` is the raw network: input ``(N, 3, H, W)`` RGB normalised to [-1, 1]
+  (``(rgb - 0.5) / 0.5`` with rgb in [0, 1]); output ``(N, 1, H, W)`` depth in the original's
+  per-image normalised range [-1, 1] with **1 = nearest** (the polarity of the original's 8-bit
+  depth PNGs, see :mod:`helpers.depth_png`). No activation is applied, so values can leave
+  [-1, 1] slightly. Any H, W >= :attr:`AttentionUNetConfig.min_input_size` works; sizes that are
+  not multiples of 16 are handled like the original (ceil-mode pooling, top-left crop of the
+  up-sampled decoder tensor, resized attention coefficients).
+* :meth:`AttentionUNet.predict` is the convenience path for images: ``(N, 3, H, W)`` float in
+  [0, 1] or uint8 -> ``(N, 1, H, W)`` depth at the input size, computed at
+  ``config.input_size`` (128, the training resolution).
+
+Structure and state-dict names (f = ``start_filts``)
+----------------------------------------------------
+* ``down_convs.{i}`` (i = 0..4, f·2^i channels): ``conv1 -> norm0 -> ReLU -> conv2 -> norm1 -> ReLU``
+  (3x3 convs, padding 1). Its output is the skip tensor of level i; levels 0..3 are then max-pooled
+  2x2 with ``ceil_mode=True`` (done by the network, the block has no pooling of its own).
+* ``up_convs.{k}`` (k = 0..3, deepest first): ``upconv.conv`` (bilinear 2x then 3x3 conv), crop,
+  ``attention`` gate on the skip tensor gated by the *pre-up-sampling* decoder tensor
+  (``theta``/``phi``/``psi``, output transform ``w.0`` conv 1x1 + ``w.1`` BatchNorm),
+  ``norm0 -> ReLU`` on the up-sampled tensor, concatenation ``[up-sampled, gated skip]``, then
+  ``conv1 -> norm1 -> ReLU -> conv2 -> norm2 -> ReLU``.
+* ``conv_final``: 1x1 conv f -> out_channels.
+
+Attention maps and intermediates: :meth:`AttentionUNet.forward_with_attention` returns the
+attention coefficients of every decoder block (deepest first, each ``(N, 1, h, w)`` at its skip
+tensor's resolution, values in (0, 1)). Other activations are module outputs, reachable with
+forward hooks: ``down_convs[i]`` returns level i's skip tensor (before pooling), ``up_convs[k]``
+returns ``(block output, attention coefficients or None)``.
+
+Initialisation (training from scratch)
+--------------------------------------
+The original meant to keep the attention gates' own initialisation (Kaiming-normal convs, BatchNorm
+weight ~ N(1, 0.02)), but its network-wide Xavier pass also reached the gates' convolutions. The
+effective scheme, reproduced here draw for draw from the global RNG, is: every convolution
+Xavier-normal with zero bias; the gates' BatchNorm weight ~ N(1, 0.02) with zero bias; other
+BatchNorms at PyTorch's defaults (weight 1, bias 0). So ``torch.manual_seed(s)`` followed by
+``AttentionUNet(config)`` gives the original's initial weights for the same seed.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "AttentionUNetConfig",
+    "AttentionUNet",
+    "AttentionGate",
+    "EncoderBlock",
+    "DecoderBlock",
+    "IncompatibleCheckpointError",
+    "PublishedWeights",
+    "PUBLISHED_WEIGHTS",
+    "read_original_state_dict",
+    "download_published_weights",
+]
+
+#: Key whose shape gives in_channels and start_filts; its absence means "not this architecture".
+_FIRST_CONV = "down_convs.0.conv1.weight"
+_DOWN_KEY = re.compile(r"^down_convs\.(\d+)\.conv1\.weight$")
+#: How many names an error message lists per category before summarising.
+_MAX_LISTED = 8
+
+
+# --------------------------------------------------------------------------------------- config
+@dataclass(frozen=True)
+class AttentionUNetConfig:
+    """Hyper-parameters of :class:`AttentionUNet` (defaults: the published model).
+
+    Attributes:
+        in_channels: input channels (3: RGB).
+        out_channels: output channels (1: depth).
+        n_blocks: encoder levels; the decoder has ``n_blocks - 1`` blocks and the input is pooled
+            ``n_blocks - 1`` times (by 2, rounding up).
+        start_filts: channels of the first level (f); level i has ``f * 2**i`` channels.
+        attention: attention gates on the skip connections (the published model has them; the
+            original notebook's "old" cell built a model without).
+        input_size: side in pixels of the square images :meth:`AttentionUNet.predict` feeds the
+            network (the training resolution, 128). :meth:`AttentionUNet.forward` does not use it.
+    """
+
+    in_channels: int = 3
+    out_channels: int = 1
+    n_blocks: int = 5
+    start_filts: int = 32
+    attention: bool = True
+    input_size: int = 128
+
+    def __post_init__(self) -> None:
+        for name in ("in_channels", "out_channels", "start_filts"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"AttentionUNetConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.n_blocks < 2:
+            raise ValueError(f"AttentionUNetConfig.n_blocks must be >= 2 (one pooling), got {self.n_blocks}")
+        if self.input_size < self.min_input_size:
+            raise ValueError(
+                f"AttentionUNetConfig.input_size must be >= {self.min_input_size} for n_blocks={self.n_blocks}, "
+                f"got {self.input_size}"
+            )
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        """Channels of encoder levels 0..n_blocks-1 (``start_filts * 2**i``)."""
+        return tuple(self.start_filts * 2**i for i in range(self.n_blocks))
+
+    @property
+    def min_input_size(self) -> int:
+        """Smallest H and W the network accepts: the deepest skip tensor that feeds an attention
+        gate (after ``n_blocks - 2`` poolings) must be at least 2 pixels for the gate's stride-2 conv."""
+        return 2 ** (self.n_blocks - 2) + 1
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, Any], input_size: int = 128) -> AttentionUNetConfig:
+        """The config whose model has the keys of ``state`` (an original or toolkit state dict).
+
+        in_channels and start_filts come from the first conv's shape, n_blocks from the number of
+        ``down_convs.{i}`` blocks, out_channels from ``conv_final``, attention from the presence of
+        ``*.attention.*`` keys. ``input_size`` is not stored in weights and is passed through.
+
+        Raises:
+            IncompatibleCheckpointError: ``state`` is not an Attention U-Net state dict.
+        """
+        if _FIRST_CONV not in state or "conv_final.weight" not in state:
+            raise IncompatibleCheckpointError(
+                f"not an Attention U-Net state dict: expected keys such as {_FIRST_CONV!r} and 'conv_final.weight', "
+                f"found {_name_list(list(state))}. Is this a checkpoint of another model (e.g. MiDaS DPT)?"
+            )
+        first = state[_FIRST_CONV].shape
+        levels = {int(m.group(1)) for key in state if (m := _DOWN_KEY.match(key))}
+        return cls(
+            in_channels=int(first[1]),
+            out_channels=int(state["conv_final.weight"].shape[0]),
+            n_blocks=max(levels) + 1,
+            start_filts=int(first[0]),
+            attention=any(".attention." in key for key in state),
+            input_size=input_size,
+        )
+
+
+class IncompatibleCheckpointError(ValueError):
+    """A state dict does not fit the architecture: missing/unexpected keys or wrong shapes."""
+
+
+# --------------------------------------------------------------------------------------- blocks
+def _conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+
+
+class EncoderBlock(nn.Module):
+    """Two 3x3 conv -> BatchNorm -> ReLU stages: ``(N, C_in, H, W) -> (N, C_out, H, W)``.
+
+    The output is the level's skip tensor; pooling is left to :class:`AttentionUNet`.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        # Registration order = the original's state-dict order (convs before norms).
+        self.conv1 = _conv3x3(in_channels, out_channels)
+        self.conv2 = _conv3x3(out_channels, out_channels)
+        self.norm0 = nn.BatchNorm2d(out_channels)
+        self.norm1 = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.norm0(self.conv1(x)))
+        return F.relu(self.norm1(self.conv2(x)))
+
+
+class ResizeConv(nn.Module):
+    """Bilinear 2x up-sampling (``align_corners=False``) then a 3x3 conv: ``(N, C_in, h, w) ->
+    (N, C_out, 2h, 2w)``. The original's "resizeconv_linear" mode (no transposed convolution,
+    hence no checkerboard artefacts)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv = _conv3x3(in_channels, out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
+
+
+class AttentionGate(nn.Module):
+    """Additive attention gate (Oktay et al. 2018, "Attention U-Net") on a skip tensor.
+
+    ``forward(x, g)`` with skip ``x`` ``(N, C, H, W)`` and gating signal ``g`` ``(N, C_g, h, w)``
+    (the coarser decoder tensor, h ~ H/2) returns ``(W(a * x), a)``: the gated skip ``(N, C, H, W)``
+    and the coefficients ``a`` ``(N, 1, H, W)`` in (0, 1), where
+    ``a = resize(sigmoid(psi(relu(theta(x) + resize(phi(g))))))``; theta is a 2x2 stride-2 conv
+    without bias, resizes are bilinear with ``align_corners=False``, W is a 1x1 conv + BatchNorm.
+
+    Own initialisation (drawn at construction): Kaiming-normal conv weights (fan-in), BatchNorm
+    weight ~ N(1, 0.02) and bias 0. :class:`AttentionUNet` then re-initialises the convs (Xavier).
+    """
+
+    def __init__(self, channels: int, gating_channels: int, inter_channels: int | None = None) -> None:
+        super().__init__()
+        inter = inter_channels if inter_channels is not None else max(channels // 2, 1)
+        # Registration order = the original's state-dict order (w before theta/phi/psi).
+        self.w = nn.Sequential(nn.Conv2d(channels, channels, kernel_size=1), nn.BatchNorm2d(channels))
+        self.theta = nn.Conv2d(channels, inter, kernel_size=2, stride=2, bias=False)
+        self.phi = nn.Conv2d(gating_channels, inter, kernel_size=1)
+        self.psi = nn.Conv2d(inter, 1, kernel_size=1)
+        self._init_own_weights()
+
+    def _init_own_weights(self) -> None:
+        # Same modules, same order and same draws as the original gate's initialiser.
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, a=0, mode="fan_in")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.normal_(module.weight, 1.0, 0.02)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        theta_x = self.theta(x)
+        # Odd skip sizes: theta rounds down, the ceil-pooled gating signal is one pixel larger.
+        phi_g = _resize_to(self.phi(g), theta_x.shape[-2:])
+        coefficients = torch.sigmoid(self.psi(F.relu(theta_x + phi_g)))
+        coefficients = _resize_to(coefficients, x.shape[-2:])
+        return self.w(coefficients * x), coefficients
+
+
+class DecoderBlock(nn.Module):
+    """Up-sample the decoder tensor, merge the (gated) skip tensor, two conv stages.
+
+    ``forward(enc, dec)``: skip ``enc`` ``(N, C, H, W)``, decoder tensor ``dec`` ``(N, 2C, ceil(H/2),
+    ceil(W/2))`` -> ``(output (N, C, H, W), attention coefficients (N, 1, H, W) or None)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, attention: bool = True) -> None:
+        super().__init__()
+        self.upconv = ResizeConv(in_channels, out_channels)
+        self.conv1 = _conv3x3(2 * out_channels, out_channels)
+        self.conv2 = _conv3x3(out_channels, out_channels)
+        self.norm0 = nn.BatchNorm2d(out_channels)
+        self.norm1 = nn.BatchNorm2d(out_channels)
+        self.norm2 = nn.BatchNorm2d(out_channels)
+        self.attention = AttentionGate(out_channels, in_channels) if attention else None
+
+    def forward(self, enc: torch.Tensor, dec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        up = _crop_top_left(self.upconv(dec), enc.shape[-2:])
+        # The gate is driven by the decoder tensor before up-sampling, as in the original.
+        if self.attention is not None:
+            skip, coefficients = self.attention(enc, dec)
+        else:
+            skip, coefficients = enc, None
+        merged = torch.cat((F.relu(self.norm0(up)), skip), dim=1)
+        y = F.relu(self.norm1(self.conv1(merged)))
+        return F.relu(self.norm2(self.conv2(y))), coefficients
+
+
+def _resize_to(x: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize (``align_corners=False``) to ``size``; identity when already that size."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def _crop_top_left(x: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
+    """Keep the top-left ``size`` part of ``x``: after ceil-mode pooling of an odd size the 2x
+    up-sampled tensor is one pixel larger than the skip tensor it is merged with."""
+    return x[..., : size[0], : size[1]]
+
+
+# -------------------------------------------------------------------------------------- network
+class AttentionUNet(nn.Module):
+    """The original Attention U-Net (see the module docstring for conventions and names).
+
+    Build a fresh model with ``AttentionUNet(config)`` (original initialisation from the global
+    RNG, training mode) or load the published/original weights with :meth:`load_original_weights`.
+    """
+
+    def __init__(self, config: AttentionUNetConfig | None = None) -> None:
+        super().__init__()
+        self.config = config if config is not None else AttentionUNetConfig()
+        channels = self.config.channels
+        self.down_convs = nn.ModuleList(
+            EncoderBlock(self.config.in_channels if i == 0 else channels[i - 1], channels[i])
+            for i in range(self.config.n_blocks)
+        )
+        self.up_convs = nn.ModuleList(
+            DecoderBlock(channels[i], channels[i - 1], attention=self.config.attention)
+            for i in range(self.config.n_blocks - 1, 0, -1)
+        )
+        self.conv_final = nn.Conv2d(channels[0], self.config.out_channels, kernel_size=1)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # Xavier-normal for every conv, gate convs included (what the original effectively did).
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.xavier_normal_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+    # --------------------------------------------------------------------------- forward
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw network: ``(N, in_channels, H, W)`` normalised to [-1, 1] -> ``(N, out_channels, H, W)``
+        depth in the normalised [-1, 1] range (1 = near), without activation."""
+        return self.forward_with_attention(x)[0]
+
+    def forward_with_attention(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Like :meth:`forward`, also returning the attention coefficients of the decoder blocks,
+        deepest first, each ``(N, 1, h_k, w_k)`` at the resolution of that block's skip tensor
+        (an empty list when ``config.attention`` is False)."""
+        self._check_input(x)
+        skips: list[torch.Tensor] = []
+        for i, block in enumerate(self.down_convs):
+            if i > 0:
+                x = F.max_pool2d(x, kernel_size=2, stride=2, ceil_mode=True)
+            x = block(x)
+            skips.append(x)
+        attention_maps: list[torch.Tensor] = []
+        for block, skip in zip(self.up_convs, reversed(skips[:-1])):
+            x, coefficients = block(skip, x)
+            if coefficients is not None:
+                attention_maps.append(coefficients)
+        return self.conv_final(x), attention_maps
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        cfg = self.config
+        if x.ndim != 4 or x.shape[1] != cfg.in_channels:
+            raise ValueError(f"expected input of shape (N, {cfg.in_channels}, H, W), got {tuple(x.shape)}")
+        if min(x.shape[-2:]) < cfg.min_input_size:
+            raise ValueError(
+                f"input of {x.shape[-2]}x{x.shape[-1]} pixels is too small for n_blocks={cfg.n_blocks}: "
+                f"H and W must be >= {cfg.min_input_size}"
+            )
+
+    # --------------------------------------------------------------------------- inference
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        """Depth maps for RGB images, at the images' size.
+
+        Args:
+            images: ``(N, 3, H, W)`` float in [0, 1], or uint8 in 0..255; any device (moved to the
+                model's). Non-square images are stretched to the square network input and the
+                depth back, so aligned square face crops (as in training) work best.
+
+        Returns:
+            ``(N, 1, H, W)`` float depth on the images' device, in the normalised range [-1, 1]
+            with 1 = nearest (not clamped). Computed under ``torch.inference_mode``, so the result
+            carries no autograd history.
+
+        The images are resized to ``config.input_size`` squared (bilinear, antialiased when
+        shrinking), normalised with mean 0.5 / std 0.5, run through the network in eval mode
+        (BatchNorm running statistics; each submodule's train/eval state is restored afterwards)
+        and the depth is resized back the same way. The original resized with OpenCV bicubic
+        interpolation (no antialiasing), so results differ slightly from its notebook.
+        """
+        x = self._prepare_images(images)
+        modes = [module.training for module in self.modules()]
+        self.eval()
+        try:
+            with torch.inference_mode():
+                side = self.config.input_size
+                depth = self.forward(_resize_bilinear(x, (side, side)) * 2.0 - 1.0)
+                depth = _resize_bilinear(depth, tuple(images.shape[-2:]))
+        finally:
+            for module, mode in zip(self.modules(), modes):
+                module.training = mode
+        return depth.to(images.device)
+
+    def _prepare_images(self, images: torch.Tensor) -> torch.Tensor:
+        """Validate ``images`` and convert them to float in [0, 1] on the model's device/dtype."""
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != self.config.in_channels:
+            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ValueError(
+                f"images must be a tensor of shape (N, {self.config.in_channels}, H, W), got {shape} "
+                "(for one (3, H, W) image use images[None]; for (N, H, W, 3) use images.permute(0, 3, 1, 2))"
+            )
+        weight = self.conv_final.weight
+        if images.dtype == torch.uint8:
+            return images.to(device=weight.device, dtype=weight.dtype) / 255.0
+        if not images.is_floating_point():
+            raise ValueError(f"images must be uint8 or floating point, got {images.dtype}")
+        low, high = float(images.min()), float(images.max())
+        if low < -1e-3 or high > 1 + 1e-3:
+            raise ValueError(
+                f"float images must be in [0, 1], got values in [{low:.3g}, {high:.3g}] "
+                "(divide 0..255 images by 255; undo any [-1, 1] normalisation)"
+            )
+        return images.to(device=weight.device, dtype=weight.dtype)
+
+    # --------------------------------------------------------------------------- weights
+    @classmethod
+    def load_original_weights(
+        cls,
+        path_or_state_dict: str | os.PathLike[str] | Mapping[str, Any],
+        *,
+        config: AttentionUNetConfig | None = None,
+        map_location: str | torch.device = "cpu",
+    ) -> AttentionUNet:
+        """A model holding the weights of an original ``.pt`` checkpoint (or a state dict).
+
+        Args:
+            path_or_state_dict: a file saved by the original notebook (``torch.save(model.state_dict())``,
+                or its ``{'state_dict': ..., 'optimizer': ...}`` training state), read with
+                ``torch.load(weights_only=True)`` so no pickled code runs; or a mapping name -> tensor
+                or numpy array (e.g. an ``.npz``'s contents).
+            config: the expected architecture; default: inferred from the keys
+                (:meth:`AttentionUNetConfig.from_state_dict`). Give it to insist on an architecture.
+            map_location: device of the returned model (and of the tensors read from a file).
+
+        Returns:
+            The model in eval mode (call ``.train()`` to fine-tune), float32 parameters on
+            ``map_location``.
+
+        Raises:
+            IncompatibleCheckpointError: keys or shapes do not fit; the message names the missing
+                and unexpected keys and the mismatched shapes (e.g. a checkpoint trained without
+                attention gates given with ``config.attention=True``).
+        """
+        state = read_original_state_dict(path_or_state_dict, map_location=map_location)
+        if config is None:
+            config = AttentionUNetConfig.from_state_dict(state)
+        with torch.device("meta"):  # no wasted initialisation, no draw from the global RNG
+            model = cls(config)
+        _check_state_dict(model, state)
+        # assign=True: the meta tensors are replaced by the loaded ones (requires_grad is kept).
+        model.load_state_dict(state, strict=True, assign=True)
+        return model.to(map_location).eval()
+
+
+def _resize_bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize to ``size`` (``align_corners=False``), antialiased when shrinking along an
+    axis; identity when already that size."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    shrinking = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
+
+
+# ------------------------------------------------------------------------------ checkpoint I/O
+def read_original_state_dict(
+    path_or_state_dict: str | os.PathLike[str] | Mapping[str, Any], *, map_location: str | torch.device = "cpu"
+) -> dict[str, torch.Tensor]:
+    """Tensors of an original Attention U-Net checkpoint as a plain ``{name: tensor}`` dict.
+
+    Files are read with ``torch.load(weights_only=True)``; a training-state dict
+    (``{'epoch', 'state_dict', 'optimizer'}``, as the original notebook saved) is unwrapped. Floating
+    tensors are converted to float32 (``num_batches_tracked`` stays int64). Mapping values may be
+    tensors or numpy arrays; they are copied, so the model never shares memory with the caller's dict.
+
+    Raises:
+        IncompatibleCheckpointError: the file is not a plain tensor checkpoint (it needs pickled
+            classes, which are never executed) or holds no state dict.
+    """
+    if isinstance(path_or_state_dict, Mapping):
+        raw: Any = path_or_state_dict
+    else:
+        path = Path(path_or_state_dict).expanduser()
+        try:
+            raw = torch.load(path, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise IncompatibleCheckpointError(
+                f"{path} is not a plain PyTorch state dict: loading it would need pickled code, which is not "
+                f"executed ({str(exc).splitlines()[0]})"
+            ) from None
+    if isinstance(raw, Mapping) and isinstance(raw.get("state_dict"), Mapping):
+        raw = raw["state_dict"]
+    if not isinstance(raw, Mapping) or not raw:
+        raise IncompatibleCheckpointError(
+            f"expected a state dict (name -> tensor), got {type(raw).__name__}"
+            + (" (empty)" if isinstance(raw, Mapping) else "")
+        )
+    return {str(name): _as_tensor(name, value, map_location) for name, value in raw.items()}
+
+
+def _as_tensor(name: str, value: Any, device: str | torch.device) -> torch.Tensor:
+    try:
+        tensor = torch.as_tensor(value, device=device).detach().clone()
+    except (TypeError, RuntimeError, ValueError):
+        raise IncompatibleCheckpointError(
+            f"state dict entry {name!r} is a {type(value).__name__}, not a tensor"
+        ) from None
+    return tensor.float() if tensor.is_floating_point() else tensor
+
+
+def _check_state_dict(model: AttentionUNet, state: Mapping[str, torch.Tensor]) -> None:
+    """Raise :class:`IncompatibleCheckpointError` naming every key or shape that does not fit."""
+    expected = model.state_dict()
+    missing = [name for name in expected if name not in state]
+    unexpected = [name for name in state if name not in expected]
+    shapes = [
+        f"{name}: checkpoint {tuple(state[name].shape)} vs model {tuple(tensor.shape)}"
+        for name, tensor in expected.items()
+        if name in state and state[name].shape != tensor.shape
+    ]
+    if not (missing or unexpected or shapes):
+        return
+    config = model.config
+    problems = [f"the state dict does not fit {config}:"]
+    if missing:
+        problems.append(f"missing keys ({len(missing)}): {_name_list(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys ({len(unexpected)}): {_name_list(unexpected)}")
+    if shapes:
+        problems.append(f"shape mismatches ({len(shapes)}): {_name_list(shapes)}")
+    has_gates = any(".attention." in name for name in state)
+    if has_gates != config.attention:
+        kind = "has attention gates (attention=True)" if has_gates else "has no attention gates (attention=False)"
+        problems.append(f"hint: the checkpoint {kind}; leave config=None to infer the architecture from its keys")
+    raise IncompatibleCheckpointError("\n  ".join(problems))
+
+
+def _name_list(names: list[str]) -> str:
+    shown = ", ".join(names[:_MAX_LISTED])
+    return shown + (f", ... and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else "")
+
+
+# ---------------------------------------------------------------------------- published weights
+@dataclass(frozen=True)
+class PublishedWeights:
+    """Where the original authors published a weight file.
+
+    Attributes:
+        filename: the published file name.
+        gdrive_id: Google Drive file id (the "Alternative Download Link" of the original repository's
+            ``models/README.md``).
+        dropbox_url: the primary link of the same README (Dropbox, ``dl=0`` page link).
+        sha256, size: checksum and byte count, or None where not published (they are not).
+    """
+
+    filename: str
+    gdrive_id: str
+    dropbox_url: str
+    sha256: str | None = None
+    size: int | None = None
+
+    @property
+    def gdrive_url(self) -> str:
+        """Direct-download URL of the Google Drive copy."""
+        return f"https://drive.google.com/uc?id={self.gdrive_id}"
+
+
+#: The published Attention U-Net weights (batch 5, 10 epochs, checkpoint 9, trained on 48,000 EG3D
+#: samples; attention=True, start_filts=32). Links from github.com/cantonioupao/face-depth-3D-reconstruction
+#: ``models/README.md``; the training notebook itself only names a private Drive path. No checksum
+#: or size is published, so a download is checked for being a PyTorch zip archive only.
+PUBLISHED_WEIGHTS = PublishedWeights(
+    filename="Attention_UNET_b5_e10ckp9_weights.pt",
+    gdrive_id="10-4brg5EkaonV7bPWI_FpyBKpXr-kzfi",
+    dropbox_url=(
+        "https://www.dropbox.com/scl/fi/1cefv6qehc1k5unya5yz8/Attention_UNET_b5_e10ckp9_weights.pt"
+        "?rlkey=zbsgpasy2uz4ngiqztszdbwqk&dl=0"
+    ),
+)
+
+#: ``torch.save`` files are zip archives; Drive's quota/confirmation pages are HTML.
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def download_published_weights(cache_dir: str | os.PathLike[str] | None = None, *, quiet: bool = False) -> Path:
+    """Download :data:`PUBLISHED_WEIGHTS` from Google Drive (with ``gdown``) and return its path.
+
+    The file goes to ``<cache_dir>/depth/<filename>`` (default cache:
+    :func:`helpers.download.default_cache_dir`); an existing file there is returned without network
+    access. The transfer is written to ``<filename>.part`` and renamed only once it is complete and
+    looks like a PyTorch checkpoint, so no half-written file ever has the final name.
+
+    Raises:
+        ImportError: ``gdown`` is not installed (``pip install gdown``).
+        helpers.download.DownloadError: the transfer failed or Drive answered with something other
+            than the checkpoint (e.g. a quota page); the message gives the Dropbox alternative.
+    """
+    from helpers.download import DownloadError, default_cache_dir
+
+    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    final = root / "depth" / PUBLISHED_WEIGHTS.filename
+    if final.is_file():
+        return final
+    try:
+        import gdown  # imported lazily: only needed for this download, not installed by default
+    except ImportError:
+        raise ImportError(
+            "downloading the published Attention U-Net weights needs gdown: `pip install gdown`, or download "
+            f"{PUBLISHED_WEIGHTS.gdrive_url} (or {PUBLISHED_WEIGHTS.dropbox_url}) yourself and pass the file to "
+            "AttentionUNet.load_original_weights"
+        ) from None
+    final.parent.mkdir(parents=True, exist_ok=True)
+    part = final.with_name(final.name + ".part")
+    try:
+        result = gdown.download(id=PUBLISHED_WEIGHTS.gdrive_id, output=str(part), quiet=quiet)
+    except Exception as exc:  # gdown's errors vary between versions; report them in one type
+        result, error = None, f"{type(exc).__name__}: {exc}"
+    else:
+        error = "gdown reported a failure"
+    problem = _downloaded_file_problem(part) if result else error
+    if problem:
+        part.unlink(missing_ok=True)
+        raise DownloadError(
+            f"download of {PUBLISHED_WEIGHTS.gdrive_url} failed: {problem}. Google Drive may be rate-limiting; "
+            f"try again later or fetch {PUBLISHED_WEIGHTS.dropbox_url.replace('dl=0', 'dl=1')} instead"
+        )
+    os.replace(part, final)  # atomic: the final name only ever holds a complete file
+    return final
+
+
+def _downloaded_file_problem(path: Path) -> str | None:
+    """Why ``path`` is not a plausible downloaded checkpoint, or None."""
+    if not path.is_file():
+        return "no file was written"
+    with open(path, "rb") as f:
+        head = f.read(len(_ZIP_MAGIC))
+    return None if head == _ZIP_MAGIC else "the file is not a PyTorch checkpoint (an HTML page?)"
