@@ -188,7 +188,7 @@ def _maybe_screenshot(html: Path, png: Path) -> Path | None:
 class EG3DSubject:
     """An EG3D face with the analytic head's interface: ``render(camera, …)`` and ``density(points)``.
 
-    The face is fixed by ``seed`` (z ~ N(0, 1)) and generated with the frontal conditioning camera
+    The face is fixed by ``seed`` (z as EG3D's ``gen_samples.py`` draws it) and generated with the frontal conditioning camera
     and truncation ψ, as the official scripts do; its tri-planes are computed once.
     """
 
@@ -211,13 +211,11 @@ class EG3DSubject:
         import torch
 
         from helpers import eg3d
+        from helpers.data.generate import latent_z
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        if config.checkpoint == "tiny-random":
-            generator = eg3d.tiny_random(seed=config.seed, device=device)
-        else:
-            generator = eg3d.load(config.checkpoint, device=device)
-        z = torch.randn(1, generator.config.z_dim, generator=torch.Generator().manual_seed(config.seed)).to(device)
+        generator = eg3d.load(config.checkpoint, device=device)
+        z = latent_z([config.seed], generator.config.z_dim).to(device)  # EG3D's gen_samples.py seed recipe
         c = cameras.conditioning_camera(1, device=device)
         with torch.inference_mode():
             ws = generator.mapping(z, c, truncation_psi=config.truncation_psi)

@@ -29,8 +29,11 @@ import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from helpers.atomic import atomic_path, write_text_atomic
 
@@ -295,3 +298,66 @@ def merge_folders(out: str | os.PathLike[str], sources: Iterable[str | os.PathLi
                     _copy_file(source / rel, out / rel)
                 writer.append(record)
     return consolidate(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading samples
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    """One sample of a dataset folder, loaded.
+
+    image: (H, W, 3) uint8; depth: (R, R) float32 z-depth in world units (0 = no surface);
+    mask: (R, R) float32 opacity in [0, 1]; camera: (25,) float32 EG3D vector; latent: w (512,)
+    or ws (num_ws, 512); mesh_path: the mesh file if the sample has one.
+    """
+
+    id: str
+    record: dict[str, Any]
+    image: np.ndarray
+    depth: np.ndarray
+    mask: np.ndarray
+    camera: np.ndarray
+    latent: np.ndarray
+    mesh_path: Path | None
+
+
+class DatasetFolder:
+    """Read access to a dataset folder: ``len``, ``ids``, ``records``, ``load(id or index)``."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        meta = read_meta(self.root)
+        if meta is None:
+            raise DatasetFolderError(f"{self.root} has no {META}: not a dataset folder of this toolkit")
+        self.meta = meta
+        self.records = read_samples(self.root)
+        self.ids = sorted(self.records)
+        depth = meta.get("depth_png", {})
+        self.near, self.far = float(depth["near"]), float(depth["far"])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def load(self, key: str | int) -> Sample:
+        from PIL import Image
+
+        from helpers.depth_png import read_depth_png
+
+        sample_key = self.ids[key] if isinstance(key, int) else key
+        record = self.records[sample_key]
+        files = {k: self.root / v for k, v in record["files"].items()}
+        missing = [str(p) for p in files.values() if not p.is_file()]
+        if missing:
+            raise DatasetFolderError(f"sample {sample_key}: missing files {missing}")
+        with Image.open(files["image"]) as im:
+            image = np.asarray(im.convert("RGB"))
+        with Image.open(files["mask"]) as im:
+            mask = np.asarray(im).astype(np.float32) / 255.0
+        return Sample(
+            id=sample_key, record=record, image=image,
+            depth=read_depth_png(files["depth"], self.near, self.far), mask=mask,
+            camera=np.load(files["camera"]), latent=np.load(files["latent"]), mesh_path=files.get("mesh"),
+        )
