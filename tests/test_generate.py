@@ -8,7 +8,6 @@ be checked against each other.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -123,7 +122,7 @@ def test_files_match_the_format(reference: Path):
 
     mix = cameras.ViewpointMix()
     surface_pixels = 0
-    for sid, record in records.items():
+    for record in records.values():
         files = {k: reference / v for k, v in record["files"].items()}
         assert set(files) == {"image", "depth", "mask", "latent", "camera"}
         image = Image.open(files["image"])

@@ -30,7 +30,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -492,23 +492,24 @@ class GenerationPlan:
         mesh = self.settings.mesh
         mesh_text = (f"{mesh.resolution}³ → .{mesh.format}" + (" + .mrc" if mesh.mrc else "")) if mesh else "no"
         free = f", {_human(self.free_bytes)} free" if self.free_bytes is not None else ""
-        return "\n".join([
+        lines = [
             f"generate → {self.out}",
-            f"  generator   {self.checkpoint} on {self.device} ({self.settings.precision}), "
-            f"images {self.image_resolution}², depth/mask {self.depth_resolution}²",
-            f"  seeds       {self.requested} requested, {self.already_done} already done, {self.to_render} to render "
-            f"in {self.batches} batches of {self.batch_size} ({shard})",
+            (f"  generator   {self.checkpoint} on {self.device} ({self.settings.precision}), "
+             f"images {self.image_resolution}², depth/mask {self.depth_resolution}²"),
+            (f"  seeds       {self.requested} requested, {self.already_done} already done, {self.to_render} to render "
+             f"in {self.batches} batches of {self.batch_size} ({shard})"),
             f"  cameras     {mix}; conditioning: {self.settings.conditioning}",
             f"  latents     ψ = {self.settings.truncation_psi}, cutoff = {self.settings.truncation_cutoff}",
-            f"  depth       16-bit z in [{self.depth_range[0]}, {self.depth_range[1]}] world units "
-            f"where opacity ≥ {self.settings.depth_min_opacity}",
+            (f"  depth       16-bit z in [{self.depth_range[0]}, {self.depth_range[1]}] world units "
+             f"where opacity ≥ {self.settings.depth_min_opacity}"),
             f"  meshes      {mesh_text}; original formats: {'yes' if self.settings.legacy else 'no'}",
-            f"  disk        ≈ {_human(self.bytes_per_sample)} per sample, ≈ {_human(self.estimated_bytes)} "
-            f"to write{free}",
-        ])
+            (f"  disk        ≈ {_human(self.bytes_per_sample)} per sample, ≈ {_human(self.estimated_bytes)} "
+             f"to write{free}"),
+        ]
+        return "\n".join(lines)
 
 
-def _human(n: int | float | None) -> str:
+def _human(n: float | None) -> str:
     if n is None:
         return "?"
     for unit in ("B", "KB", "MB", "GB", "TB"):
