@@ -211,7 +211,7 @@ class EG3DSubject:
         import torch
 
         from helpers import eg3d
-        from helpers.data.generate import latent_z
+        from helpers.data.render import latent_z
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         generator = eg3d.load(config.checkpoint, device=device)

@@ -209,14 +209,16 @@ def test_rerun_skips_completed_samples(reference: Path, tmp_path: Path):
 
 
 def test_failure_while_writing_leaves_no_partial_sample(reference: Path, tmp_path: Path, monkeypatch):
-    real_save_npy = gen._save_npy
+    from helpers.data import sample_writer
+
+    real_save_npy = sample_writer._save_npy
 
     def failing_save_npy(path: Path, array: np.ndarray) -> None:
         if path.name == "seed00000003.npy" and path.parent.name == "cameras":
             raise OSError("disk full (simulated)")
         real_save_npy(path, array)
 
-    monkeypatch.setattr(gen, "_save_npy", failing_save_npy)
+    monkeypatch.setattr(sample_writer, "_save_npy", failing_save_npy)
     with pytest.raises(OSError, match="simulated"):
         run(config(tmp_path, seeds=range(6)))
     visible = folder.read_samples(tmp_path)
@@ -224,7 +226,7 @@ def test_failure_while_writing_leaves_no_partial_sample(reference: Path, tmp_pat
     assert (tmp_path / "images/seed00000003.png").exists()
     folder.check_sample_files(tmp_path, visible.values())
 
-    monkeypatch.setattr(gen, "_save_npy", real_save_npy)
+    monkeypatch.setattr(sample_writer, "_save_npy", real_save_npy)
     run(config(tmp_path, seeds=range(6)))
     assert sample_bytes(tmp_path) == sample_bytes(reference)
 

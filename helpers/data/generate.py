@@ -1,14 +1,11 @@
 """Synthetic face datasets from EG3D: ``python -m helpers generate``.
 
-Each sample is one latent seed rendered from one camera of the viewpoint mix:
-
-* ``z`` is EG3D's own recipe, ``numpy.random.RandomState(seed).randn(z_dim)`` (as its
-  ``gen_samples.py``), so seed 42 here is the face of seed 42 there;
-* the camera comes from :class:`helpers.cameras.ViewpointMix` (its category, yaw, pitch, radius and
-  focal are recorded per sample), the mapping network is conditioned on the frontal camera by
-  default (as the original project and EG3D's scripts; ``conditioning="render"`` uses the render
-  camera, as EG3D's training does);
-* the renderer's random draws come from ``torch.Generator().manual_seed(seed)``.
+Each sample is one latent seed rendered from one camera of the viewpoint mix
+(:mod:`helpers.data.render`), with the settings of :mod:`helpers.data.sample_settings`, written by
+:mod:`helpers.data.sample_writer`. The mapping network is conditioned on the frontal camera by
+default (as the original project and EG3D's scripts; ``conditioning="render"`` uses the render
+camera, as EG3D's training does). Per sample the manifest records the viewpoint category, yaw,
+pitch, radius and focal.
 
 Everything about a sample depends on its seed only, and seeds are rendered in fixed batches of
 the requested seed list (``batch_size`` consecutive seeds; shards take whole batches), so a resumed,
@@ -26,7 +23,6 @@ import argparse
 import dataclasses
 import datetime
 import json
-import math
 import os
 import shutil
 import time
@@ -36,86 +32,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from helpers import __version__, cameras
-from helpers.atomic import atomic_path
 from helpers.data import folder
-from helpers.depth_png import encode_depth_png, encode_legacy_depth_png
+from helpers.data.render import RenderedSample, SampleRenderer, latent_z, render_draws
+from helpers.data.sample_settings import (
+    CONDITIONING,
+    MESH_FORMATS,
+    PRECISIONS,
+    MeshSettings,
+    SampleSettings,
+    default_depth_range,
+)
+from helpers.data.sample_writer import SampleWriter, sample_files, stored_latent
 
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-CONDITIONING = ("frontal", "render")
-MESH_FORMATS = ("ply", "obj")
+__all__ = [
+    "GenerateConfig", "GenerateReport", "GenerationPlan", "MeshSettings", "RenderedSample", "SampleRenderer",
+    "SampleSettings", "SampleWriter", "batches_of", "default_depth_range", "generate", "latent_z", "parse_seeds",
+    "parse_shard", "plan", "render_draws", "sample_files", "shard_from_environment", "stored_latent",
+]
 
 
 # --------------------------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MeshSettings:
-    """Per-sample meshes from the density field.
-
-    Attributes:
-        resolution: lattice size N (N³ density queries over the generator's box, box_warp wide).
-        format: ``"ply"`` (binary, with vertex colours) or ``"obj"``.
-        level: marching-cubes iso-level on raw σ (10 = EG3D's ``gen_samples.py``).
-        mrc: also write the raw density volume as ``.mrc`` (4·N³ bytes: 64 MiB at 256³).
-        colors: colour vertices with the field's RGB at the vertex.
-    """
-
-    resolution: int = 256
-    format: str = "ply"
-    level: float = 10.0
-    mrc: bool = False
-    colors: bool = True
-
-    def __post_init__(self) -> None:
-        if self.format not in MESH_FORMATS:
-            raise ValueError(f"mesh format must be one of {MESH_FORMATS}, got {self.format!r}")
-        if self.resolution < 8:
-            raise ValueError(f"mesh resolution must be >= 8, got {self.resolution}")
-
-
-@dataclass(frozen=True)
-class SampleSettings:
-    """What determines a sample's files; recorded in ``meta.json``. A resumed run must use the same.
-
-    Attributes:
-        truncation_psi: ψ of ``w_avg + ψ (w − w_avg)`` (0.7 as the original project).
-        truncation_cutoff: truncate only the first ``cutoff`` ws (None: all, EG3D's default).
-        conditioning: camera the mapping network sees: ``"frontal"`` (default) or ``"render"``.
-        viewpoints: viewpoint mix the render cameras are drawn from.
-        depth_range: (near, far) of the 16-bit depth PNGs in world units; None derives it from the
-            generator's ray range (see :func:`default_depth_range`).
-        depth_min_opacity: depth is written (non-zero) where the accumulated opacity reaches this.
-        mesh: per-sample meshes, or None.
-        legacy: also write the original project's formats (``depth128x128/`` 8-bit per-image
-            normalised ray depth, ``cam_poses/`` (1, 25), ``latent/`` (1, num_ws, 512)).
-        precision: ``"fp32"``, or ``"bf16"`` / ``"fp16"`` autocast (GPU; bf16 also on CPU).
-    """
-
-    truncation_psi: float = 0.7
-    truncation_cutoff: int | None = None
-    conditioning: str = "frontal"
-    viewpoints: cameras.ViewpointMix = field(default_factory=cameras.ViewpointMix)
-    depth_range: tuple[float, float] | None = None
-    depth_min_opacity: float = 0.5
-    mesh: MeshSettings | None = None
-    legacy: bool = False
-    precision: str = "fp32"
-
-    def __post_init__(self) -> None:
-        if self.conditioning not in CONDITIONING:
-            raise ValueError(f"conditioning must be one of {CONDITIONING}, got {self.conditioning!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {self.precision!r}")
-        if not 0.0 < self.depth_min_opacity <= 1.0:
-            raise ValueError(f"depth_min_opacity must be in (0, 1], got {self.depth_min_opacity}")
-        if self.depth_range is not None and not 0 < self.depth_range[0] < self.depth_range[1]:
-            raise ValueError(f"depth range must satisfy 0 < near < far, got {self.depth_range}")
 
 
 @dataclass(frozen=True)
@@ -203,232 +144,6 @@ def resolve_device(device: str) -> torch.device:
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         return torch.device("cpu")
     return torch.device(device)
-
-
-def default_depth_range(generator_config: Any, viewpoints: cameras.ViewpointMix) -> tuple[float, float]:
-    """(near, far) that holds every z-depth the generator can render through the mix's cameras.
-
-    Depth along a ray lies in [ray_start, ray_end]; z-depth is that times the cosine between the ray
-    and the optical axis, smallest at the image corners of the widest camera (smallest focal).
-    near is rounded down to 0.01, far is ray_end.
-    """
-    rendering = generator_config.rendering
-    focal = min(c.focal for c in viewpoints.categories)
-    corner = math.hypot(0.5, 0.5) / focal  # tan of the corner ray's angle
-    near = math.floor(rendering.ray_start / math.sqrt(1 + corner**2) * 100) / 100
-    return float(near), float(rendering.ray_end)
-
-
-def latent_z(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
-    """(N, z_dim) float32 latents of EG3D's ``gen_samples.py``: ``RandomState(seed).randn(z_dim)``."""
-    return torch.from_numpy(np.stack([np.random.RandomState(s).randn(z_dim) for s in seeds])).float()
-
-
-def render_draws(generator: Any, seeds: Sequence[int]) -> Any:
-    """The renderer's random numbers, drawn per seed on the CPU (so they do not depend on the batch
-    or the device) and stacked in batch order."""
-    from helpers.eg3d.renderer import RenderDraws
-
-    draws = [generator.draws(1, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
-    device = generator.device
-    return RenderDraws(
-        torch.cat([d.stratified for d in draws]).to(device), torch.cat([d.importance for d in draws]).to(device)
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Rendering
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class RenderedSample:
-    """One sample in memory, ready to write. Arrays are CPU numpy; depths in world units."""
-
-    seed: int
-    view: cameras.Viewpoint
-    camera: np.ndarray  # (25,) float32
-    image: np.ndarray  # (S, S, 3) uint8
-    depth_z: np.ndarray  # (R, R) float32 camera-space z
-    depth_ray: np.ndarray  # (R, R) float32 distance along the ray
-    opacity: np.ndarray  # (R, R) float32 in [0, 1]
-    ws: np.ndarray  # (num_ws, w_dim) float32
-    density: np.ndarray | None = None  # (N³,) raw σ on the mesh lattice
-    planes: torch.Tensor | None = None  # (1, 3, C, H, W), for vertex colours
-
-    @property
-    def id(self) -> str:
-        return folder.sample_id(self.seed)
-
-
-class SampleRenderer:
-    """Renders batches of seeds with one generator and fixed :class:`SampleSettings`."""
-
-    def __init__(self, generator: Any, settings: SampleSettings) -> None:
-        self.generator = generator
-        self.settings = settings
-        self.device = generator.device
-        self._lattice: torch.Tensor | None = None
-
-    def autocast(self):
-        dtype = PRECISIONS[self.settings.precision]
-        if dtype is torch.float16 and self.device.type == "cpu":
-            raise ValueError("fp16 autocast needs a GPU; use --precision bf16 or fp32 on the CPU")
-        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
-
-    def lattice(self) -> torch.Tensor:
-        from helpers.mesh import lattice_points
-
-        if self._lattice is None:
-            mesh = self.settings.mesh
-            assert mesh is not None
-            box = float(self.generator.config.rendering.box_warp)
-            self._lattice = torch.from_numpy(lattice_points(mesh.resolution, box_size=box)).to(self.device)
-        return self._lattice
-
-    @torch.inference_mode()
-    def render(self, seeds: Sequence[int]) -> list[RenderedSample]:
-        """Render ``seeds`` as one batch."""
-        G, settings = self.generator, self.settings
-        camera_vectors, views = settings.viewpoints.cameras(list(seeds))
-        render_c = camera_vectors.to(self.device)
-        if settings.conditioning == "frontal":
-            cond_c = cameras.conditioning_camera(len(seeds), device=self.device)
-        else:
-            cond_c = render_c
-        z = latent_z(seeds, G.config.z_dim).to(self.device)
-        with self.autocast():
-            ws = G.mapping(z, cond_c, truncation_psi=settings.truncation_psi,
-                           truncation_cutoff=settings.truncation_cutoff)
-            out = G.synthesize(ws, render_c, draws=render_draws(G, seeds))
-        # Official conversion to 8 bits (gen_samples.py): x * 127.5 + 128, clamped, truncated.
-        images = (out["image"].float() * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        depth_z = out["depth_z"][:, 0].float().cpu().numpy()
-        depth_ray = out["depth_ray"][:, 0].float().cpu().numpy()
-        opacity = out["opacity"][:, 0].float().clamp(0, 1).cpu().numpy()
-        ws_np = ws.float().cpu().numpy()
-        samples = []
-        for i, seed in enumerate(seeds):
-            sample = RenderedSample(
-                seed=int(seed), view=views[i], camera=camera_vectors[i].numpy().astype(np.float32),
-                image=images[i], depth_z=depth_z[i], depth_ray=depth_ray[i], opacity=opacity[i], ws=ws_np[i],
-            )
-            if settings.mesh is not None:
-                planes = out["planes"][i:i + 1]
-                sample.density = self.density(planes)
-                sample.planes = planes if settings.mesh.colors else None
-            samples.append(sample)
-        return samples
-
-    @torch.inference_mode()
-    def density(self, planes: torch.Tensor) -> np.ndarray:
-        """Raw σ of one sample on the mesh lattice, from its cached tri-planes."""
-        chunk = 1 << 21 if self.device.type == "cuda" else 1 << 16
-        with self.autocast():
-            sigma = self.generator.sample_density(planes, self.lattice(), chunk=chunk, with_features=False)["sigma"]
-        return sigma[0, :, 0].float().cpu().numpy()
-
-    @torch.inference_mode()
-    def vertex_colors(self, planes: torch.Tensor, vertices: np.ndarray) -> np.ndarray:
-        """(V, 3) uint8 RGB of the field at mesh vertices (the decoder's colour, as ``image_raw``)."""
-        if len(vertices) == 0:
-            return np.zeros((0, 3), np.uint8)
-        points = torch.from_numpy(vertices).to(self.device)
-        with self.autocast():
-            rgb = self.generator.sample_density(planes, points)["features"][0, :, :3].float()
-        return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
-
-
-# --------------------------------------------------------------------------------------------
-# Writing
-# --------------------------------------------------------------------------------------------
-
-
-def _save_png(path: Path, array: np.ndarray) -> None:
-    from PIL import Image
-
-    with atomic_path(path) as tmp:
-        Image.fromarray(array).save(tmp, format="PNG")
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, array)
-
-
-def sample_files(sample_id: str, settings: SampleSettings) -> dict[str, str]:
-    """Relative paths of the files of one sample (the manifest's ``files``)."""
-    files = {
-        "image": f"images/{sample_id}.png",
-        "depth": f"depth/{sample_id}.png",
-        "mask": f"mask/{sample_id}.png",
-        "latent": f"latents/{sample_id}.npy",
-        "camera": f"cameras/{sample_id}.npy",
-    }
-    if settings.mesh is not None:
-        files["mesh"] = f"meshes/{sample_id}.{settings.mesh.format}"
-        if settings.mesh.mrc:
-            files["mrc"] = f"meshes/{sample_id}.mrc"
-    if settings.legacy:
-        files["legacy_depth"] = f"depth128x128/{sample_id}.png"
-        files["legacy_camera"] = f"cam_poses/{sample_id}.npy"
-        files["legacy_latent"] = f"latent/{sample_id}.npy"
-    return files
-
-
-def stored_latent(ws: np.ndarray) -> np.ndarray:
-    """What ``latents/<id>.npy`` holds: w (w_dim,) when every layer's w is the same (truncation of
-    all layers, the default), else all ws (num_ws, w_dim)."""
-    return ws[0].copy() if np.array_equal(ws, np.broadcast_to(ws[:1], ws.shape)) else ws.copy()
-
-
-class SampleWriter:
-    """Writes a :class:`RenderedSample`'s files into a dataset folder and returns its manifest record."""
-
-    def __init__(self, root: Path, settings: SampleSettings, depth_range: tuple[float, float],
-                 renderer: SampleRenderer | None = None) -> None:
-        self.root = root
-        self.settings = settings
-        self.near, self.far = depth_range
-        self.renderer = renderer
-
-    def write(self, sample: RenderedSample) -> dict[str, Any]:
-        settings, root = self.settings, self.root
-        files = sample_files(sample.id, settings)
-        surface = sample.opacity >= settings.depth_min_opacity
-        _save_png(root / files["image"], sample.image)
-        _save_png(root / files["depth"], encode_depth_png(sample.depth_z, self.near, self.far, mask=surface))
-        _save_png(root / files["mask"], np.round(sample.opacity * 255).astype(np.uint8))
-        _save_npy(root / files["latent"], stored_latent(sample.ws))
-        _save_npy(root / files["camera"], sample.camera)
-        record: dict[str, Any] = {"id": sample.id, "seed": sample.seed, **sample.view.as_dict()}
-        record["truncation_psi"] = settings.truncation_psi
-        record["truncation_cutoff"] = settings.truncation_cutoff
-        record["camera"] = [float(v) for v in sample.camera]
-        record["surface_fraction"] = round(float(surface.mean()), 6)
-        if settings.mesh is not None:
-            record["mesh_faces"] = self._write_mesh(sample, files)
-        if settings.legacy:
-            _save_png(root / files["legacy_depth"], encode_legacy_depth_png(sample.depth_ray, mask=surface))
-            _save_npy(root / files["legacy_camera"], cameras.to_seed_camera(sample.camera))
-            _save_npy(root / files["legacy_latent"], sample.ws[None].astype(np.float32))
-        record["files"] = files
-        return record
-
-    def _write_mesh(self, sample: RenderedSample, files: dict[str, str]) -> int:
-        from helpers.mesh import DensityGrid, save_density_mrc, save_mesh
-
-        mesh_settings = self.settings.mesh
-        assert mesh_settings is not None and sample.density is not None
-        box = float(self.renderer.generator.config.rendering.box_warp) if self.renderer else 1.0
-        grid = DensityGrid.from_values(sample.density, mesh_settings.resolution, box_size=box)
-        mesh = grid.to_mesh(level=mesh_settings.level)
-        if sample.planes is not None and self.renderer is not None and mesh.num_vertices:
-            mesh = dataclasses.replace(mesh, vertex_colors=self.renderer.vertex_colors(sample.planes, mesh.vertices))
-        save_mesh(mesh, self.root / files["mesh"])
-        if mesh_settings.mrc:
-            save_density_mrc(grid, self.root / files["mrc"])
-        return mesh.num_faces
 
 
 # --------------------------------------------------------------------------------------------
@@ -757,4 +472,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {report.written} samples in {report.seconds:.1f} s ({report.samples_per_second:.2f} samples/s); "
           f"{report.skipped} were already there → {report.out}")
     return 0
-
