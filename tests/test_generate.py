@@ -7,6 +7,7 @@ be checked against each other.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import subprocess
@@ -81,6 +82,12 @@ def test_batches_are_fixed_and_shards_take_whole_batches():
     assert gen.batches_of(seeds, 4, (1, 2)) == [(4, 5, 6, 7)]
     shards = [gen.batches_of(seeds, 3, (i, 3)) for i in range(3)]
     assert sorted(s for part in shards for batch in part for s in batch) == list(seeds)
+
+
+def test_default_batch_size_is_one_on_the_cpu():
+    cfg = gen.GenerateConfig(out=Path("unused"), seeds=(0, 1), device="cpu")
+    assert cfg.batch_size is None and gen.effective_batch_size(cfg) == 1
+    assert gen.effective_batch_size(dataclasses.replace(cfg, batch_size=3)) == 3
 
 
 def test_torchrun_environment_selects_the_shard(monkeypatch):
@@ -180,6 +187,18 @@ def test_original_formats_export(tmp_path: Path):
     latent = np.load(tmp_path / record["files"]["legacy_latent"])
     assert latent.shape == (1, 14, 512) and latent.dtype == np.float32
     assert np.array_equal(latent[0, 5], np.load(tmp_path / record["files"]["latent"]))
+
+
+def test_bf16_autocast_keeps_latents_exact(reference: Path, tmp_path: Path):
+    settings = dataclasses.replace(SETTINGS, precision="bf16")
+    run(config(tmp_path, seeds=[0, 1], settings=settings))
+    for sid in ("seed00000000", "seed00000001"):
+        assert np.array_equal(np.load(tmp_path / f"latents/{sid}.npy"), np.load(reference / f"latents/{sid}.npy"))
+        ours = np.asarray(Image.open(tmp_path / f"images/{sid}.png")).astype(int)
+        ref = np.asarray(Image.open(reference / f"images/{sid}.png")).astype(int)
+        assert np.abs(ours - ref).mean() < 3  # bf16 convolutions: ~3 significant digits
+    with pytest.raises(ValueError, match="fp16 autocast needs a GPU"):
+        run(config(tmp_path / "fp16", seeds=[0], settings=dataclasses.replace(SETTINGS, precision="fp16")))
 
 
 def test_truncation_cutoff_stores_all_ws(tmp_path: Path):
@@ -303,7 +322,7 @@ def test_dry_run_writes_nothing(tmp_path: Path, capsys):
     from helpers import cli
 
     out = tmp_path / "planned"
-    args = ["generate", "--checkpoint", "tiny-random", "--seeds", "0-99", "--out", str(out), "--dry-run",
+    args = ["generate", "--checkpoint", "tiny-random", "--seeds", "0-99", "--out", str(out), "--dry-run", "--batch-size", "4",
             "--meshes", "--mesh-resolution", "128", "--viewpoints", "side_extreme=0"]
     assert cli.main(args) == 0
     text = capsys.readouterr().out

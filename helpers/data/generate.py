@@ -49,7 +49,7 @@ from helpers.data.sample_writer import SampleWriter, sample_files, stored_latent
 
 __all__ = [
     "GenerateConfig", "GenerateReport", "GenerationPlan", "MeshSettings", "RenderedSample", "SampleRenderer",
-    "SampleSettings", "SampleWriter", "batches_of", "default_depth_range", "generate", "latent_z", "parse_seeds",
+    "SampleSettings", "SampleWriter", "batches_of", "default_depth_range", "effective_batch_size", "generate", "latent_z", "parse_seeds",
     "parse_shard", "plan", "render_draws", "sample_files", "shard_from_environment", "stored_latent",
 ]
 
@@ -68,7 +68,9 @@ class GenerateConfig:
         seeds: latent seeds, one sample each, in this order.
         checkpoint: EG3D checkpoint name (``helpers.eg3d.registry``), file, or ``"tiny-random"``.
         settings: what the samples are (see :class:`SampleSettings`).
-        batch_size: seeds rendered together. Files are identical for the same batch size; another
+        batch_size: seeds rendered together; None: 8 on a GPU, 1 on the CPU (where batching makes each
+            sample slower: larger temporaries, no gain in convolution speed). Files are identical for
+            the same batch size; another
             batch size changes float rounding (last bits), not the samples.
         shard: (index, count) to render only batches ``index, index + count, …``; None takes it from
             torchrun's RANK / WORLD_SIZE, or renders everything.
@@ -82,7 +84,7 @@ class GenerateConfig:
     seeds: tuple[int, ...]
     checkpoint: str = "ffhq512-128"
     settings: SampleSettings = field(default_factory=SampleSettings)
-    batch_size: int = 4
+    batch_size: int | None = None
     shard: tuple[int, int] | None = None
     device: str = "auto"
     workers: int = max(1, min(4, os.cpu_count() or 1))
@@ -90,7 +92,7 @@ class GenerateConfig:
     check_disk: bool = True
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds must be unique")
@@ -149,6 +151,13 @@ def resolve_device(device: str) -> torch.device:
 # --------------------------------------------------------------------------------------------
 # Planning
 # --------------------------------------------------------------------------------------------
+
+
+def effective_batch_size(config: GenerateConfig) -> int:
+    """``config.batch_size``, or the default for the device it runs on (8 on CUDA, 1 on the CPU)."""
+    if config.batch_size is not None:
+        return config.batch_size
+    return 8 if resolve_device(config.device).type == "cuda" else 1
 
 
 def batches_of(seeds: Sequence[int], batch_size: int, shard: tuple[int, int] | None) -> list[tuple[int, ...]]:
@@ -276,7 +285,8 @@ def plan(config: GenerateConfig, generator_config: Any | None = None) -> Generat
     depth_range = settings.depth_range or default_depth_range(gen_config, settings.viewpoints)
     shard = config.shard if config.shard is not None else shard_from_environment()
     done = set(folder.read_samples(config.out)) if Path(config.out).exists() else set()
-    batches = batches_of(config.seeds, config.batch_size, shard)
+    batch_size = effective_batch_size(config)
+    batches = batches_of(config.seeds, batch_size, shard)
     todo = [b for b in batches if any(folder.sample_id(s) not in done for s in b)]
     mine = [s for b in batches for s in b]
     categories: dict[str, int] = {c.name: 0 for c in settings.viewpoints.categories}
@@ -286,7 +296,7 @@ def plan(config: GenerateConfig, generator_config: Any | None = None) -> Generat
     return GenerationPlan(
         out=Path(config.out), checkpoint=config.checkpoint, device=str(resolve_device(config.device)), shard=shard,
         requested=len(mine), already_done=len(mine) - to_render, to_render=to_render, batches=len(todo),
-        batch_size=config.batch_size, image_resolution=gen_config.img_resolution,
+        batch_size=batch_size, image_resolution=gen_config.img_resolution,
         depth_resolution=gen_config.neural_rendering_resolution, depth_range=depth_range,
         expected_categories=categories, bytes_per_sample=estimate_sample_bytes(gen_config, settings),
         free_bytes=_free_bytes(Path(config.out)), settings=settings,
@@ -375,7 +385,7 @@ def generate(config: GenerateConfig, *, generator: Any = None, log=print) -> Gen
 
     manifest = root / (folder.shard_manifest_name(*shard) if shard else folder.MANIFEST)
     done = set(folder.read_samples(root))
-    batches = [b for b in batches_of(config.seeds, config.batch_size, shard)
+    batches = [b for b in batches_of(config.seeds, the_plan.batch_size, shard)
                if any(folder.sample_id(s) not in done for s in b)]
     renderer = SampleRenderer(G, config.settings)
     writer = SampleWriter(root, config.settings, depth_range, renderer)
@@ -420,7 +430,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="EG3D checkpoint name (downloaded once), file, or tiny-random (default: %(default)s)")
     parser.add_argument("--seeds", required=True, type=parse_seeds, help="latent seeds, e.g. 0-49999 or 0-9,20")
     parser.add_argument("--out", required=True, type=Path, help="dataset folder (an existing one is resumed)")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size, help="seeds rendered together (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="seeds rendered together (default: 8 on a GPU, 1 on the CPU)")
     parser.add_argument("--trunc", dest="truncation_psi", type=float, default=s.truncation_psi, help="truncation ψ")
     parser.add_argument("--trunc-cutoff", dest="truncation_cutoff", type=int, default=None,
                         help="truncate only the first N ws (default: all)")

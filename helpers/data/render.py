@@ -96,9 +96,9 @@ class SampleRenderer:
         else:
             cond_c = render_c
         z = latent_z(seeds, G.config.z_dim).to(self.device)
+        # The mapping is tiny: keep it in float32 so the stored latents are exact at any precision.
+        ws = G.mapping(z, cond_c, truncation_psi=settings.truncation_psi, truncation_cutoff=settings.truncation_cutoff)
         with self.autocast():
-            ws = G.mapping(z, cond_c, truncation_psi=settings.truncation_psi,
-                           truncation_cutoff=settings.truncation_cutoff)
             out = G.synthesize(ws, render_c, draws=render_draws(G, seeds))
         # Official conversion to 8 bits (gen_samples.py): x * 127.5 + 128, clamped, truncated.
         images = (out["image"].float() * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

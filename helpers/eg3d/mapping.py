@@ -16,6 +16,7 @@ def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | No
     """Truncation trick: ``w_avg + psi * (w - w_avg)`` on the first ``cutoff`` ws (all if None)."""
     if psi == 1:
         return ws
+    w_avg = w_avg.to(ws.dtype)  # under autocast the fc layers return bf16/fp16 while the buffer stays fp32
     if cutoff is None:
         return w_avg.lerp(ws, psi)
     ws = ws.clone()
