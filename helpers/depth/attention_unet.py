@@ -62,6 +62,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.depth.predict import predict_depth
+
 __all__ = [
     "AttentionUNetConfig",
     "AttentionUNet",
@@ -366,39 +368,8 @@ class AttentionUNet(nn.Module):
         and the depth is resized back the same way. The original resized with OpenCV bicubic
         interpolation (no antialiasing), so results differ slightly from its notebook.
         """
-        x = self._prepare_images(images)
-        modes = [module.training for module in self.modules()]
-        self.eval()
-        try:
-            with torch.inference_mode():
-                side = self.config.input_size
-                depth = self.forward(_resize_bilinear(x, (side, side)) * 2.0 - 1.0)
-                depth = _resize_bilinear(depth, tuple(images.shape[-2:]))
-        finally:
-            for module, mode in zip(self.modules(), modes):
-                module.training = mode
-        return depth.to(images.device)
-
-    def _prepare_images(self, images: torch.Tensor) -> torch.Tensor:
-        """Validate ``images`` and convert them to float in [0, 1] on the model's device/dtype."""
-        if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != self.config.in_channels:
-            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-            raise ValueError(
-                f"images must be a tensor of shape (N, {self.config.in_channels}, H, W), got {shape} "
-                "(for one (3, H, W) image use images[None]; for (N, H, W, 3) use images.permute(0, 3, 1, 2))"
-            )
-        weight = self.conv_final.weight
-        if images.dtype == torch.uint8:
-            return images.to(device=weight.device, dtype=weight.dtype) / 255.0
-        if not images.is_floating_point():
-            raise ValueError(f"images must be uint8 or floating point, got {images.dtype}")
-        low, high = float(images.min()), float(images.max())
-        if low < -1e-3 or high > 1 + 1e-3:
-            raise ValueError(
-                f"float images must be in [0, 1], got values in [{low:.3g}, {high:.3g}] "
-                "(divide 0..255 images by 255; undo any [-1, 1] normalisation)"
-            )
-        return images.to(device=weight.device, dtype=weight.dtype)
+        return predict_depth(self, images, channels=self.config.in_channels, input_size=self.config.input_size,
+                             normalize=lambda x: x * 2.0 - 1.0)
 
     # --------------------------------------------------------------------------- weights
     @classmethod
@@ -440,13 +411,6 @@ class AttentionUNet(nn.Module):
         return model.to(map_location).eval()
 
 
-def _resize_bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize to ``size`` (``align_corners=False``), antialiased when shrinking along an
-    axis; identity when already that size."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    shrinking = size[0] < x.shape[-2] or size[1] < x.shape[-1]
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
 
 
 # ------------------------------------------------------------------------------ checkpoint I/O

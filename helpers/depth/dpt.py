@@ -85,6 +85,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.depth.predict import predict_depth
+
 __all__ = [
     "BackboneName",
     "OutputKind",
@@ -514,49 +516,10 @@ class TransformerDepthModel(nn.Module):
         with the backbone's mean/std, run through the network in eval mode (each submodule's train/eval state is
         restored afterwards) and the depth is resized back the same way.
         """
-        x = self._prepare_images(images)
-        modes = [module.training for module in self.modules()]
-        self.eval()
-        try:
-            with torch.inference_mode():
-                side = self.config.input_size
-                depth = self.forward(self.normalize(_resize_bilinear(x, (side, side))))
-                depth = _resize_bilinear(depth, tuple(images.shape[-2:]))
-        finally:
-            for module, mode in zip(self.modules(), modes, strict=True):
-                module.training = mode
-        return depth.to(images.device)
-
-    def _prepare_images(self, images: torch.Tensor) -> torch.Tensor:
-        """Validate ``images`` and convert them to float in [0, 1] on the model's device/dtype."""
-        if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
-            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-            raise ValueError(
-                f"images must be a tensor of shape (N, 3, H, W), got {shape} "
-                "(for one (3, H, W) image use images[None]; for (N, H, W, 3) use images.permute(0, 3, 1, 2))"
-            )
-        reference = next(self.hf_model.parameters())
-        if images.dtype == torch.uint8:
-            return images.to(device=reference.device, dtype=reference.dtype) / 255.0
-        if not images.is_floating_point():
-            raise ValueError(f"images must be uint8 or floating point, got {images.dtype}")
-        low, high = float(images.min()), float(images.max())
-        if low < -1e-3 or high > 1 + 1e-3:
-            raise ValueError(
-                f"float images must be in [0, 1], got values in [{low:.3g}, {high:.3g}] "
-                "(divide 0..255 images by 255; undo any normalisation)"
-            )
-        return images.to(device=reference.device, dtype=reference.dtype)
+        return predict_depth(self, images, channels=3, input_size=self.config.input_size, normalize=self.normalize)
 
     def extra_repr(self) -> str:
         cfg = self.config
         return f"backbone={cfg.backbone!r}, output={cfg.output!r}, input_size={cfg.input_size}, hf_id={cfg.hf_id!r}"
 
 
-def _resize_bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize to ``size`` (``align_corners=False``), antialiased when shrinking along an axis; identity
-    when already that size."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    shrinking = size[0] < x.shape[-2] or size[1] < x.shape[-1]
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
