@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers import cameras
-from helpers.atomic import atomic_path, write_text_atomic
+from helpers.atomic import write_npy_atomic, write_png_atomic, write_text_atomic
 from helpers.synthetic import SURFACE_LEVEL, AnalyticHead, SyntheticView
 
 #: Fixed z-depth range of the demo's 16-bit depth PNGs (world units), recorded in demo.json.
@@ -87,13 +87,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save_png(path: Path, array: np.ndarray) -> None:
-    from PIL import Image
-
-    with atomic_path(path) as tmp:
-        Image.fromarray(array).save(tmp)
-
-
 def run_demo(config: DemoConfig) -> dict:
     """Run the demo and return a summary dict (also written to ``demo.json``)."""
     from scipy.spatial import cKDTree
@@ -129,11 +122,10 @@ def run_demo(config: DemoConfig) -> dict:
     for seed, camera, view in zip(seeds, camera_vectors.numpy(), views):
         name = f"view{seed:02d}_{view.category}"
         rendered = subject.render(camera, config.resolution, near=DEPTH_NEAR, far=DEPTH_FAR)
-        _save_png(out / "images" / f"{name}.png", rendered.image)
+        write_png_atomic(out / "images" / f"{name}.png", rendered.image)
         write_depth_png(out / "depth" / f"{name}.png", rendered.depth, DEPTH_NEAR, DEPTH_FAR)
-        _save_png(out / "mask" / f"{name}.png", rendered.mask.astype(np.uint8) * 255)
-        with atomic_path(out / "cameras" / f"{name}.npy") as tmp, open(tmp, "wb") as fh:
-            np.save(fh, camera.astype(np.float32))
+        write_png_atomic(out / "mask" / f"{name}.png", rendered.mask.astype(np.uint8) * 255)
+        write_npy_atomic(out / "cameras" / f"{name}.npy", camera.astype(np.float32))
         cam2world, k = cameras.unpack(camera)
         mesh = depth_to_mesh(rendered.depth, k, cam2world, mask=rendered.mask, colors=rendered.image)
         save_mesh(mesh, out / "meshes" / f"{name}.ply")

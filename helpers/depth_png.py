@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import write_png_atomic
 
 #: Largest stored code; codes 1..65535 cover [near, far].
 _MAX_CODE = 65535
@@ -90,13 +90,7 @@ def write_depth_png(
     mask: np.ndarray | None = None,
 ) -> Path:
     """Encode ``depth`` (see :func:`encode_depth_png`) and write a 16-bit PNG atomically."""
-    from PIL import Image
-
-    codes = encode_depth_png(depth, near, far, mask)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        Image.fromarray(codes).save(tmp, format="PNG")
-    return path
+    return write_png_atomic(path, encode_depth_png(depth, near, far, mask))
 
 
 def _png_header(path: Path) -> tuple[int, str]:
@@ -205,9 +199,4 @@ def write_legacy_depth_png(
     path: str | os.PathLike[str], depth: np.ndarray, mask: np.ndarray | None = None
 ) -> Path:
     """Write ``depth`` as an 8-bit grayscale PNG of the original's format, atomically."""
-    from PIL import Image
-
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        Image.fromarray(encode_legacy_depth_png(depth, mask)).save(tmp, format="PNG")
-    return path
+    return write_png_atomic(path, encode_legacy_depth_png(depth, mask))

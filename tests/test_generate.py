@@ -230,14 +230,14 @@ def test_rerun_skips_completed_samples(reference: Path, tmp_path: Path):
 def test_failure_while_writing_leaves_no_partial_sample(reference: Path, tmp_path: Path, monkeypatch):
     from helpers.data import sample_writer
 
-    real_save_npy = sample_writer._save_npy
+    real_save_npy = sample_writer.write_npy_atomic
 
     def failing_save_npy(path: Path, array: np.ndarray) -> None:
         if path.name == "seed00000003.npy" and path.parent.name == "cameras":
             raise OSError("disk full (simulated)")
         real_save_npy(path, array)
 
-    monkeypatch.setattr(sample_writer, "_save_npy", failing_save_npy)
+    monkeypatch.setattr(sample_writer, "write_npy_atomic", failing_save_npy)
     with pytest.raises(OSError, match="simulated"):
         run(config(tmp_path, seeds=range(6)))
     visible = folder.read_samples(tmp_path)
@@ -245,7 +245,7 @@ def test_failure_while_writing_leaves_no_partial_sample(reference: Path, tmp_pat
     assert (tmp_path / "images/seed00000003.png").exists()
     folder.check_sample_files(tmp_path, visible.values())
 
-    monkeypatch.setattr(sample_writer, "_save_npy", real_save_npy)
+    monkeypatch.setattr(sample_writer, "write_npy_atomic", real_save_npy)
     run(config(tmp_path, seeds=range(6)))
     assert sample_bytes(tmp_path) == sample_bytes(reference)
 
@@ -411,3 +411,21 @@ def test_mesh_depth_and_mask_describe_the_same_solid(tmp_path: Path):
         assert np.percentile(np.abs(np.sqrt(q) - 0.2), 95) < 0.005  # on the analytic surface
         colors = mesh.vertex_colors
         assert colors is not None and colors.shape == (mesh.num_vertices, 3)
+
+
+def test_dry_run_of_a_registry_checkpoint_downloads_nothing(tmp_path: Path, monkeypatch, capsys):
+    from helpers import cli, download
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a dry run must not download")
+
+    from helpers.eg3d import registry
+
+    monkeypatch.setattr(download, "download", no_network)
+    monkeypatch.setattr(registry, "download", no_network)
+    monkeypatch.setenv("HELPERS_CACHE", str(tmp_path / "cache"))
+    args = ["generate", "--checkpoint", "ffhq512-128", "--seeds", "0-9", "--out", str(tmp_path / "x"), "--dry-run",
+            "--device", "cpu"]
+    assert cli.main(args) == 0
+    assert "images 512², depth/mask 128²" in capsys.readouterr().out
+    assert eg3d.load_config("ffhq512-128").neural_rendering_resolution == 128

@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from helpers import __version__, cameras
+from helpers import __version__, cameras, eg3d
 from helpers.data import folder
 from helpers.data.render import RenderedSample, SampleRenderer, latent_z, render_draws
 from helpers.data.sample_settings import (
@@ -49,8 +49,8 @@ from helpers.data.sample_writer import SampleWriter, sample_files, stored_latent
 
 __all__ = [
     "GenerateConfig", "GenerateReport", "GenerationPlan", "MeshSettings", "RenderedSample", "SampleRenderer",
-    "SampleSettings", "SampleWriter", "batches_of", "default_depth_range", "effective_batch_size", "generate", "latent_z", "parse_seeds",
-    "parse_shard", "plan", "render_draws", "sample_files", "shard_from_environment", "stored_latent",
+    "SampleSettings", "SampleWriter", "batches_of", "default_depth_range", "effective_batch_size", "generate",
+    "latent_z", "parse_seeds", "parse_shard", "plan", "render_draws", "sample_files", "shard_from_environment", "stored_latent",
 ]
 
 
@@ -196,7 +196,7 @@ class GenerationPlan:
     requested: int
     already_done: int
     to_render: int
-    batches: int
+    todo_batches: tuple[tuple[int, ...], ...]  # this shard's batches with at least one sample missing
     batch_size: int
     image_resolution: int
     depth_resolution: int
@@ -205,6 +205,7 @@ class GenerationPlan:
     bytes_per_sample: int
     free_bytes: int | None
     settings: SampleSettings
+    done: frozenset[str] = field(default=frozenset(), repr=False)  # ids the folder already holds
 
     @property
     def estimated_bytes(self) -> int:
@@ -221,7 +222,7 @@ class GenerationPlan:
             (f"  generator   {self.checkpoint} on {self.device} ({self.settings.precision}), "
              f"images {self.image_resolution}², depth/mask {self.depth_resolution}²"),
             (f"  seeds       {self.requested} requested, {self.already_done} already done, {self.to_render} to render "
-             f"in {self.batches} batches of {self.batch_size} ({shard})"),
+             f"in {len(self.todo_batches)} batches of {self.batch_size} ({shard})"),
             f"  cameras     {mix}; conditioning: {self.settings.conditioning}",
             f"  latents     ψ = {self.settings.truncation_psi}, cutoff = {self.settings.truncation_cutoff}",
             (f"  depth       16-bit z in [{self.depth_range[0]}, {self.depth_range[1]}] world units "
@@ -253,24 +254,6 @@ def _free_bytes(path: Path) -> int | None:
         return None
 
 
-def _config_for_planning(checkpoint: str) -> Any:
-    """The generator's config without loading weights where possible (a dry run downloads nothing)."""
-    from helpers.eg3d import registry, tiny_config
-    from helpers.eg3d.config import GeneratorConfig
-
-    if not os.path.exists(checkpoint):
-        if checkpoint.split(":")[0] == "tiny-random":
-            return tiny_config()
-        entry = registry.get_entry(checkpoint)
-        if entry.config is not None:
-            cfg = entry.config
-            return GeneratorConfig.from_init_kwargs(cfg["init_kwargs"], cfg["rendering_kwargs"],
-                                                    cfg["neural_rendering_resolution"], cfg.get("extras"))
-    from helpers.eg3d.checkpoint import read_checkpoint
-
-    return read_checkpoint(registry.resolve(checkpoint)).config
-
-
 def _settings_json(settings: SampleSettings, depth_range: tuple[float, float]) -> dict[str, Any]:
     data = dataclasses.asdict(settings)
     data["depth_range"] = list(depth_range)
@@ -280,14 +263,14 @@ def _settings_json(settings: SampleSettings, depth_range: tuple[float, float]) -
 
 def plan(config: GenerateConfig, generator_config: Any | None = None) -> GenerationPlan:
     """The plan of a run, reading what the output folder already holds."""
-    gen_config = generator_config or _config_for_planning(config.checkpoint)
+    gen_config = generator_config or eg3d.load_config(config.checkpoint)
     settings = config.settings
     depth_range = settings.depth_range or default_depth_range(gen_config, settings.viewpoints)
     shard = config.shard if config.shard is not None else shard_from_environment()
     done = set(folder.read_samples(config.out)) if Path(config.out).exists() else set()
     batch_size = effective_batch_size(config)
     batches = batches_of(config.seeds, batch_size, shard)
-    todo = [b for b in batches if any(folder.sample_id(s) not in done for s in b)]
+    todo = tuple(b for b in batches if any(folder.sample_id(s) not in done for s in b))
     mine = [s for b in batches for s in b]
     categories: dict[str, int] = {c.name: 0 for c in settings.viewpoints.categories}
     for seed in mine:
@@ -295,7 +278,8 @@ def plan(config: GenerateConfig, generator_config: Any | None = None) -> Generat
     to_render = sum(folder.sample_id(s) not in done for s in mine)
     return GenerationPlan(
         out=Path(config.out), checkpoint=config.checkpoint, device=str(resolve_device(config.device)), shard=shard,
-        requested=len(mine), already_done=len(mine) - to_render, to_render=to_render, batches=len(todo),
+        requested=len(mine), already_done=len(mine) - to_render, to_render=to_render, todo_batches=todo,
+        done=frozenset(done),
         batch_size=batch_size, image_resolution=gen_config.img_resolution,
         depth_resolution=gen_config.neural_rendering_resolution, depth_range=depth_range,
         expected_categories=categories, bytes_per_sample=estimate_sample_bytes(gen_config, settings),
@@ -364,8 +348,6 @@ def generate(config: GenerateConfig, *, generator: Any = None, log=print) -> Gen
     """
     from tqdm.auto import tqdm
 
-    from helpers import eg3d
-
     started = time.perf_counter()
     root = Path(config.out)
     device = resolve_device(config.device)
@@ -384,9 +366,7 @@ def generate(config: GenerateConfig, *, generator: Any = None, log=print) -> Gen
             f"{_human(the_plan.free_bytes)} are free on {root}")
 
     manifest = root / (folder.shard_manifest_name(*shard) if shard else folder.MANIFEST)
-    done = set(folder.read_samples(root))
-    batches = [b for b in batches_of(config.seeds, the_plan.batch_size, shard)
-               if any(folder.sample_id(s) not in done for s in b)]
+    done = the_plan.done
     renderer = SampleRenderer(G, config.settings)
     writer = SampleWriter(root, config.settings, depth_range, renderer)
     written = 0
@@ -404,7 +384,7 @@ def generate(config: GenerateConfig, *, generator: Any = None, log=print) -> Gen
             pending.clear()
             return count
 
-        for batch in batches:
+        for batch in the_plan.todo_batches:
             rendered = [s for s in renderer.render(batch) if s.id not in done]
             written += commit()
             pending.extend(pool.submit(writer.write, sample) for sample in rendered)

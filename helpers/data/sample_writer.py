@@ -9,22 +9,10 @@ from typing import Any
 import numpy as np
 
 from helpers import cameras
-from helpers.atomic import atomic_path
+from helpers.atomic import write_npy_atomic, write_png_atomic
 from helpers.data.render import RenderedSample, SampleRenderer
 from helpers.data.sample_settings import SampleSettings
-from helpers.depth_png import encode_depth_png, encode_legacy_depth_png
-
-
-def _save_png(path: Path, array: np.ndarray) -> None:
-    from PIL import Image
-
-    with atomic_path(path) as tmp:
-        Image.fromarray(array).save(tmp, format="PNG")
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, array)
+from helpers.depth_png import write_depth_png, write_legacy_depth_png
 
 
 def sample_files(sample_id: str, settings: SampleSettings) -> dict[str, str]:
@@ -67,11 +55,11 @@ class SampleWriter:
         settings, root = self.settings, self.root
         files = sample_files(sample.id, settings)
         surface = sample.opacity >= settings.depth_min_opacity
-        _save_png(root / files["image"], sample.image)
-        _save_png(root / files["depth"], encode_depth_png(sample.depth_z, self.near, self.far, mask=surface))
-        _save_png(root / files["mask"], np.round(sample.opacity * 255).astype(np.uint8))
-        _save_npy(root / files["latent"], stored_latent(sample.ws))
-        _save_npy(root / files["camera"], sample.camera)
+        write_png_atomic(root / files["image"], sample.image)
+        write_depth_png(root / files["depth"], sample.depth_z, self.near, self.far, mask=surface)
+        write_png_atomic(root / files["mask"], np.round(sample.opacity * 255).astype(np.uint8))
+        write_npy_atomic(root / files["latent"], stored_latent(sample.ws))
+        write_npy_atomic(root / files["camera"], sample.camera)
         record: dict[str, Any] = {"id": sample.id, "seed": sample.seed, **sample.view.as_dict()}
         record["truncation_psi"] = settings.truncation_psi
         record["truncation_cutoff"] = settings.truncation_cutoff
@@ -80,9 +68,9 @@ class SampleWriter:
         if settings.mesh is not None:
             record["mesh_faces"] = self._write_mesh(sample, files)
         if settings.legacy:
-            _save_png(root / files["legacy_depth"], encode_legacy_depth_png(sample.depth_ray, mask=surface))
-            _save_npy(root / files["legacy_camera"], cameras.to_seed_camera(sample.camera))
-            _save_npy(root / files["legacy_latent"], sample.ws[None].astype(np.float32))
+            write_legacy_depth_png(root / files["legacy_depth"], sample.depth_ray, mask=surface)
+            write_npy_atomic(root / files["legacy_camera"], cameras.to_seed_camera(sample.camera))
+            write_npy_atomic(root / files["legacy_latent"], sample.ws[None].astype(np.float32))
         record["files"] = files
         return record
 

@@ -39,6 +39,7 @@ __all__ = [
     "tiny_random",
     "tiny_config",
     "checkpoint_identity",
+    "load_config",
     "TINY_RANDOM",
 ]
 
@@ -77,6 +78,24 @@ def load(name_or_path: str | os.PathLike[str], device: torch.device | str = "cpu
         config = str(name_or_path)
     contents = read_checkpoint(path, config=config)
     return Generator.from_checkpoint_contents(contents, device=device)
+
+
+def load_config(name_or_path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,
+                progress: bool = True) -> GeneratorConfig:
+    """The architecture of a generator without its weights: :func:`tiny_config` for ``tiny-random``,
+    the registry's recorded config for a name (nothing is downloaded), else read from the file."""
+    from .checkpoint import read_checkpoint
+    from .registry import get_entry, resolve
+
+    text = str(name_or_path)
+    if not os.path.exists(name_or_path):
+        if _tiny_seed(text) is not None:
+            return tiny_config()
+        cfg = get_entry(text).config
+        if cfg is not None:
+            return GeneratorConfig.from_init_kwargs(cfg["init_kwargs"], cfg["rendering_kwargs"],
+                                                    cfg["neural_rendering_resolution"], cfg.get("extras"))
+    return read_checkpoint(resolve(name_or_path, cache_dir=cache_dir, progress=progress)).config
 
 
 def checkpoint_identity(name_or_path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,
