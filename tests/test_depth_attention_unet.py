@@ -25,7 +25,6 @@ from helpers.depth.attention_unet import (
 )
 from helpers.download import DownloadError
 
-
 ATOL = 1e-5
 TINY = AttentionUNetConfig(start_filts=4)
 
@@ -254,6 +253,16 @@ def test_a_few_training_steps_reduce_the_l1_loss() -> None:
 
 
 # ------------------------------------------------------------------------------------ download
+def test_checkpoint_names_are_re_exported_from_unet_weights() -> None:
+    from helpers.depth import attention_unet, unet_weights
+
+    moved = ["IncompatibleCheckpointError", "PublishedWeights", "PUBLISHED_WEIGHTS", "read_original_state_dict",
+             "download_published_weights"]
+    for name in moved:
+        assert name in attention_unet.__all__ and name in unet_weights.__all__, name
+        assert getattr(attention_unet, name) is getattr(unet_weights, name), name
+
+
 def test_published_weights_record() -> None:
     assert PUBLISHED_WEIGHTS.filename == "Attention_UNET_b5_e10ckp9_weights.pt"
     assert PUBLISHED_WEIGHTS.gdrive_id == "10-4brg5EkaonV7bPWI_FpyBKpXr-kzfi"
@@ -263,7 +272,7 @@ def test_published_weights_record() -> None:
 def _fake_gdown(payload: bytes, calls: list[str]) -> types.ModuleType:
     module = types.ModuleType("gdown")
 
-    def download(*, id: str, output: str, quiet: bool = False) -> str:  # noqa: A002 (gdown's name)
+    def download(*, id: str, output: str, quiet: bool = False) -> str:  # gdown's keyword names
         calls.append(id)
         Path(output).write_bytes(payload)
         return output

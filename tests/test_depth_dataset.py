@@ -8,6 +8,8 @@ small original layouts (published synthetic set, Prosopo) written with numpy and
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -446,3 +448,28 @@ def test_cache_serves_the_same_items(sphere, tmp_path):
     assert len(list((tmp_path / "cache").iterdir())) == 2
     batch = next(iter(make_loader(metric, 3, shuffle=False, workers=2)))
     assert torch.equal(batch["depth"][1], plain.with_config(target="metric_z")[1]["depth"])
+
+
+# --------------------------------------------------------------------------------------------
+# Module layout
+# --------------------------------------------------------------------------------------------
+
+
+def test_parts_are_re_exported_by_depth_dataset():
+    from helpers.data import depth_dataset, images, loader, model_inputs
+
+    assert all(hasattr(depth_dataset, name) for name in depth_dataset.__all__)
+    assert (make_loader, SeededSampler, depth_dataset.seed_worker) == (loader.make_loader, loader.SeededSampler,
+                                                                       loader.seed_worker)
+    assert (MODEL_INPUTS, normalize_images, depth_dataset.ModelInput) == (
+        model_inputs.MODEL_INPUTS, model_inputs.normalize_images, model_inputs.ModelInput)
+    assert (depth_dataset.read_resized, depth_dataset.load_image) == (images.read_resized, images.load_image)
+
+
+def test_loader_module_imports_first():
+    """``helpers.data.loader`` imports the dataset module lazily: importing it first must work."""
+    code = ("import torch\nfrom helpers.data.loader import make_loader\n"
+            "loader = make_loader(torch.utils.data.TensorDataset(torch.arange(3)), 2, shuffle=False, workers=0)\n"
+            "assert [b[0].tolist() for b in loader] == [[0, 1], [2]]\n"
+            "from helpers.data.sources import open_source\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

@@ -96,6 +96,16 @@ def model(request) -> TransformerDepthModel:
 
 
 # ------------------------------------------------------------------------------------------- config
+def test_config_names_are_reexported_from_dpt() -> None:
+    """The config lives in helpers.depth.dpt_config; helpers.depth.dpt re-exports it (depth_dataset imports
+    BACKBONES from there)."""
+    from helpers.depth import dpt, dpt_config
+
+    for name in dpt_config.__all__:
+        assert name in dpt.__all__
+        assert getattr(dpt, name) is getattr(dpt_config, name)
+
+
 def test_hf_id_mapping_of_public_backbones() -> None:
     assert HF_IDS == {
         "dpt-large": "Intel/dpt-large",

@@ -1,4 +1,8 @@
-"""Depth metrics against hand-computed values on tiny maps, alignment, normals, the original's L1, tables."""
+"""Depth metrics against hand-computed values on tiny maps, the original's L1, the one entry point, re-exports.
+
+Alignment, normals and tables have their own test files (test_depth_alignment, test_depth_normals,
+test_depth_metrics_table).
+"""
 
 from __future__ import annotations
 
@@ -10,28 +14,25 @@ import numpy as np
 import pytest
 import torch
 
+import helpers.depth.alignment
+import helpers.depth.masked
+import helpers.depth.metrics
+import helpers.depth.metrics_table
+import helpers.depth.normals
 from helpers.cameras import FOCAL, intrinsics
+from helpers.depth.masked import masked_median
 from helpers.depth.metrics import (
     DepthMetricsConfig,
-    MetricsTable,
-    align_prediction,
-    align_scale,
-    align_scale_shift,
-    compare_markdown,
     compute_depth_metrics,
     depth_error_metrics,
-    masked_median,
-    normal_angle_error,
-    normal_mask,
     original_l1,
     original_normalize,
     original_perfects,
 )
+from helpers.depth.metrics_table import MetricsTable, compare_markdown
 from helpers.depth_png import encode_legacy_depth_png
 
 D = torch.float64
-#: EG3D's intrinsics in float64 (helpers.cameras.intrinsics() is float32, whose focal differs in the 8th digit).
-K64 = torch.tensor([[FOCAL, 0.0, 0.5], [0.0, FOCAL, 0.5], [0.0, 0.0, 1.0]], dtype=D)
 
 
 def t(values: object) -> torch.Tensor:
@@ -99,63 +100,6 @@ def test_masked_median_even_and_odd_counts() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Alignment
-# --------------------------------------------------------------------------------------------
-
-
-def test_align_scale_shift_by_hand() -> None:
-    # p = 0, 1, 2 → g = 1, 2, 4 (the fourth pixel is off the mask): s = cov/var = 3/2, t = 7/3 − 3/2 = 5/6.
-    p, g = t([[[0.0, 1.0], [2.0, 50.0]]]), t([[[1.0, 2.0], [4.0, math.nan]]])
-    mask = torch.tensor([[[True, True], [True, False]]])
-    fit = align_scale_shift(p, g, mask)
-    assert fit.scale.item() == pytest.approx(1.5)
-    assert fit.shift.item() == pytest.approx(5 / 6)
-    assert fit.aligned[0, 0, 0].item() == pytest.approx(5 / 6)
-    scale_only = align_scale(p, g, mask)  # Σpg / Σp² = 10 / 5
-    assert scale_only.scale.item() == pytest.approx(2.0)
-    assert scale_only.shift.item() == 0.0
-
-
-def test_alignment_recovers_known_scale_and_shift_exactly() -> None:
-    gen = torch.Generator().manual_seed(2)
-    p = torch.rand(4, 1, 16, 16, dtype=D, generator=gen)
-    scale, shift = t([2.5, 0.5, -1.5, 3.0]), t([0.3, 2.0, 4.0, -0.2])
-    g = scale.view(-1, 1, 1, 1) * p + shift.view(-1, 1, 1, 1)
-    mask = torch.rand(4, 1, 16, 16, generator=gen) > 0.3
-    g_noisy = torch.where(mask, g, torch.full_like(g, 123.0))  # off-mask values must not matter
-    fit = align_scale_shift(p, g_noisy, mask)
-    assert fit.aligned.shape == p.shape
-    assert torch.allclose(fit.scale, scale, atol=1e-12) and torch.allclose(fit.shift, shift, atol=1e-12)
-    assert torch.allclose(fit.aligned[mask], g[mask], atol=1e-12)
-    fit = align_scale(p, scale.view(-1, 1, 1, 1) * p, mask)
-    assert torch.allclose(fit.scale, scale, atol=1e-12)
-
-
-def test_alignment_in_disparity_space_recovers_depth() -> None:
-    g = 2.2 + torch.rand(2, 12, 12, dtype=D, generator=torch.Generator().manual_seed(3))
-    relative_disparity = 7.0 / g - 0.4  # what a MiDaS-like model outputs: affine in 1/z
-    fit = align_prediction(relative_disparity, g, alignment="scale_shift", space="disparity")
-    assert torch.allclose(fit.aligned, g, atol=1e-10)
-    assert torch.allclose(fit.scale, torch.full((2,), 1 / 7, dtype=D))
-    # A fit that goes non-positive in disparity is clamped to the depth cap, never negative depth.
-    capped = align_prediction(-torch.ones_like(g), g, alignment="none", space="disparity", depth_cap=8.0)
-    assert torch.all(capped.aligned == 8.0)
-
-
-def test_alignment_of_constant_prediction_and_empty_mask() -> None:
-    p = torch.full((2, 3, 3), 0.7, dtype=D, requires_grad=True)
-    g = t(np.arange(18.0).reshape(2, 3, 3) + 1)
-    mask = torch.ones(2, 3, 3, dtype=torch.bool)
-    mask[1] = False
-    fit = align_scale_shift(p, g, mask)
-    assert fit.scale.tolist() == [0.0, 0.0]
-    assert fit.shift[0].item() == pytest.approx(5.0)  # mean of 1..9
-    assert fit.shift[1].item() == 0.0
-    fit.aligned.sum().backward()
-    assert torch.isfinite(p.grad).all()
-
-
-# --------------------------------------------------------------------------------------------
 # The original project's L1 and perfects
 # --------------------------------------------------------------------------------------------
 
@@ -213,50 +157,6 @@ def test_compute_metrics_original_l1_normalizes_depth_predictions() -> None:
     m = compute_depth_metrics(pred, z, z > 0)
     assert m["original_l1"].item() == pytest.approx(0.5 / 4)
     assert m["original_l1_masked"].item() == pytest.approx(0.5 / 3)
-
-
-# --------------------------------------------------------------------------------------------
-# Normals
-# --------------------------------------------------------------------------------------------
-
-
-def plane_depth(h: int, w: int, normal: tuple[float, float, float], offset: float) -> torch.Tensor:
-    """z-depth of the plane n·P = offset seen through the EG3D normalised intrinsics."""
-    u = (torch.arange(w, dtype=D) + 0.5) / w
-    v = (torch.arange(h, dtype=D) + 0.5) / h
-    vv, uu = torch.meshgrid(v, u, indexing="ij")
-    x, y = (uu - 0.5) / FOCAL, (vv - 0.5) / FOCAL
-    nx, ny, nz = normal
-    return (offset / (nx * x + ny * y + nz))[None]
-
-
-@pytest.mark.parametrize("axis", ["x", "y"])
-@pytest.mark.parametrize("degrees", [10.0, 25.0])
-def test_normal_error_of_tilted_plane_is_the_tilt(axis: str, degrees: float) -> None:
-    theta = math.radians(degrees)
-    n = (math.sin(theta), 0.0, math.cos(theta)) if axis == "x" else (0.0, math.sin(theta), math.cos(theta))
-    flat, tilted = plane_depth(8, 8, (0.0, 0.0, 1.0), 2.7), plane_depth(8, 8, n, 2.7)
-    mask = torch.ones_like(flat, dtype=torch.bool)
-    err = normal_angle_error(tilted, flat, mask, K64)
-    assert err["normal_mean_deg"].item() == pytest.approx(degrees, abs=1e-9)
-    assert err["normal_median_deg"].item() == pytest.approx(degrees, abs=1e-9)
-    assert err["normal_pixels"].item() == 36  # interior 6×6
-
-
-def test_normal_error_zero_for_identical_planes_and_batched_intrinsics() -> None:
-    plane = torch.cat([plane_depth(6, 7, (0.3, -0.2, 0.93), 2.5), plane_depth(6, 7, (0.0, 0.0, 1.0), 3.0)])
-    mask = torch.ones_like(plane, dtype=torch.bool)
-    k = torch.stack([intrinsics(), intrinsics(5.0)]).double()
-    err = normal_angle_error(plane, plane, mask, k)
-    assert err["normal_mean_deg"].abs().max() < 1e-9
-
-
-def test_normal_mask_needs_whole_neighbourhood() -> None:
-    mask = torch.ones(1, 4, 5, dtype=torch.bool)
-    mask[0, 1, 1] = False
-    expected = torch.zeros(1, 4, 5, dtype=torch.bool)
-    expected[0, 1:3, 3] = True  # interior pixels (rows 1–2, cols 1–3) not touching (1, 1)
-    assert torch.equal(normal_mask(mask), expected)
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,7 +234,33 @@ def test_config_validation() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# MetricsTable
+# Re-exports: everything that moved out is still importable from helpers.depth.metrics
+# --------------------------------------------------------------------------------------------
+
+MOVED = {
+    helpers.depth.masked: ("as_batch", "valid_mask", "masked_mean", "masked_median"),
+    helpers.depth.alignment: ("Alignment", "Space", "AlignmentResult", "align_scale_shift", "align_scale",
+                              "align_prediction"),
+    helpers.depth.normals: ("depth_to_points", "depth_normals", "normal_mask", "angle_between", "normal_angle_error"),
+    helpers.depth.metrics_table: ("METRIC_INFO", "COUNT_KEYS", "MetricsTable", "compare_markdown"),
+}
+
+
+def test_moved_names_are_reexported_from_metrics() -> None:
+    metrics = helpers.depth.metrics
+    for module, names in MOVED.items():
+        assert sorted(module.__all__) == sorted(names), module.__name__
+        for name in names:
+            assert name in metrics.__all__, name
+            assert getattr(metrics, name) is getattr(module, name), name
+    own = {"ORIGINAL_PERFECT_THRESHOLD", "DELTA_BASE", "original_normalize", "original_l1", "original_perfects",
+           "depth_error_metrics", "DepthMetricsConfig", "compute_depth_metrics"}
+    assert set(metrics.__all__) == own | {name for names in MOVED.values() for name in names}
+    assert all(getattr(metrics, name).__module__ == metrics.__name__ for name in own if name[0].islower())
+
+
+# --------------------------------------------------------------------------------------------
+# MetricsTable (helpers.depth.metrics_table)
 # --------------------------------------------------------------------------------------------
 
 

@@ -2,9 +2,12 @@
 
 Modules: :mod:`helpers.data.folder` (the dataset folder format of the README: layout, manifest,
 meta.json, dataset.json, :class:`~helpers.data.folder.DatasetFolder` reader),
-:mod:`helpers.data.generate` (``python -m helpers generate``), :mod:`helpers.data.merge`
-(``python -m helpers merge``), :mod:`helpers.data.preview` (pictures for notebooks),
+:mod:`helpers.data.generate` (``python -m helpers generate``; its parts in
+:mod:`helpers.data.sample_settings`, :mod:`helpers.data.render` and :mod:`helpers.data.sample_writer`),
+:mod:`helpers.data.merge` (``python -m helpers merge``), :mod:`helpers.data.preview` (pictures for notebooks),
 :mod:`helpers.data.original` (the original project's published layouts: synthetic set, Prosopo),
-:mod:`helpers.data.depth_dataset` (torch datasets and loaders for depth regression),
+:mod:`helpers.data.depth_dataset` (torch datasets for depth regression; its parts in
+:mod:`helpers.data.sources`, :mod:`helpers.data.images`, :mod:`helpers.data.item_cache`,
+:mod:`helpers.data.model_inputs` and :mod:`helpers.data.loader`),
 :mod:`helpers.data.splits` (train/val/test by sample id) and :mod:`helpers.data.augment`.
 """

@@ -1,4 +1,11 @@
-"""Depth accuracy on a foreground mask: alignment, standard metrics, the original project's L1 and "perfects".
+"""Depth accuracy on a foreground mask: standard metrics, the original project's L1 and "perfects", one entry point.
+
+The pieces live in small modules, all re-exported here (see ``__all__``): :mod:`helpers.depth.masked` (batch
+shapes, valid masks, masked per-image reductions), :mod:`helpers.depth.alignment` (least-squares scale/shift
+alignment in depth or disparity space), :mod:`helpers.depth.normals` (normals from depth through intrinsics,
+normal angle error) and :mod:`helpers.depth.metrics_table` (:class:`MetricsTable`, CSV / Markdown, comparisons).
+This module holds the depth error metrics, the original's measure, :class:`DepthMetricsConfig` and
+:func:`compute_depth_metrics`.
 
 Conventions
 -----------
@@ -51,11 +58,9 @@ depth: call :func:`original_l1` and :func:`original_perfects` directly on
 
 Alignment of relative predictions
 ---------------------------------
-MiDaS / DPT predict *inverse relative depth* (disparity up to an unknown scale and shift). ``space="disparity"``
-fits ``s·pred + t`` to the target's disparity 1/z by least squares over the valid pixels, clamps the result to at
-least ``1/depth_cap`` and inverts it (the MiDaS evaluation protocol); ``space="depth"`` fits ``s·pred + t`` to z
-directly (a relative *depth* model, or a network in the original's [-1, 1] convention, whose output is affine in z
-with a negative scale). ``alignment="scale"`` fits s only (t = 0).
+``config.alignment`` / ``config.space``: a relative prediction is first fitted to the target per image by least
+squares, ``s·pred + t`` ≈ z (``space="depth"``) or ≈ 1/z (``space="disparity"``, MiDaS / DPT, then clamped at
+``1/depth_cap`` and inverted); see :mod:`helpers.depth.alignment`.
 
 Degenerate samples
 ------------------
@@ -72,223 +77,62 @@ prediction aligns to the target's mean (scale 0).
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal
 
 import torch
-import torch.nn.functional as F
 
-from ..atomic import write_text_atomic
+from .alignment import (
+    _ALIGNMENTS,
+    _SPACES,
+    Alignment,
+    AlignmentResult,
+    Space,
+    _check_literal,
+    align_prediction,
+    align_scale,
+    align_scale_shift,
+)
+from .masked import _check_same_shape, _masked_extreme, as_batch, masked_mean, masked_median, valid_mask
+from .metrics_table import COUNT_KEYS, METRIC_INFO, MetricsTable, _sample_ids, compare_markdown
+from .normals import angle_between, depth_normals, depth_to_points, normal_angle_error, normal_mask
 
-Alignment = Literal["none", "scale", "scale_shift"]
-Space = Literal["depth", "disparity"]
+__all__ = [
+    "COUNT_KEYS",
+    "DELTA_BASE",
+    "METRIC_INFO",
+    "ORIGINAL_PERFECT_THRESHOLD",
+    "Alignment",
+    "AlignmentResult",
+    "DepthMetricsConfig",
+    "MetricsTable",
+    "Space",
+    "align_prediction",
+    "align_scale",
+    "align_scale_shift",
+    "angle_between",
+    "as_batch",
+    "compare_markdown",
+    "compute_depth_metrics",
+    "depth_error_metrics",
+    "depth_normals",
+    "depth_to_points",
+    "masked_mean",
+    "masked_median",
+    "normal_angle_error",
+    "normal_mask",
+    "original_l1",
+    "original_normalize",
+    "original_perfects",
+    "valid_mask",
+]
 
 #: The original project's "perfect" threshold on the per-image L1 (strict ``<``).
 ORIGINAL_PERFECT_THRESHOLD = 0.08
 #: δ accuracy thresholds.
 DELTA_BASE = 1.25
-
-#: Per-image keys of :func:`compute_depth_metrics` with a one-line meaning and which direction is better.
-METRIC_INFO: dict[str, tuple[str, str]] = {
-    "abs_rel": ("mean |p−g|/g", "↓"),
-    "sq_rel": ("mean (p−g)²/g, world units", "↓"),
-    "mae": ("mean |p−g|, world units", "↓"),
-    "rmse": ("sqrt mean (p−g)², world units", "↓"),
-    "rmse_log": ("sqrt mean (log p − log g)²", "↓"),
-    "silog": ("100·sqrt(mean d² − (mean d)²), d = log p − log g", "↓"),
-    "side": ("Unsup3D scale-invariant depth error (silog / 100)", "↓"),
-    "delta1": ("fraction max(p/g, g/p) < 1.25", "↑"),
-    "delta2": ("fraction max(p/g, g/p) < 1.25²", "↑"),
-    "delta3": ("fraction max(p/g, g/p) < 1.25³", "↑"),
-    "normal_mean_deg": ("mean normal angle error, degrees (Unsup3D MAD)", "↓"),
-    "normal_median_deg": ("median normal angle error, degrees", "↓"),
-    "original_l1": ("original L1 on [-1, 1] depth, whole image", "↓"),
-    "original_l1_masked": ("original L1 on [-1, 1] depth, valid pixels", "↓"),
-    "original_perfect": ("fraction of samples with original L1 < threshold (0.08)", "↑"),
-    "scale": ("alignment scale", ""),
-    "shift": ("alignment shift", ""),
-    "n_pixels": ("valid pixels per sample", ""),
-}
-#: Per-image 0/1 keys whose count (not only their mean) :class:`MetricsTable` reports.
-COUNT_KEYS = ("original_perfect",)
-#: Bookkeeping keys left out of comparison tables by default.
-_BOOKKEEPING = ("scale", "shift", "n_pixels")
-
-
-# --------------------------------------------------------------------------------------------
-# Shapes and masked reductions
-# --------------------------------------------------------------------------------------------
-
-
-def as_batch(x: torch.Tensor, name: str = "depth") -> torch.Tensor:
-    """(N, 1, H, W), (N, H, W) or (H, W) → an (N, H, W) view."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if x.ndim == 4 and x.shape[1] == 1:
-        return x[:, 0]
-    if x.ndim == 3:
-        return x
-    if x.ndim == 2:
-        return x[None]
-    raise ValueError(f"{name} must have shape (N, 1, H, W), (N, H, W) or (H, W), got {tuple(x.shape)}")
-
-
-def valid_mask(target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """(N, H, W) bool: ``mask`` and a finite target depth > 0 (0 = no surface)."""
-    g = as_batch(target, "target")
-    valid = torch.isfinite(g) & (g > 0)
-    if mask is not None:
-        m = as_batch(mask, "mask")
-        if m.shape != g.shape:
-            raise ValueError(f"mask shape {tuple(mask.shape)} does not match target shape {tuple(target.shape)}")
-        valid = valid & m.bool()
-    return valid
-
-
-def _check_same_shape(pred: torch.Tensor, target: torch.Tensor) -> None:
-    if pred.shape != target.shape:
-        raise ValueError(f"prediction shape {tuple(pred.shape)} does not match target shape {tuple(target.shape)}")
-
-
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(N,) mean of (N, H, W) ``x`` over ``mask``; 0 for an empty mask. NaN/inf off the mask are ignored."""
-    count = mask.sum(dim=(1, 2))
-    total = torch.where(mask, x, torch.zeros_like(x)).sum(dim=(1, 2))
-    return total / count.clamp(min=1).to(x.dtype)
-
-
-def masked_median(x: torch.Tensor, mask: torch.Tensor, empty: float = math.nan) -> torch.Tensor:
-    """(N,) median of (N, H, W) ``x`` over ``mask`` (mean of the two middle values for an even count).
-
-    Differentiable (through the sort); ``empty`` is returned for an empty mask.
-    """
-    flat = torch.where(mask, x, torch.full_like(x, math.inf)).flatten(1)
-    count = mask.flatten(1).sum(dim=1)
-    ordered, _ = flat.sort(dim=1)
-    low = ((count - 1).clamp(min=0) // 2)[:, None]
-    high = (count // 2).clamp(max=flat.shape[1] - 1)[:, None]
-    median = 0.5 * (ordered.gather(1, low) + ordered.gather(1, high))[:, 0]
-    return torch.where(count > 0, median, torch.full_like(median, empty))
-
-
-def _masked_extreme(x: torch.Tensor, mask: torch.Tensor, largest: bool) -> torch.Tensor:
-    fill = -math.inf if largest else math.inf
-    filled = torch.where(mask, x, torch.full_like(x, fill)).flatten(1)
-    return filled.amax(dim=1) if largest else filled.amin(dim=1)
-
-
-# --------------------------------------------------------------------------------------------
-# Least-squares alignment
-# --------------------------------------------------------------------------------------------
-
-
-class AlignmentResult(NamedTuple):
-    """``aligned = scale·pred + shift`` (same shape as ``pred``) and the per-image (N,) ``scale`` and ``shift``."""
-
-    aligned: torch.Tensor
-    scale: torch.Tensor
-    shift: torch.Tensor
-
-
-def _broadcast(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """(N,) → shape broadcastable against ``like`` ((N, 1, H, W), (N, H, W) or (H, W))."""
-    if like.ndim == 2:
-        return values[0]
-    return values.view(-1, *([1] * (like.ndim - 1)))
-
-
-def _fit_inputs(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    _check_same_shape(pred, target)
-    p, g, m = as_batch(pred, "pred"), as_batch(target, "target"), as_batch(mask, "mask").bool()
-    if m.shape != p.shape:
-        raise ValueError(f"mask shape {tuple(mask.shape)} does not match prediction shape {tuple(pred.shape)}")
-    zero = torch.zeros((), dtype=p.dtype, device=p.device)
-    # where() rather than multiplication: NaN/inf off the mask must not leak into the sums.
-    return torch.where(m, p, zero), torch.where(m, g.to(p.dtype), zero), m
-
-
-def align_scale_shift(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> AlignmentResult:
-    """Per image, the least-squares ``s, t`` minimising Σ_mask (s·pred + t − target)².
-
-    Solved in centred form (s = cov(p, g) / var(p), t = ḡ − s·p̄) for accuracy. A prediction that is constant on
-    the mask gives s = 0, t = mean target (its best fit); an empty mask gives s = t = 0. Differentiable; no
-    NaN gradients in the degenerate cases. Works in whatever space the inputs are (depth or disparity).
-    """
-    p, g, m = _fit_inputs(pred, target, mask)
-    count = m.sum(dim=(1, 2)).to(p.dtype)
-    n = count.clamp(min=1)
-    p_mean, g_mean = p.sum(dim=(1, 2)) / n, g.sum(dim=(1, 2)) / n
-    zero = torch.zeros((), dtype=p.dtype, device=p.device)
-    dp = torch.where(m, p - p_mean[:, None, None], zero)
-    dg = torch.where(m, g - g_mean[:, None, None], zero)
-    var, cov = (dp * dp).sum(dim=(1, 2)), (dp * dg).sum(dim=(1, 2))
-    # Rounding leaves var ≈ n·(eps·|p|)² for a constant prediction: treat that as zero.
-    magnitude = p.abs().flatten(1).amax(dim=1).detach()
-    ok = var.detach() > count * (8 * torch.finfo(p.dtype).eps * magnitude) ** 2
-    scale = torch.where(ok, cov / torch.where(ok, var, torch.ones_like(var)), torch.zeros_like(var))
-    shift = g_mean - scale * p_mean
-    return AlignmentResult(_broadcast(scale, pred) * pred + _broadcast(shift, pred), scale, shift)
-
-
-def align_scale(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> AlignmentResult:
-    """Per image, the least-squares ``s`` minimising Σ_mask (s·pred − target)²: s = Σpg / Σp² (shift 0).
-
-    A prediction that is zero on the mask (or an empty mask) gives s = 0. Differentiable.
-    """
-    p, g, _ = _fit_inputs(pred, target, mask)
-    pp, pg = (p * p).sum(dim=(1, 2)), (p * g).sum(dim=(1, 2))
-    ok = pp.detach() > 0
-    scale = torch.where(ok, pg / torch.where(ok, pp, torch.ones_like(pp)), torch.zeros_like(pp))
-    return AlignmentResult(_broadcast(scale, pred) * pred, scale, torch.zeros_like(scale))
-
-
-def _no_alignment(pred: torch.Tensor) -> AlignmentResult:
-    n = as_batch(pred, "pred").shape[0]
-    ones = torch.ones(n, dtype=pred.dtype, device=pred.device)
-    return AlignmentResult(pred, ones, torch.zeros_like(ones))
-
-
-def align_prediction(
-    pred: torch.Tensor,
-    target: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    *,
-    alignment: Alignment = "scale_shift",
-    space: Space = "depth",
-    depth_cap: float = 10.0,
-) -> AlignmentResult:
-    """Map a prediction to z-depth aligned with ``target`` (z-depth) over the valid pixels.
-
-    ``space="depth"``: ``pred`` is a (relative) depth; the fit is ``s·pred + t ≈ z`` and ``aligned`` is the
-    fitted depth (it may be ≤ 0 where the fit extrapolates). ``space="disparity"``: ``pred`` is an inverse
-    depth (MiDaS / DPT output); the fit is ``s·pred + t ≈ 1/z``, the fitted disparity is clamped to at least
-    ``1/depth_cap`` (world units; EG3D faces lie below 3.4, so the default cap of 10 only stops division by
-    ≤ 0) and ``aligned = 1 / disparity``. ``scale``/``shift`` are those of the fit, in its own space.
-    """
-    _check_literal("alignment", alignment, ("none", "scale", "scale_shift"))
-    _check_literal("space", space, ("depth", "disparity"))
-    if not depth_cap > 0:
-        raise ValueError(f"depth_cap must be > 0 world units, got {depth_cap}")
-    _check_same_shape(pred, target)
-    valid = valid_mask(target, mask).view(pred.shape)
-    goal = target.to(pred.dtype)
-    if space == "disparity":
-        goal = torch.where(valid, 1.0 / torch.where(valid, goal, torch.ones_like(goal)), torch.zeros_like(goal))
-    if alignment == "none":
-        fit = _no_alignment(pred)
-    elif alignment == "scale":
-        fit = align_scale(pred, goal, valid)
-    else:
-        fit = align_scale_shift(pred, goal, valid)
-    if space == "depth":
-        return fit
-    return AlignmentResult(1.0 / fit.aligned.clamp(min=1.0 / depth_cap), fit.scale, fit.shift)
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,101 +223,8 @@ def depth_error_metrics(pred: torch.Tensor, target: torch.Tensor, mask: torch.Te
 
 
 # --------------------------------------------------------------------------------------------
-# Surface normals
-# --------------------------------------------------------------------------------------------
-
-
-def _intrinsics_batch(intrinsics: object, n: int, like: torch.Tensor) -> torch.Tensor:
-    k = torch.as_tensor(intrinsics, dtype=like.dtype, device=like.device)
-    if k.shape == (3, 3):
-        k = k[None]
-    if k.ndim != 3 or k.shape[1:] != (3, 3) or k.shape[0] not in (1, n):
-        raise ValueError(f"intrinsics must be (3, 3) or ({n}, 3, 3) normalised matrices, got {tuple(k.shape)}")
-    bottom = torch.tensor([0.0, 0.0, 1.0], dtype=k.dtype, device=k.device)
-    if not torch.allclose(k[:, 2], bottom.expand_as(k[:, 2])):
-        raise ValueError("intrinsics must have the last row [0, 0, 1] (normalised pinhole K)")
-    return k
-
-
-def depth_to_points(depth: torch.Tensor, intrinsics: object) -> torch.Tensor:
-    """(N, H, W, 3) camera-frame points ``z · K⁻¹ [u, v, 1]`` from z-depth.
-
-    ``intrinsics``: normalised K, (3, 3) or (N, 3, 3) (EG3D: ``[[f, 0, 0.5], [0, f, 0.5], [0, 0, 1]]``); pixel
-    (i, j) has its centre at ``u = (j + 0.5)/W, v = (i + 0.5)/H`` (as :func:`helpers.cameras.pixel_directions`).
-    """
-    d = as_batch(depth)
-    n, h, w = d.shape
-    k = _intrinsics_batch(intrinsics, n, d)
-    u = (torch.arange(w, dtype=d.dtype, device=d.device) + 0.5) / w
-    v = (torch.arange(h, dtype=d.dtype, device=d.device) + 0.5) / h
-    vv, uu = torch.meshgrid(v, u, indexing="ij")
-    pixels = torch.stack([uu, vv, torch.ones_like(uu)], dim=-1)  # (H, W, 3)
-    rays = torch.einsum("hwc,nrc->nhwr", pixels, torch.linalg.inv(k))  # (N or 1, H, W, 3), z component 1
-    return d[..., None] * rays
-
-
-def depth_normals(depth: torch.Tensor, intrinsics: object) -> torch.Tensor:
-    """(N, H, W, 3) unit surface normals of a z-depth map, zero on the one-pixel border.
-
-    Central differences of the back-projected points, as Unsup3D: ``n = (P[i, j+1] − P[i, j−1]) × (P[i+1, j] −
-    P[i−1, j])``, normalised (zero where degenerate). For a surface facing the camera the normal points away from
-    it (+z); only angles between two such maps are used, so the orientation only has to be consistent.
-    """
-    points = depth_to_points(depth, intrinsics)
-    tangent_u = points[:, 1:-1, 2:] - points[:, 1:-1, :-2]
-    tangent_v = points[:, 2:, 1:-1] - points[:, :-2, 1:-1]
-    normal = torch.linalg.cross(tangent_u, tangent_v, dim=-1)
-    length = normal.norm(dim=-1, keepdim=True)
-    normal = torch.where(length > 0, normal / torch.where(length > 0, length, torch.ones_like(length)), normal)
-    return F.pad(normal.permute(0, 3, 1, 2), (1, 1, 1, 1)).permute(0, 2, 3, 1)
-
-
-def normal_mask(valid: torch.Tensor) -> torch.Tensor:
-    """(N, H, W) bool: valid pixels whose whole 3×3 neighbourhood is valid (so never the image border).
-
-    Unsup3D erodes its mask the same way before its normal error.
-    """
-    m = as_batch(valid, "mask").bool()
-    neighbours = F.avg_pool2d(m[:, None].float(), 3, stride=1, padding=1, count_include_pad=True)[:, 0] * 9
-    return m & (neighbours > 8.5)
-
-
-def angle_between(n1: torch.Tensor, n2: torch.Tensor) -> torch.Tensor:
-    """Angle in degrees between vectors along the last axis; atan2(|a×b|, a·b) is exact near 0°."""
-    cross = torch.linalg.cross(n1, n2, dim=-1).norm(dim=-1)
-    return torch.rad2deg(torch.atan2(cross, (n1 * n2).sum(dim=-1)))
-
-
-def normal_angle_error(
-    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, intrinsics: object
-) -> dict[str, torch.Tensor]:
-    """(N,) mean and median angle (degrees) between the normals of two z-depth maps, and the pixel count.
-
-    Scored on :func:`normal_mask` of ``mask``: pixels whose 3×3 neighbourhood lies in the mask, so every finite
-    difference uses valid depths. The mean is Unsup3D's "mean angle deviation" (MAD): its normal error map,
-    acos of the dot product of the normals in degrees, averaged over the eroded mask per image, then over images.
-    NaN where no pixel qualifies.
-    """
-    _check_same_shape(pred, target)
-    scored = normal_mask(mask)
-    angles = angle_between(depth_normals(pred, intrinsics), depth_normals(target.to(pred.dtype), intrinsics))
-    count = scored.sum(dim=(1, 2))
-    nan = torch.full_like(angles[:, 0, 0], math.nan)
-    return {
-        "normal_mean_deg": torch.where(count > 0, masked_mean(angles, scored), nan),
-        "normal_median_deg": masked_median(angles, scored),
-        "normal_pixels": count,
-    }
-
-
-# --------------------------------------------------------------------------------------------
 # One entry point
 # --------------------------------------------------------------------------------------------
-
-
-def _check_literal(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -507,8 +258,8 @@ class DepthMetricsConfig:
     on_degenerate: Literal["raise", "skip"] = "raise"
 
     def __post_init__(self) -> None:
-        _check_literal("alignment", self.alignment, ("none", "scale", "scale_shift"))
-        _check_literal("space", self.space, ("depth", "disparity"))
+        _check_literal("alignment", self.alignment, _ALIGNMENTS)
+        _check_literal("space", self.space, _SPACES)
         _check_literal("original_pred", self.original_pred, ("normalize", "raw"))
         _check_literal("on_degenerate", self.on_degenerate, ("raise", "skip"))
         if not self.depth_cap > 0:
@@ -521,15 +272,6 @@ class DepthMetricsConfig:
             if k.shape != (3, 3):
                 raise ValueError(f"config intrinsics must be one (3, 3) matrix, got shape {tuple(k.shape)}")
             object.__setattr__(self, "intrinsics", tuple(tuple(float(x) for x in row) for row in k.tolist()))
-
-
-def _sample_ids(ids: Sequence[str] | None, n: int) -> list[str]:
-    if ids is None:
-        return [str(i) for i in range(n)]
-    ids = [str(i) for i in ids]
-    if len(ids) != n:
-        raise ValueError(f"got {len(ids)} sample ids for a batch of {n}")
-    return ids
 
 
 def _degenerate_reasons(
@@ -569,7 +311,7 @@ def compute_depth_metrics(
     ids: Sequence[str] | None = None,
     intrinsics: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Every metric of this module for a batch, per image.
+    """Every metric (error metrics, normal error, the original's L1 and perfects) for a batch, per image.
 
     Args:
         pred: (N, 1, H, W) or (N, H, W) prediction: z-depth, inverse depth or the original's [-1, 1] map,
@@ -620,156 +362,3 @@ def compute_depth_metrics(
     out["n_pixels"] = valid.sum(dim=(1, 2))
     out["valid"] = ok
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# Accumulating a table
-# --------------------------------------------------------------------------------------------
-
-
-def _format(value: float, digits: int) -> str:
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    return "" if math.isnan(value) else f"{value:.{digits}g}"
-
-
-class MetricsTable:
-    """Per-sample metric rows with sample ids: mean table, CSV and Markdown.
-
-    Rows come from :func:`compute_depth_metrics` batches (:meth:`add`) or single dicts (:meth:`add_row`). Means
-    are over the *valid* rows only (skipped degenerate samples are counted, never averaged), so every column is
-    averaged over the same samples and the table has no NaN.
-    """
-
-    def __init__(self) -> None:
-        self._rows: list[dict[str, object]] = []
-        self._ids: set[str] = set()
-        self._columns: list[str] = []
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    @property
-    def columns(self) -> list[str]:
-        """Metric columns in first-seen order (without ``id`` and ``valid``)."""
-        return list(self._columns)
-
-    @property
-    def rows(self) -> list[dict[str, object]]:
-        """Copies of the rows: ``{"id": str, "valid": bool, metric: float, ...}``."""
-        return [dict(row) for row in self._rows]
-
-    @property
-    def n_valid(self) -> int:
-        return sum(bool(row["valid"]) for row in self._rows)
-
-    @property
-    def n_skipped(self) -> int:
-        return len(self._rows) - self.n_valid
-
-    def add_row(self, sample_id: str, values: Mapping[str, float], valid: bool = True) -> None:
-        """Append one sample; ``values`` maps metric names to numbers. Ids must be unique."""
-        sample_id = str(sample_id)
-        if sample_id in self._ids:
-            raise ValueError(f"sample id {sample_id!r} is already in the table")
-        row: dict[str, object] = {"id": sample_id, "valid": bool(valid)}
-        for key, value in values.items():
-            if key in ("id", "valid"):
-                continue
-            row[key] = int(value) if key == "n_pixels" else float(value)
-            if key not in self._columns:
-                self._columns.append(key)
-        self._ids.add(sample_id)
-        self._rows.append(row)
-
-    def add(self, metrics: Mapping[str, torch.Tensor], ids: Sequence[str] | None = None) -> None:
-        """Append a batch: ``metrics`` as returned by :func:`compute_depth_metrics` ((N,) tensors).
-
-        ``ids`` default to running indices ("0", "1", ...). A missing ``valid`` key means all rows are valid.
-        """
-        columns = {key: value.detach().cpu().tolist() for key, value in metrics.items()}
-        n = len(next(iter(columns.values()))) if columns else 0
-        if any(len(v) != n for v in columns.values()):
-            raise ValueError("every metric must hold one value per sample")
-        names = [str(len(self._rows) + i) for i in range(n)] if ids is None else _sample_ids(ids, n)
-        valid = columns.pop("valid", [True] * n)
-        duplicate = [name for name in names if name in self._ids]
-        if duplicate or len(set(names)) != len(names):
-            raise ValueError(f"duplicate sample ids: {sorted(set(duplicate) or names)[:5]}")
-        for i, name in enumerate(names):
-            self.add_row(name, {key: values[i] for key, values in columns.items()}, valid=bool(valid[i]))
-
-    def mean(self) -> dict[str, float]:
-        """Mean of each metric over the valid rows (NaN for a column if no row is valid)."""
-        valid = [row for row in self._rows if row["valid"]]
-        out: dict[str, float] = {}
-        for key in self._columns:
-            values = [float(row[key]) for row in valid if key in row]  # type: ignore[arg-type]
-            out[key] = math.fsum(values) / len(values) if values else math.nan
-        return out
-
-    def summary(self) -> dict[str, float]:
-        """``samples``, ``scored``, ``skipped``, the means, and ``<key>_count`` for 0/1 keys such as perfects."""
-        out: dict[str, float] = {"samples": len(self), "scored": self.n_valid, "skipped": self.n_skipped}
-        out.update(self.mean())
-        for key in COUNT_KEYS:
-            if key in self._columns:
-                out[f"{key}_count"] = sum(
-                    int(row[key] == 1.0) for row in self._rows if row["valid"] and key in row  # type: ignore[misc]
-                )
-        return out
-
-    def to_csv(self, digits: int = 9) -> str:
-        """Per-sample rows: ``id,valid,<metrics...>``; skipped samples have empty metric cells."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["id", "valid", *self._columns])
-        for row in self._rows:
-            cells = [_format(row[key], digits) if key in row else "" for key in self._columns]  # type: ignore[arg-type]
-            writer.writerow([row["id"], int(bool(row["valid"])), *cells])
-        return buffer.getvalue()
-
-    def to_markdown(self, title: str | None = None, digits: int = 4) -> str:
-        """A Markdown mean table (metric, mean, better direction, meaning) with sample and perfect counts."""
-        summary = self.summary()
-        lines = [f"## {title}", ""] if title else []
-        lines.append(f"{self.n_valid} samples scored, {self.n_skipped} skipped (degenerate).")
-        for key in COUNT_KEYS:
-            if f"{key}_count" in summary:
-                lines.append(f"Perfects (original L1 < threshold): {int(summary[f'{key}_count'])} of {self.n_valid}.")
-        lines += ["", "| metric | mean | better | meaning |", "|---|---:|:---:|---|"]
-        for key, value in self.mean().items():
-            meaning, better = METRIC_INFO.get(key, ("", ""))
-            meaning = meaning.replace("|", "\\|")  # a bare | would split the Markdown cell
-            lines.append(f"| {key} | {_format(value, digits) or 'n/a'} | {better} | {meaning} |")
-        return "\n".join(lines) + "\n"
-
-    def write_csv(self, path: str | os.PathLike[str], digits: int = 9) -> Path:
-        """Write :meth:`to_csv` atomically; returns the path."""
-        return write_text_atomic(path, self.to_csv(digits))
-
-    def write_markdown(self, path: str | os.PathLike[str], title: str | None = None, digits: int = 4) -> Path:
-        """Write :meth:`to_markdown` atomically; returns the path."""
-        return write_text_atomic(path, self.to_markdown(title, digits))
-
-
-def compare_markdown(tables: Mapping[str, MetricsTable], keys: Sequence[str] | None = None, digits: int = 4) -> str:
-    """A Markdown table with one row per named table (e.g. model) and one column per metric mean.
-
-    ``keys`` default to the first table's columns without the bookkeeping ones (scale, shift, n_pixels);
-    ``scored`` / ``skipped`` columns come first.
-    """
-    if not tables:
-        raise ValueError("no tables to compare")
-    if keys is None:
-        first = next(iter(tables.values()))
-        keys = [key for key in first.columns if key not in _BOOKKEEPING]
-    header = ["model", "scored", "skipped", *(f"{key} {METRIC_INFO.get(key, ('', ''))[1]}".strip() for key in keys)]
-    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
-    for name, table in tables.items():
-        means = table.mean()
-        cells = [_format(means.get(key, math.nan), digits) or "n/a" for key in keys]
-        lines.append("| " + " | ".join([name, str(table.n_valid), str(table.n_skipped), *cells]) + " |")
-    return "\n".join(lines) + "\n"

@@ -1,0 +1,111 @@
+"""The ``DataLoader`` of the depth datasets, reproducible whatever the number of workers.
+
+:func:`make_loader` pairs a :class:`helpers.data.depth_dataset.DepthDataset` with a :class:`SeededSampler`, which
+yields ``(index, item_seed)``: the item seeds come from a generator seeded by ``(seed, epoch)``, so augmentations
+(and the shuffle order) depend only on the loader's seed and the epoch, not on the workers or their scheduling.
+:func:`seed_worker` seeds Python's and numpy's RNGs in each worker.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+#: Item seeds are drawn in [0, SEED_RANGE).
+SEED_RANGE = 2**62
+
+
+def _mix(*values: int) -> int:
+    """A well-mixed 63-bit seed from integers."""
+    return int(np.random.SeedSequence([v & 0xFFFFFFFFFFFFFFFF for v in values]).generate_state(1, np.uint64)[0] >> 1)
+
+
+class SeededSampler(Sampler[tuple[int, int]]):
+    """Yields ``(index, item_seed)`` pairs: a permutation (``shuffle``) or ``0..n-1`` and one seed per item.
+
+    Both come from a generator seeded by ``(seed, epoch)``; the epoch advances at each pass (or is set with
+    :meth:`set_epoch`, e.g. when resuming), so every epoch differs and a run is reproducible.
+    """
+
+    def __init__(self, length: int, *, shuffle: bool, seed: int = 0) -> None:
+        self.length = int(length)
+        self.shuffle = shuffle
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        generator = torch.Generator().manual_seed(_mix(self.seed, self.epoch))
+        self.epoch += 1
+        order = torch.randperm(self.length, generator=generator) if self.shuffle else torch.arange(self.length)
+        seeds = torch.randint(0, SEED_RANGE, (self.length,), generator=generator)
+        return iter(zip(order.tolist(), seeds.tolist(), strict=True))
+
+
+def seed_worker(worker_id: int) -> None:
+    """``worker_init_fn``: seed Python's and numpy's RNGs from the worker's torch seed (which the loader derives
+    from its generator), so any library randomness in a worker is reproducible too."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    workers: int,
+    pin_memory: bool | None = None,
+    seed: int = 0,
+    drop_last: bool = False,
+    persistent_workers: bool | None = None,
+    prefetch_factor: int | None = None,
+) -> DataLoader:
+    """A ``DataLoader`` for training or evaluation.
+
+    Args:
+        dataset: a :class:`~helpers.data.depth_dataset.DepthDataset` (seeded per item through
+            :class:`SeededSampler`) or any map-style dataset (then shuffled by a generator seeded with ``seed``).
+        batch_size: items per batch.
+        shuffle: a new seeded permutation each epoch (training) or the dataset order (evaluation).
+        workers: loader processes (0 = in the main process). Each decodes whole items; use about one per CPU core.
+        pin_memory: page-locked batches for fast, asynchronous host → GPU copies
+            (``.to("cuda", non_blocking=True)``); None = when CUDA is available.
+        seed: seeds the order, the per-item augmentation and the workers' RNGs.
+        drop_last: drop the last incomplete batch (training with BatchNorm).
+        persistent_workers: keep workers alive between epochs; None = when ``workers > 0``.
+        prefetch_factor: batches loaded in advance per worker (PyTorch's default 2 when None).
+    """
+    from helpers.data.depth_dataset import DepthDataset  # here: that module re-exports this one
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if workers < 0:
+        raise ValueError(f"workers must be >= 0, got {workers}")
+    if pin_memory is None:
+        pin_memory = torch.cuda.is_available()
+    if persistent_workers is None:
+        persistent_workers = workers > 0
+    generator = torch.Generator().manual_seed(int(seed))
+    extra: dict[str, Any] = {}
+    if workers > 0:
+        extra["persistent_workers"] = persistent_workers
+        if prefetch_factor is not None:
+            extra["prefetch_factor"] = prefetch_factor
+    if isinstance(dataset, DepthDataset):
+        extra["sampler"] = SeededSampler(len(dataset), shuffle=shuffle, seed=seed)
+    else:
+        extra["shuffle"] = shuffle
+    return DataLoader(dataset, batch_size=batch_size, num_workers=workers, pin_memory=pin_memory,
+                      drop_last=drop_last, worker_init_fn=seed_worker, generator=generator, **extra)
