@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("helpers.demo", "run the main job end to end and write its results under outputs/demo/"),
     "generate": ("helpers.data.generate", "generate a synthetic face dataset with EG3D (resumable, shardable)"),
     "merge": ("helpers.data.merge", "combine dataset folders or shard manifests into one dataset"),
+    "reconstruct": ("helpers.depth.reconstruct", "face photo → depth map → mesh and viewer page, with a depth model"),
+    "train-depth": ("helpers.depth.train", "train (or resume) a depth regressor: Attention U-Net, DPT, Depth Anything"),
 }
 
 

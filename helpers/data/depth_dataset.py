@@ -222,6 +222,16 @@ class DepthDataset(Dataset):
     def __len__(self) -> int:
         return int(self._offsets[-1])
 
+    @property
+    def metric(self) -> bool:
+        """Whether ``depth`` items are metric z-depth (``target="metric_z"``); else the original's [-1, 1] maps."""
+        return self.config.target == "metric_z"
+
+    @property
+    def all_sources_metric(self) -> bool:
+        """Whether every folder stores metric depth (this toolkit's format), so ``target="metric_z"`` is possible."""
+        return all(s.metric for s in self.sources)
+
     def __repr__(self) -> str:
         parts = ", ".join(f"{s.kind} {s.root} ({len(s)})" for s in self.sources)
         c = self.config

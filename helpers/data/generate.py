@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from helpers import __version__, cameras, eg3d
 from helpers.data import folder
 from helpers.data.render import RenderedSample, SampleRenderer, latent_z, render_draws
@@ -46,6 +44,7 @@ from helpers.data.sample_settings import (
     default_depth_range,
 )
 from helpers.data.sample_writer import SampleWriter, sample_files, stored_latent
+from helpers.runtime import distributed_environment, resolve_device
 
 __all__ = [
     "GenerateConfig", "GenerateReport", "GenerationPlan", "MeshSettings", "RenderedSample", "SampleRenderer",
@@ -136,16 +135,8 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def shard_from_environment() -> tuple[int, int] | None:
     """(RANK, WORLD_SIZE) when launched by torchrun with more than one process."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    return (int(os.environ.get("RANK", "0")), world) if world > 1 else None
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return torch.device("cpu")
-    return torch.device(device)
+    rank, world, _ = distributed_environment()
+    return (rank, world) if world > 1 else None
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,25 +30,42 @@ class SeededSampler(Sampler[tuple[int, int]]):
 
     Both come from a generator seeded by ``(seed, epoch)``; the epoch advances at each pass (or is set with
     :meth:`set_epoch`, e.g. when resuming), so every epoch differs and a run is reproducible.
+
+    Distributed training (``world_size`` > 1): every rank draws the same epoch order and takes every
+    ``world_size``-th item from position ``rank``, the order padded by wrapping around so that all ranks get the
+    same number of items (DDP needs equal step counts). ``start`` skips the first items of this rank's share of the
+    next pass (resuming in the middle of an epoch: ``batches_done · batch_size``), leaving their seeds untouched.
     """
 
-    def __init__(self, length: int, *, shuffle: bool, seed: int = 0) -> None:
+    def __init__(self, length: int, *, shuffle: bool, seed: int = 0, rank: int = 0, world_size: int = 1) -> None:
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, world_size), got rank {rank} of {world_size}")
         self.length = int(length)
         self.shuffle = shuffle
         self.seed = int(seed)
+        self.rank, self.world_size = int(rank), int(world_size)
         self.epoch = 0
+        self.start = 0
 
-    def set_epoch(self, epoch: int) -> None:
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """The epoch of the next pass, and how many of this rank's items of it to skip."""
         self.epoch = int(epoch)
+        self.start = int(start)
 
     def __len__(self) -> int:
-        return self.length
+        return max(0, -(-self.length // self.world_size) - self.start)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         generator = torch.Generator().manual_seed(_mix(self.seed, self.epoch))
-        self.epoch += 1
         order = torch.randperm(self.length, generator=generator) if self.shuffle else torch.arange(self.length)
         seeds = torch.randint(0, SEED_RANGE, (self.length,), generator=generator)
+        per_rank = -(-self.length // self.world_size)
+        if self.world_size > 1 and self.length:
+            positions = torch.arange(self.rank, per_rank * self.world_size, self.world_size) % self.length
+            order, seeds = order[positions], seeds[positions]
+        order, seeds = order[self.start:], seeds[self.start:]
+        self.epoch += 1
+        self.start = 0
         return iter(zip(order.tolist(), seeds.tolist(), strict=True))
 
 
@@ -71,6 +88,8 @@ def make_loader(
     drop_last: bool = False,
     persistent_workers: bool | None = None,
     prefetch_factor: int | None = None,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> DataLoader:
     """A ``DataLoader`` for training or evaluation.
 
@@ -86,6 +105,7 @@ def make_loader(
         drop_last: drop the last incomplete batch (training with BatchNorm).
         persistent_workers: keep workers alive between epochs; None = when ``workers > 0``.
         prefetch_factor: batches loaded in advance per worker (PyTorch's default 2 when None).
+        rank, world_size: distributed training: this process's share of each epoch (:class:`SeededSampler`).
     """
     from helpers.data.depth_dataset import DepthDataset  # here: that module re-exports this one
 
@@ -104,7 +124,9 @@ def make_loader(
         if prefetch_factor is not None:
             extra["prefetch_factor"] = prefetch_factor
     if isinstance(dataset, DepthDataset):
-        extra["sampler"] = SeededSampler(len(dataset), shuffle=shuffle, seed=seed)
+        extra["sampler"] = SeededSampler(len(dataset), shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
+    elif world_size > 1:
+        raise ValueError("distributed loading (world_size > 1) needs a DepthDataset (its SeededSampler shards)")
     else:
         extra["shuffle"] = shuffle
     return DataLoader(dataset, batch_size=batch_size, num_workers=workers, pin_memory=pin_memory,

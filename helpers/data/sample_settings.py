@@ -9,11 +9,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from helpers import cameras
+from helpers.runtime import PRECISIONS  # re-exported: one table of precisions for every job
 
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 CONDITIONING = ("frontal", "render")
 MESH_FORMATS = ("ply", "obj")
 

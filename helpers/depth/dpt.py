@@ -121,11 +121,19 @@ def _import_transformers() -> ModuleType:
     return transformers
 
 
-def _build_hf_model(config: TransformerDepthConfig) -> nn.Module:
-    """The ``transformers`` model of ``config``, float32, with the published head (ReLU output)."""
+def _build_hf_model(config: TransformerDepthConfig, architecture: dict[str, Any] | None = None) -> nn.Module:
+    """The ``transformers`` model of ``config``, float32, with the published head (ReLU output).
+
+    ``architecture``: the ``config.json`` contents (``hf_model.config.to_dict()``), to rebuild a saved
+    model without network access; its weights are random until a state dict is loaded."""
     tf = _import_transformers()
     family = config.spec.family
     model_class = getattr(tf, _CLASS_NAMES[family])
+    if architecture is not None:
+        fields = {k: v for k, v in architecture.items() if k != "model_type"}
+        if architecture.get("model_type", family) != family:
+            raise ValueError(f"the stored architecture is a {architecture['model_type']!r} model, not {family!r}")
+        return model_class(tf.AutoConfig.for_model(family, **fields)).float()
     model_id = config.hf_id
     if model_id is None:  # tiny random model: built here, no network
         model = model_class(_tiny_hf_config(family, tf)).float()
@@ -190,7 +198,8 @@ class TransformerDepthModel(nn.Module):
     """A ``transformers`` DPT / Depth Anything depth model with this toolkit's depth-model interface.
 
     ``TransformerDepthModel(config)`` builds the model of :class:`TransformerDepthConfig` (downloading the
-    published weights when ``config.pretrained``; see also :meth:`from_pretrained`). The model is in eval mode when
+    published weights when ``config.pretrained``; see also :meth:`from_pretrained`). ``architecture`` (the
+    ``hf_model.config.to_dict()`` of a saved model) rebuilds that architecture offline, with random weights. The model is in eval mode when
     built from published weights (as ``transformers``' ``from_pretrained``), in train mode otherwise; call
     ``.train()`` to fine-tune.
 
@@ -204,13 +213,14 @@ class TransformerDepthModel(nn.Module):
     image_mean: torch.Tensor
     image_std: torch.Tensor
 
-    def __init__(self, config: TransformerDepthConfig | None = None) -> None:
+    def __init__(self, config: TransformerDepthConfig | None = None, *,
+                 architecture: dict[str, Any] | None = None) -> None:
         super().__init__()
         config = config if config is not None else TransformerDepthConfig()
         if not isinstance(config, TransformerDepthConfig):
             raise TypeError(f"config must be a TransformerDepthConfig, got {type(config).__name__}")
         self.config = config
-        self.hf_model = _build_hf_model(config)
+        self.hf_model = _build_hf_model(config, architecture)
         hf_config = self.hf_model.config
         # DPT-Hybrid's ResNet embeddings accept only the size the model was built for.
         self.fixed_input_size: int | None = None

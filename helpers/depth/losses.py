@@ -57,6 +57,9 @@ class DepthLossConfig:
         scales: number of scales of the gradient term (MiDaS: 4).
         masked: average over valid pixels (default); ``False`` (``original_l1`` only) averages over every pixel,
             background included, as the original did.
+        target: what the target tensor holds: ``"metric_z"`` (z-depth, 0 = no surface; this toolkit's folders) or
+            ``"original"`` (already the original's [-1, 1] map, as the original layouts store it; ``original_l1``
+            only). With ``"original"`` the valid pixels are the mask's (the map has no "no surface" value).
     """
 
     kind: LossKind = "l1"
@@ -65,6 +68,7 @@ class DepthLossConfig:
     gradient_weight: float = 0.0
     scales: int = 4
     masked: bool = True
+    target: Literal["metric_z", "original"] = "metric_z"
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -77,6 +81,11 @@ class DepthLossConfig:
             raise ValueError(f"gradient_weight must be >= 0, got {self.gradient_weight}")
         if isinstance(self.scales, bool) or not isinstance(self.scales, int) or self.scales < 1:
             raise ValueError(f"scales must be an integer >= 1, got {self.scales!r}")
+        if self.target not in ("metric_z", "original"):
+            raise ValueError(f"target must be 'metric_z' or 'original', got {self.target!r}")
+        if self.target == "original" and self.kind != "original_l1":
+            raise ValueError(f"a target already in the original's [-1, 1] convention has no metric scale: use "
+                             f"kind='original_l1', not {self.kind!r}")
         if self.kind == "original_l1" and self.space != "depth":
             raise ValueError("original_l1 compares the original's [-1, 1] depth maps: use space='depth'")
         if not self.masked and self.kind != "original_l1":
@@ -137,7 +146,10 @@ class DepthLoss(nn.Module):
         p, g = as_batch(pred, "pred"), as_batch(target, "target")
         if p.shape != g.shape:
             raise ValueError(f"prediction shape {tuple(pred.shape)} does not match target shape {tuple(target.shape)}")
-        valid = valid_mask(g, mask)
+        if self.config.target == "original":  # the map is the target; every pixel is a number
+            valid = torch.ones_like(g, dtype=torch.bool) if mask is None else as_batch(mask, "mask").bool()
+        else:
+            valid = valid_mask(g, mask)
         g = g.detach().to(p.dtype)
         if self.config.space == "disparity":
             g = torch.where(valid, 1.0 / torch.where(valid, g, torch.ones_like(g)), torch.zeros_like(g))
@@ -151,8 +163,9 @@ class DepthLoss(nn.Module):
         p, g, valid = self._inputs(pred, target, mask)
         scored = valid
         if cfg.kind == "original_l1":
-            with torch.no_grad():
-                g = original_normalize(g, valid)
+            if cfg.target == "metric_z":
+                with torch.no_grad():
+                    g = original_normalize(g, valid)
             if not cfg.masked:
                 scored = torch.ones_like(valid)
             residual = p - g

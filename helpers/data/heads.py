@@ -1,0 +1,419 @@
+"""A small dataset of randomised analytic heads with exact depth: no EG3D, CPU only, offline, seconds.
+
+Each sample is one :class:`helpers.synthetic.AnalyticHead` whose skull, nose, ears and neck radii and offsets
+vary by ±15–25 % around the default head (:func:`random_head`), with a random skin colour and key-light direction,
+seen from a random yaw/pitch on EG3D's camera orbit, ray-marched at ``image_size`` (image) and ``depth_size``
+(depth and mask). It serves learning tests, smoke-mode notebooks and benchmarks that need ground-truth depth
+without a generator. :func:`write_head_dataset` writes it in one of three layouts:
+
+- ``"folder"``: this toolkit's dataset folder (:mod:`helpers.data.folder`, DESIGN §5), read by
+  :class:`helpers.data.folder.DatasetFolder` and :class:`helpers.data.depth_dataset.DepthDataset`:
+  ``meta.json`` (``generator.name = "analytic heads"``, the config under ``settings``, the 16-bit depth range
+  :data:`DEPTH_RANGE`), ``manifest.jsonl``, ``dataset.json``, ``images/``, ``depth/`` (16-bit z-depth),
+  ``mask/`` (8-bit, 255 = head, 0 = background: the ray-marcher's hits are binary), ``latents/`` and
+  ``cameras/`` ((25,) float32, focal :data:`helpers.cameras.FOCAL`).
+- ``"synthetic"``: the published synthetic set's layout (:mod:`helpers.data.original`): ``images/``,
+  ``depth128x128/`` (8-bit per-image normalised depth), ``cam_poses/`` ((1, 25)) and ``latent/``
+  ((1, 14, 512)); no ``shapes/``. Rendered with the published set's focal :data:`helpers.cameras.SEED_FOCAL`,
+  which the camera files store too, so ``original_focal`` = SEED_FOCAL (the default) and None read the same,
+  true camera.
+- ``"prosopo"``: Prosopo's layout: ``input/``, ``depth128x128/``, ``latent/``; no cameras (focal FOCAL).
+
+The original layouts get a ``heads.json`` (generator and config) next to their folders instead of a
+``meta.json``, which would make :func:`helpers.data.sources.open_source` take them for our folder format.
+
+**Depth.** The folder layout stores camera z-depth in world units, linear in :data:`DEPTH_RANGE` (the render's
+ray-march range, which contains every depth it can return). The original layouts store, as the original project
+(and this toolkit's ``generate --legacy`` copies) did, the distance **along the ray**, min–max normalised per
+image with bright = near (:func:`helpers.depth_png.write_legacy_depth_png`): reading gives
+``2·(t − t_min)/(t_max − t_min) − 1`` negated to 1 = nearest, up to 8-bit quantisation. Background is 0,
+as the farthest surface (the reader's fallback mask cuts both).
+
+**Latents.** ``latents/<id>.npy`` (and the original layouts' ``latent/``, tiled to (1, 14, 512)) hold the head's
+parameters, :func:`head_parameters`: the 36 values named in :data:`PARAMETERS` (centre and radii of each
+ellipsoid, skin colour, unit light direction), zero-padded to (512,) float32: a regression target for learning
+tests, not an EG3D w.
+
+**Determinism.** Everything derives from ``config.seed``: sample ``i`` draws its head, then its yaw and pitch,
+from ``numpy.random.default_rng((seed, i))`` (:func:`head_sample`), so the heads do not change with the pose
+ranges, and the same config writes byte-identical files (``meta.json`` holds no date) whatever the number of
+worker threads. Samples render in parallel threads (numpy releases the GIL); an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from helpers import __version__, cameras
+from helpers.atomic import write_npy_atomic, write_png_atomic, write_text_atomic
+from helpers.data import folder
+from helpers.data.original import LAYOUTS
+from helpers.data.sample_settings import SampleSettings
+from helpers.data.sample_writer import sample_files
+from helpers.depth_png import write_depth_png, write_legacy_depth_png
+from helpers.synthetic import AnalyticHead, Ellipsoid, SyntheticView, _default_parts
+
+__all__ = [
+    "DEPTH_RANGE", "GENERATOR", "HEADS_JSON", "LATENT_DIM", "PARAMETERS", "HeadDatasetConfig", "HeadDatasetError",
+    "HeadSample", "head_parameters", "head_sample", "random_head", "write_head_dataset",
+]
+
+Layout = Literal["folder", "synthetic", "prosopo"]
+_LAYOUTS = ("folder", "synthetic", "prosopo")
+
+#: z range (world units) of the ray march and of the 16-bit depth PNGs: ``AnalyticHead.render``'s near/far.
+DEPTH_RANGE = (2.0, 3.4)
+#: Length of the stored latent vector (EG3D's w_dim).
+LATENT_DIM = 512
+#: Shape of the original layouts' latent files (EG3D FFHQ 512: 14 ws).
+ORIGINAL_LATENT_SHAPE = (1, 14, LATENT_DIM)
+#: Marker of the original layouts (they cannot hold a ``meta.json``).
+HEADS_JSON = "heads.json"
+#: ``meta.json``'s ``generator`` entry (compared, with the settings, on a rewrite).
+GENERATOR = {
+    "name": "analytic heads",
+    "module": "helpers.data.heads",
+    "description": "union of 5 ellipsoids (skull, nose, ears, neck) with randomised radii, offsets, skin colour "
+                   "and light; ray-marched density field with exact z-depth (helpers.synthetic.AnalyticHead)",
+}
+_PART_NAMES = ("skull", "nose", "ear_right", "ear_left", "neck")
+#: Names of the first values of :func:`head_parameters` (the rest are zeros).
+PARAMETERS: tuple[str, ...] = (
+    *(f"{part}.{kind}_{axis}" for part in _PART_NAMES for kind in ("center", "radius") for axis in "xyz"),
+    "color.r", "color.g", "color.b", "light.x", "light.y", "light.z",
+)
+
+
+class HeadDatasetError(folder.DatasetFolderError):
+    """The output folder holds something else than a head dataset of the same config."""
+
+
+@dataclass(frozen=True)
+class HeadDatasetConfig:
+    """What :func:`write_head_dataset` writes (recorded in ``meta.json`` / ``heads.json``).
+
+    Attributes:
+        count: number of samples (ids ``seed00000000`` … by index).
+        image_size: side of the stored RGB images in pixels.
+        depth_size: side of the stored depth and mask maps in pixels, rendered separately when it differs from
+            ``image_size`` (any value >= 8; one render serves both when equal).
+        seed: everything (shapes, colours, poses) derives from it; sample ``i`` uses
+            ``numpy.random.default_rng((seed, i))``.
+        max_yaw: yaw is uniform in [-max_yaw, max_yaw] radians (positive: camera towards world +x).
+        max_pitch: pitch is uniform in [-max_pitch, max_pitch] (EG3D's pitch offset, radians; see
+            :mod:`helpers.cameras`).
+        layout: ``"folder"`` (ours), ``"synthetic"`` or ``"prosopo"`` (the original project's layouts).
+        steps: ray-march samples per ray in :data:`DEPTH_RANGE` before the bisection refine (speed vs the
+            thinnest part found: about 0.015 world units apart at 96).
+    """
+
+    count: int = 32
+    image_size: int = 128
+    depth_size: int = 128
+    seed: int = 0
+    max_yaw: float = 0.6
+    max_pitch: float = 0.25
+    layout: Layout = "folder"
+    steps: int = 96
+
+    def __post_init__(self) -> None:
+        for name, low in (("count", 1), ("image_size", 8), ("depth_size", 8), ("seed", 0), ("steps", 8)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"HeadDatasetConfig.{name} must be an integer >= {low}, got {value!r}")
+        for name in ("max_yaw", "max_pitch"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value <= math.pi / 2):
+                raise ValueError(f"HeadDatasetConfig.{name} must be in [0, π/2] radians, got {value!r}")
+        if self.layout not in _LAYOUTS:
+            raise ValueError(f"HeadDatasetConfig.layout must be one of {_LAYOUTS}, got {self.layout!r}")
+
+    @property
+    def focal(self) -> float:
+        """Normalised focal the samples are rendered with: SEED_FOCAL for ``"synthetic"``, else FOCAL."""
+        return cameras.SEED_FOCAL if self.layout == "synthetic" else cameras.FOCAL
+
+
+# --------------------------------------------------------------------------------------------
+# Heads
+# --------------------------------------------------------------------------------------------
+
+
+def random_head(rng: np.random.Generator) -> AnalyticHead:
+    """A head-like :class:`AnalyticHead` around the default one, drawn from ``rng`` (world units).
+
+    Skull radii vary by ±18 % and its centre by a few hundredths; nose, ears (symmetric) and neck radii by
+    15–25 %, and they stay attached: the nose sits on the front of the skull, the ears on its sides, the neck
+    under it. Skin colour runs from light to dark brown (plus a little jitter), the key light comes from the
+    front upper half in a random direction (unit vector).
+    """
+    skull, nose, ear, _, neck = _default_parts()
+
+    def scaled(part: Ellipsoid, spread: float) -> np.ndarray:
+        return np.asarray(part.radii) * rng.uniform(1 - spread, 1 + spread, 3)
+
+    skull_r = scaled(skull, 0.18)
+    skull_c = np.array([0.0, skull.center[1] + rng.uniform(-0.03, 0.03), rng.uniform(-0.02, 0.02)])
+    nose_r = scaled(nose, 0.22)
+    nose_c = np.array([0.0, skull_c[1] - 0.06 + rng.uniform(-0.04, 0.03),
+                       skull_c[2] + skull_r[2] - 0.02 + rng.uniform(-0.02, 0.01)])
+    ear_r = scaled(ear, 0.22)
+    ear_c = np.array([skull_r[0] - 0.005 + rng.uniform(-0.01, 0.01), skull_c[1] - 0.03 + rng.uniform(-0.03, 0.03),
+                      skull_c[2] + ear.center[2] + rng.uniform(-0.02, 0.02)])
+    neck_r = scaled(neck, 0.15)
+    neck_c = np.array([0.0, skull_c[1] - skull_r[1] - 0.04 + rng.uniform(-0.02, 0.02), neck.center[2]
+                       + rng.uniform(-0.03, 0.02)])
+    mirror = np.array([-1.0, 1.0, 1.0])
+    centres_radii = ((skull_c, skull_r), (nose_c, nose_r), (ear_c, ear_r), (ear_c * mirror, ear_r), (neck_c, neck_r))
+    parts = tuple(Ellipsoid(_floats(c), _floats(r)) for c, r in centres_radii)
+
+    light_skin, dark_skin = np.array([0.95, 0.80, 0.70]), np.array([0.42, 0.28, 0.20])
+    color = np.clip(light_skin + rng.uniform() * (dark_skin - light_skin) + rng.uniform(-0.03, 0.03, 3), 0.0, 1.0)
+    light = np.array([rng.uniform(-0.8, 0.8), rng.uniform(0.1, 0.9), 1.0])
+    return AnalyticHead(parts=parts, color=_floats(color), light=_floats(light / np.linalg.norm(light)))
+
+
+def _floats(values: np.ndarray) -> tuple[float, float, float]:
+    a, b, c = (float(v) for v in values)
+    return a, b, c
+
+
+def head_parameters(head: AnalyticHead) -> np.ndarray:
+    """(512,) float32: each part's centre and radii, skin colour and light (:data:`PARAMETERS`), zero-padded."""
+    values = [v for part in head.parts for v in (*part.center, *part.radii)] + [*head.color, *head.light]
+    if len(values) > LATENT_DIM:
+        raise ValueError(f"a head of {len(head.parts)} parts has more than {LATENT_DIM} parameters")
+    out = np.zeros(LATENT_DIM, dtype=np.float32)
+    out[: len(values)] = values
+    return out
+
+
+@dataclass(frozen=True)
+class HeadSample:
+    """Sample ``index`` of a config: its head, yaw and pitch (radians) and EG3D camera (25,) float32."""
+
+    index: int
+    head: AnalyticHead
+    yaw: float
+    pitch: float
+    camera: np.ndarray
+
+    @property
+    def id(self) -> str:
+        return folder.sample_id(self.index)
+
+
+def head_sample(config: HeadDatasetConfig, index: int) -> HeadSample:
+    """The head and camera of sample ``index``: :func:`random_head`, then yaw, then pitch, all drawn from
+    ``numpy.random.default_rng((config.seed, index))``; the camera orbits at :data:`helpers.cameras.RADIUS`
+    with ``config.focal``."""
+    rng = np.random.default_rng((config.seed, index))
+    head = random_head(rng)
+    yaw = float(rng.uniform(-config.max_yaw, config.max_yaw))
+    pitch = float(rng.uniform(-config.max_pitch, config.max_pitch))
+    camera = cameras.camera_vector(yaw, pitch, focal=config.focal)[0].numpy()
+    return HeadSample(index=index, head=head, yaw=yaw, pitch=pitch, camera=camera)
+
+
+def _render(sample: HeadSample, config: HeadDatasetConfig) -> tuple[SyntheticView, SyntheticView]:
+    """(view at image_size, view at depth_size): one render when the sizes are equal."""
+    near, far = DEPTH_RANGE
+
+    def render(size: int) -> SyntheticView:
+        return sample.head.render(sample.camera, size, near=near, far=far, steps=config.steps)
+
+    image = render(config.image_size)
+    return image, image if config.depth_size == config.image_size else render(config.depth_size)
+
+
+def _ray_depth(view: SyntheticView) -> np.ndarray:
+    """Distance along each pixel's ray from the z-depth (rays through the pixel centres, as the render)."""
+    _, k = cameras.unpack(view.camera.astype(np.float64))
+    size = view.depth.shape[0]
+    stretch = np.linalg.norm(cameras.pixel_directions(k, size, size), axis=-1)  # directions have camera z = 1
+    return view.depth * stretch
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def _original_files(sample_id: str, layout: str) -> dict[str, str]:
+    spec = LAYOUTS[layout]
+    files = {"image": f"{spec.images}/{sample_id}.png", "depth": f"{spec.depth}/{sample_id}.png"}
+    if spec.cameras:
+        files["camera"] = f"{spec.cameras}/{sample_id}.npy"
+    if spec.latents:
+        files["latent"] = f"{spec.latents}/{sample_id}.npy"
+    return files
+
+
+def _write_sample(root: Path, config: HeadDatasetConfig, index: int) -> dict[str, Any]:
+    """Render and write one sample's files (each atomically); returns its manifest record."""
+    sample = head_sample(config, index)
+    image, view = _render(sample, config)
+    latent = head_parameters(sample.head)
+    if config.layout == "folder":
+        files = sample_files(sample.id, SampleSettings())
+        write_png_atomic(root / files["image"], image.image)
+        write_depth_png(root / files["depth"], view.depth, *DEPTH_RANGE, mask=view.mask)
+        write_png_atomic(root / files["mask"], np.where(view.mask, 255, 0).astype(np.uint8))
+        write_npy_atomic(root / files["latent"], latent)
+        write_npy_atomic(root / files["camera"], sample.camera)
+    else:
+        files = _original_files(sample.id, config.layout)
+        write_legacy_depth_png(root / files["depth"], _ray_depth(view), mask=view.mask)
+        if "camera" in files:
+            write_npy_atomic(root / files["camera"], cameras.to_seed_camera(sample.camera))
+        write_npy_atomic(root / files["latent"], np.broadcast_to(latent, ORIGINAL_LATENT_SHAPE).copy())
+        write_png_atomic(root / files["image"], image.image)  # last: the readers find samples by image
+    return {
+        "id": sample.id, "seed": index, "rng": [config.seed, index], "yaw": sample.yaw, "pitch": sample.pitch,
+        "camera": [float(v) for v in sample.camera], "surface_fraction": round(float(view.mask.mean()), 6),
+        "files": files,
+    }
+
+
+def _description(config: HeadDatasetConfig) -> dict[str, Any]:
+    """What the marker file records: ``generator`` and ``settings`` (compared on a rewrite) and notes."""
+    settings = {**dataclasses.asdict(config), "focal": config.focal, "depth_range": list(DEPTH_RANGE)}
+    return {
+        "generator": GENERATOR,
+        "settings": json.loads(json.dumps(settings)),
+        "latents": f"head parameters ({len(PARAMETERS)} values: {', '.join(PARAMETERS[:3])}, …; "
+                   "helpers.data.heads.PARAMETERS), zero-padded to (512,) float32"
+                   + ("" if config.layout == "folder" else ", tiled to (1, 14, 512)"),
+        "camera_convention": "EG3D 25-vector: OpenCV cam2world (4x4 row-major) + normalised intrinsics (3x3)",
+        "package_version": __version__,
+    }
+
+
+def _meta(config: HeadDatasetConfig) -> dict[str, Any]:
+    near, far = DEPTH_RANGE
+    return {
+        "format": folder.FORMAT_NAME,
+        "format_version": folder.FORMAT_VERSION,
+        **_description(config),
+        "depth_png": {"near": near, "far": far,
+                      "encoding": "16-bit camera z-depth, 0 = no surface, 1..65535 linear in [near, far]"},
+        "masks": "8-bit: 255 where the ray hits the head, 0 elsewhere",
+    }
+
+
+def _read_marker(root: Path) -> dict[str, Any] | None:
+    """The ``generator`` / ``settings`` record of a head dataset in ``root`` (either marker), or None."""
+    for name in (folder.META, HEADS_JSON):
+        path = root / name
+        if path.is_file():
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                return None
+            if isinstance(record, dict) and isinstance(record.get("generator"), dict) \
+                    and record["generator"].get("name") == GENERATOR["name"]:
+                return record
+            return None
+    return None
+
+
+def _check_folder(root: Path, description: dict[str, Any]) -> None:
+    """Refuse a non-empty folder that is not a head dataset of the same config."""
+    if root.exists() and not root.is_dir():
+        raise HeadDatasetError(f"{root} exists and is not a folder")
+    if not root.is_dir() or not any(root.iterdir()):
+        return
+    existing = _read_marker(root)
+    if existing is None:
+        raise HeadDatasetError(
+            f"{root} is not empty and is not a head dataset (no {folder.META} or {HEADS_JSON} written by "
+            "helpers.data.heads): refusing to write into it; choose an empty or new folder"
+        )
+    diffs = folder.settings_differences(
+        {"generator": existing.get("generator", {}), "settings": existing.get("settings", {})},
+        {"generator": description["generator"], "settings": description["settings"]},
+    )
+    if diffs:
+        raise HeadDatasetError(
+            f"{root} holds a head dataset made with another config ({'; '.join(diffs[:6])}): refusing to "
+            "overwrite it; use the same config, another folder, or delete it first"
+        )
+
+
+def _done(root: Path, config: HeadDatasetConfig, ids: list[str]) -> set[str]:
+    """Ids whose sample is complete: in the manifest (our folder), all files present (original layouts)."""
+    if config.layout == "folder":
+        return set(folder.read_samples(root)) & set(ids)
+    return {i for i in ids if all((root / rel).is_file() for rel in _original_files(i, config.layout).values())}
+
+
+def write_head_dataset(
+    root: str | os.PathLike[str],
+    config: HeadDatasetConfig | None = None,
+    *,
+    progress: bool = True,
+    workers: int | None = None,
+) -> Path:
+    """Write ``config.count`` random analytic heads into ``root`` in ``config.layout``; returns ``root``.
+
+    ``root`` must be missing, empty, or a head dataset written with the same config: then only its missing samples
+    are written (an interrupted run resumes; a complete one is returned untouched, without rewriting a file).
+    Anything else raises :class:`HeadDatasetError`. ``workers`` threads render samples in parallel (default: up
+    to 4, one per CPU core this process may use); the files do not depend on it. ``progress`` shows a tqdm bar.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or HeadDatasetConfig()
+    root = Path(root)
+    if workers is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        workers = max(1, min(4, cores))
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    description = _description(config)
+    _check_folder(root, description)
+
+    ids = [folder.sample_id(i) for i in range(config.count)]
+    done = _done(root, config, ids) if root.is_dir() else set()
+    todo = [i for i, sample_id in enumerate(ids) if sample_id not in done]
+    dataset_json_missing = config.layout == "folder" and not (root / folder.DATASET_JSON).is_file()
+    if not todo and not dataset_json_missing:
+        return root
+
+    root.mkdir(parents=True, exist_ok=True)
+    if config.layout == "folder":
+        if not (root / folder.META).is_file():
+            folder.write_meta(root, _meta(config))
+        folder.remove_temporaries(root)  # leftovers of an interrupted run
+    elif not (root / HEADS_JSON).is_file():
+        write_text_atomic(root / HEADS_JSON, json.dumps(description, indent=2) + "\n")
+
+    manifest = folder.ManifestWriter(root / folder.MANIFEST) if config.layout == "folder" else None
+    with ThreadPoolExecutor(workers) as pool, tqdm(total=len(todo), unit="sample", desc="heads",
+                                                  disable=not progress) as bar:
+        futures = [pool.submit(_write_sample, root, config, i) for i in todo]
+        try:
+            for future in futures:  # in index order: a manifest line commits its sample
+                record = future.result()
+                if manifest is not None:
+                    manifest.append(record)
+                bar.update(1)
+        except BaseException:  # an error or Ctrl-C: do not wait for the samples not started yet
+            for future in futures:
+                future.cancel()
+            raise
+        finally:
+            if manifest is not None:
+                manifest.close()
+    if config.layout == "folder":
+        folder.write_dataset_json(root, folder.read_samples(root).values())
+    return root

@@ -1,0 +1,229 @@
+"""One way to name, build, save and load every depth model of the toolkit.
+
+A :class:`DepthModelConfig` says which network (``"attention_unet"`` or a transformer backbone of
+:data:`helpers.depth.dpt.BACKBONES`), at which input size, and **what it regresses** (:attr:`DepthModelConfig.target`):
+
+- ``"original"``: the original project's per-image normalised depth in [-1, 1], 1 = nearest, −1 = farthest
+  foreground point and background (what the published Attention U-Net outputs);
+- ``"metric_z"``: camera-space z-depth in EG3D world units (only trainable on this toolkit's folders, which
+  store metric depth);
+- ``"relative_inverse"``: the published MiDaS / Depth Anything head: relative inverse depth, >= 0, larger = nearer,
+  unknown scale and shift per image.
+
+:func:`build_depth_model` makes the ``nn.Module`` (both kinds share ``forward(normalised) -> (N, 1, H, W)`` and
+``predict(images in [0, 1]) -> depth``). :func:`save_depth_model` writes a self-describing checkpoint (config,
+weights and, for transformers, the architecture's ``config.json`` contents, so loading needs no network);
+:func:`load_depth_model` reads it back, and also accepts the published Attention U-Net (``"published-unet"``,
+downloaded with gdown), a file of the original project (a bare U-Net state dict) or a Hub backbone name
+(``"dpt-large"``: the published relative-depth model). Files are read with ``torch.load(weights_only=True)``: no
+pickled code runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import torch
+from torch import nn
+
+from helpers.atomic import atomic_path
+from helpers.depth.attention_unet import AttentionUNet, AttentionUNetConfig
+from helpers.depth.dpt import BACKBONES, TransformerDepthConfig, TransformerDepthModel
+
+ModelTarget = Literal["original", "metric_z", "relative_inverse"]
+_TARGETS = ("original", "metric_z", "relative_inverse")
+
+#: ``format`` field of a model checkpoint written by :func:`save_depth_model`.
+CHECKPOINT_FORMAT = "helpers-depth-model"
+CHECKPOINT_VERSION = 1
+
+#: Name of the published Attention U-Net for :func:`load_depth_model`.
+PUBLISHED_UNET = "published-unet"
+
+
+@dataclass(frozen=True)
+class DepthModelConfig:
+    """Which depth network to build.
+
+    Attributes:
+        name: ``"attention_unet"`` or a backbone of :data:`helpers.depth.dpt.BACKBONES` (``"dpt-large"``,
+            ``"dpt-hybrid-midas"``, ``"depth-anything-v2-small"``, ``"tiny-random-dpt"``, …).
+        target: what the output means (module docstring). ``"relative_inverse"`` keeps a transformer's published
+            ReLU head; the other targets use a linear last layer.
+        input_size: square network input side in pixels; None = the model's default (U-Net 128, the training
+            resolution of the original; DPT-Large 384; Depth Anything 518; the original fine-tuned DPT-Large at 128).
+        start_filts, n_blocks: U-Net width and depth (the published model: 32, 5). Ignored by transformers.
+        pretrained: transformers only: start from the published Hub weights (None = yes for public backbones).
+        freeze_backbone: transformers only: train the neck and head, not the encoder.
+        z_offset, z_scale: ``"metric_z"`` only: the network's raw output o means ``z = z_offset + z_scale · o``
+            (world units), so it regresses a unit-scale residual around the camera distance (EG3D: radius 2.7)
+            instead of having to grow a bias of 2.7 from zero. :func:`output_to_target` applies it.
+    """
+
+    name: str = "attention_unet"
+    target: ModelTarget = "original"
+    input_size: int | None = None
+    start_filts: int = 32
+    n_blocks: int = 5
+    pretrained: bool | None = None
+    freeze_backbone: bool = False
+    z_offset: float = 2.7
+    z_scale: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.name != "attention_unet" and self.name not in BACKBONES:
+            known = ", ".join(["'attention_unet'", *map(repr, BACKBONES)])
+            raise ValueError(f"unknown depth model {self.name!r}; known: {known}")
+        if self.target not in _TARGETS:
+            raise ValueError(f"target must be one of {', '.join(map(repr, _TARGETS))}, got {self.target!r}")
+        if self.is_unet and self.target == "relative_inverse":
+            raise ValueError("the Attention U-Net has no published relative-inverse head: use target 'original' or "
+                             "'metric_z'")
+        if self.is_unet and self.freeze_backbone:
+            raise ValueError("freeze_backbone applies to transformer backbones, not the Attention U-Net")
+        if not self.z_scale > 0:
+            raise ValueError(f"z_scale must be > 0 world units, got {self.z_scale}")
+        # Validate sizes now (clear errors before any training starts).
+        if self.is_unet:
+            self.unet_config()
+        elif self.input_size is not None:
+            self.transformer_config(pretrained=False)
+
+    @property
+    def is_unet(self) -> bool:
+        return self.name == "attention_unet"
+
+    def unet_config(self) -> AttentionUNetConfig:
+        """The :class:`AttentionUNetConfig` of this model (U-Net only)."""
+        return AttentionUNetConfig(n_blocks=self.n_blocks, start_filts=self.start_filts,
+                                   input_size=self.input_size or AttentionUNetConfig.input_size)
+
+    def transformer_config(self, pretrained: bool | None = None) -> TransformerDepthConfig:
+        """The :class:`TransformerDepthConfig` of this model (transformers only)."""
+        output = "relative_inverse" if self.target == "relative_inverse" else "depth"
+        return TransformerDepthConfig(backbone=self.name, input_size=self.input_size, output=output,
+                                      pretrained=self.pretrained if pretrained is None else pretrained)
+
+    @property
+    def resolved_input_size(self) -> int:
+        """The network input side actually used (defaults resolved)."""
+        if self.is_unet:
+            return self.unet_config().input_size
+        return int(self.input_size or BACKBONES[self.name].input_size)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def build_depth_model(config: DepthModelConfig) -> nn.Module:
+    """A fresh network for ``config`` (U-Net: the original's initialisation from the global RNG; transformers: the
+    published weights when ``pretrained``), in train mode, float32, on the CPU."""
+    if config.is_unet:
+        return AttentionUNet(config.unet_config()).train()
+    model = TransformerDepthModel(config.transformer_config())
+    if config.freeze_backbone:
+        model.freeze_backbone()
+    return model.train()
+
+
+def output_to_target(raw: torch.Tensor, config: DepthModelConfig) -> torch.Tensor:
+    """A network's raw output as its target: metric z for ``"metric_z"`` (``z_offset + z_scale · raw``), the raw
+    map otherwise."""
+    if config.target == "metric_z":
+        return raw * config.z_scale + config.z_offset
+    return raw
+
+
+def predict_target(model: nn.Module, config: DepthModelConfig, images: torch.Tensor) -> torch.Tensor:
+    """``model.predict(images)`` as the model's target (see :func:`output_to_target`): images ``(N, 3, H, W)`` in
+    [0, 1] or uint8 → ``(N, 1, H, W)`` at the images' size."""
+    return output_to_target(model.predict(images), config)
+
+
+def _hf_config_dict(model: nn.Module) -> dict[str, Any] | None:
+    hf_model = getattr(model, "hf_model", None)
+    return None if hf_model is None else hf_model.config.to_dict()
+
+
+def model_checkpoint(model: nn.Module, config: DepthModelConfig) -> dict[str, Any]:
+    """The checkpoint dict of :func:`save_depth_model` (weights on the CPU), e.g. to embed in a training state."""
+    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "model": config.as_dict(),
+            "hf_config": _hf_config_dict(model), "state_dict": state}
+
+
+def save_depth_model(model: nn.Module, config: DepthModelConfig, path: str | os.PathLike[str]) -> Path:
+    """Write ``model``'s weights and config to ``path`` (atomically: a crash leaves no half-written file)."""
+    path = Path(path)
+    with atomic_path(path) as part:
+        torch.save(model_checkpoint(model, config), part)
+    return path
+
+
+class LoadedDepthModel(NamedTuple):
+    """What :func:`load_depth_model` returns: the network (eval mode) and its config."""
+
+    model: nn.Module
+    config: DepthModelConfig
+
+
+def _from_checkpoint(checkpoint: dict[str, Any], device: torch.device | str) -> LoadedDepthModel:
+    version = checkpoint.get("version")
+    if version != CHECKPOINT_VERSION:
+        raise ValueError(f"depth model checkpoint version {version!r} is not supported (expected "
+                         f"{CHECKPOINT_VERSION}); update the toolkit")
+    config = DepthModelConfig(**checkpoint["model"])
+    state = checkpoint["state_dict"]
+    if config.is_unet:
+        with torch.device("meta"):  # no wasted initialisation
+            model: nn.Module = AttentionUNet(config.unet_config())
+        model.load_state_dict(state, strict=True, assign=True)
+    else:
+        # Rebuild the architecture from the stored config.json contents: no download, whatever the backbone.
+        model = TransformerDepthModel(config.transformer_config(pretrained=False),
+                                      architecture=checkpoint.get("hf_config"))
+        model.load_state_dict(state, strict=True)
+    return LoadedDepthModel(model.to(device).eval(), config)
+
+
+def load_depth_model(source: str | os.PathLike[str], *, device: torch.device | str = "cpu",
+                     cache_dir: str | os.PathLike[str] | None = None) -> LoadedDepthModel:
+    """A depth model, in eval mode on ``device``, from one of:
+
+    - a checkpoint of :func:`save_depth_model` or a training state of :mod:`helpers.depth.train`
+      (``best.pt`` / ``last.pt``);
+    - ``"published-unet"``: the original authors' Attention U-Net, downloaded once with gdown into ``cache_dir``;
+    - a ``.pt`` file of the original project (an Attention U-Net state dict);
+    - a backbone name of :data:`helpers.depth.dpt.BACKBONES` with Hub weights (``"dpt-large"``, …): the published
+      relative-inverse-depth model (needs internet on first use).
+    """
+    from helpers.depth.unet_weights import download_published_weights
+
+    name = os.fspath(source)
+    if name == PUBLISHED_UNET:
+        path = download_published_weights(cache_dir)
+        model = AttentionUNet.load_original_weights(path, map_location=device)
+        return LoadedDepthModel(model, DepthModelConfig(name="attention_unet", target="original"))
+    if name in BACKBONES and not Path(name).exists():
+        config = DepthModelConfig(name=name, target="relative_inverse", pretrained=True)
+        return LoadedDepthModel(build_depth_model(config).to(device).eval(), config)
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{name!r} is neither a checkpoint file nor a known model name: give a .pt written by train-depth, "
+            f"{PUBLISHED_UNET!r}, an original Attention U-Net .pt, or one of {', '.join(map(repr, BACKBONES))}"
+        )
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT:
+        return _from_checkpoint(data, device)
+    if isinstance(data, dict) and isinstance(data.get("model"), dict) and data["model"].get("format") == \
+            CHECKPOINT_FORMAT:  # a training state
+        return _from_checkpoint(data["model"], device)
+    model = AttentionUNet.load_original_weights(data, map_location=device)  # raises a clear error otherwise
+    return LoadedDepthModel(model, DepthModelConfig(name="attention_unet", target="original",
+                                                    start_filts=model.config.start_filts,
+                                                    n_blocks=model.config.n_blocks))
