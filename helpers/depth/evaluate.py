@@ -45,7 +45,7 @@ from helpers.depth.models import DepthModelConfig, output_to_target
 from helpers.depth.predict import resize_bilinear
 from helpers.runtime import autocast
 
-__all__ = ["EvaluationConfig", "evaluate_depth_model", "model_forward", "score_batch"]
+__all__ = ["EvaluationConfig", "as_original_map", "evaluate_depth_model", "metrics_config", "model_forward", "score_batch"]
 
 
 def model_forward(model: nn.Module, config: DepthModelConfig, images: torch.Tensor, out_size: int) -> torch.Tensor:
@@ -60,7 +60,7 @@ def model_forward(model: nn.Module, config: DepthModelConfig, images: torch.Tens
     return output_to_target(resize_bilinear(pred.float(), (out_size, out_size)), config)
 
 
-def _prediction_as_original_map(pred: torch.Tensor, mask: torch.Tensor, target: str) -> torch.Tensor:
+def as_original_map(pred: torch.Tensor, mask: torch.Tensor, target: str) -> torch.Tensor:
     """A prediction in the original's [-1, 1] convention (1 = nearest) over ``mask``."""
     if target == "original":
         return pred
@@ -99,7 +99,7 @@ def score_batch(pred: torch.Tensor, batch: Mapping[str, object], model_target: s
         use_k = normals and bool(torch.isfinite(intrinsics).all())
         return compute_depth_metrics(pred, depth, mask, metrics_config(model_target), ids=ids,
                                      intrinsics=intrinsics if use_k else None)
-    pred_map = _prediction_as_original_map(pred.float(), mask, model_target)
+    pred_map = as_original_map(pred.float(), mask, model_target)
     whole = original_l1(pred_map, depth)
     masked = original_l1(pred_map, depth, mask)
     valid = torch.isfinite(whole) & torch.isfinite(masked)
