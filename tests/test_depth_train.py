@@ -20,7 +20,8 @@ from helpers.data.heads import HeadDatasetConfig, write_head_dataset
 from helpers.data.loader import SeededSampler
 from helpers.data.splits import SplitConfig
 from helpers.depth.models import DepthModelConfig, load_depth_model
-from helpers.depth.train import OptimConfig, TrainConfig, _lr_factor, train_depth
+from helpers.depth.train import OptimConfig, TrainConfig, train_depth
+from helpers.training import lr_factor
 
 REPO = Path(__file__).resolve().parents[1]
 SPLITS = SplitConfig(train=0.75, val=0.25, test=0.0)
@@ -186,12 +187,12 @@ def test_config_validation(tmp_path):
 
 def test_learning_rate_schedules():
     cosine = OptimConfig(warmup_steps=10, min_lr_ratio=0.1)
-    assert _lr_factor(0, 100, cosine) == pytest.approx(0.1)
-    assert _lr_factor(9, 100, cosine) == pytest.approx(1.0)
-    assert _lr_factor(10, 100, cosine) == pytest.approx(1.0)
-    assert _lr_factor(99, 100, cosine) == pytest.approx(0.1)
-    assert 0.1 < _lr_factor(55, 100, cosine) < 1.0
-    assert _lr_factor(50, 100, OptimConfig(schedule="constant")) == 1.0
+    assert lr_factor(0, 100, cosine) == pytest.approx(0.1)
+    assert lr_factor(9, 100, cosine) == pytest.approx(1.0)
+    assert lr_factor(10, 100, cosine) == pytest.approx(1.0)
+    assert lr_factor(99, 100, cosine) == pytest.approx(0.1)
+    assert 0.1 < lr_factor(55, 100, cosine) < 1.0
+    assert lr_factor(50, 100, OptimConfig(schedule="constant")) == 1.0
 
 
 def test_seeded_sampler_shards_and_skips():

@@ -200,6 +200,9 @@ class DepthDataset(Dataset):
     Index with an int, or with ``(index, item_seed)`` to fix the augmentation (what :class:`SeededSampler` yields).
     """
 
+    #: :func:`make_loader` feeds ``(index, item_seed)`` keys through a :class:`SeededSampler`.
+    takes_item_seeds = True
+
     def __init__(self, roots: PathLike | Sequence[PathLike], config: DepthDatasetConfig | None = None) -> None:
         self.config = config or DepthDatasetConfig()
         paths = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)

@@ -94,8 +94,9 @@ def make_loader(
     """A ``DataLoader`` for training or evaluation.
 
     Args:
-        dataset: a :class:`~helpers.data.depth_dataset.DepthDataset` (seeded per item through
-            :class:`SeededSampler`) or any map-style dataset (then shuffled by a generator seeded with ``seed``).
+        dataset: a dataset indexed by ``(index, item_seed)`` (``takes_item_seeds = True``, e.g.
+            :class:`~helpers.data.depth_dataset.DepthDataset`; seeded per item through :class:`SeededSampler`) or any
+            map-style dataset (then shuffled by a generator seeded with ``seed``).
         batch_size: items per batch.
         shuffle: a new seeded permutation each epoch (training) or the dataset order (evaluation).
         workers: loader processes (0 = in the main process). Each decodes whole items; use about one per CPU core.
@@ -107,8 +108,6 @@ def make_loader(
         prefetch_factor: batches loaded in advance per worker (PyTorch's default 2 when None).
         rank, world_size: distributed training: this process's share of each epoch (:class:`SeededSampler`).
     """
-    from helpers.data.depth_dataset import DepthDataset  # here: that module re-exports this one
-
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if workers < 0:
@@ -123,10 +122,11 @@ def make_loader(
         extra["persistent_workers"] = persistent_workers
         if prefetch_factor is not None:
             extra["prefetch_factor"] = prefetch_factor
-    if isinstance(dataset, DepthDataset):
+    if getattr(dataset, "takes_item_seeds", False):  # DepthDataset, LatentDataset: seeded per item
         extra["sampler"] = SeededSampler(len(dataset), shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
     elif world_size > 1:
-        raise ValueError("distributed loading (world_size > 1) needs a DepthDataset (its SeededSampler shards)")
+        raise ValueError("distributed loading (world_size > 1) needs a dataset indexed by (index, item_seed) "
+                         "(takes_item_seeds = True), which SeededSampler shards")
     else:
         extra["shuffle"] = shuffle
     return DataLoader(dataset, batch_size=batch_size, num_workers=workers, pin_memory=pin_memory,
