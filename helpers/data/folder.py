@@ -311,21 +311,25 @@ class Sample:
 
     image: (H, W, 3) uint8; depth: (R, R) float32 z-depth in world units (0 = no surface);
     mask: (R, R) float32 opacity in [0, 1]; camera: (25,) float32 EG3D vector; latent: w (512,)
-    or ws (num_ws, 512); mesh_path: the mesh file if the sample has one.
+    or ws (num_ws, 512); mesh_path: the mesh file if the sample has one. Converted photo collections
+    (e.g. LPFF: image and camera only) have no depth, mask or latent: those are None.
     """
 
     id: str
     record: dict[str, Any]
     image: np.ndarray
-    depth: np.ndarray
-    mask: np.ndarray
+    depth: np.ndarray | None
+    mask: np.ndarray | None
     camera: np.ndarray
-    latent: np.ndarray
+    latent: np.ndarray | None
     mesh_path: Path | None
 
 
 class DatasetFolder:
-    """Read access to a dataset folder: ``len``, ``ids``, ``records``, ``load(id or index)``."""
+    """Read access to a dataset folder: ``len``, ``ids``, ``records``, ``load(id or index)``.
+
+    ``near`` / ``far`` are the depth PNGs' range, None for a folder without depth maps (e.g. converted LPFF).
+    """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
@@ -335,8 +339,14 @@ class DatasetFolder:
         self.meta = meta
         self.records = read_samples(self.root)
         self.ids = sorted(self.records)
-        depth = meta.get("depth_png", {})
-        self.near, self.far = float(depth["near"]), float(depth["far"])
+        depth = meta.get("depth_png") or {}
+        self.near: float | None = float(depth["near"]) if "near" in depth else None
+        self.far: float | None = float(depth["far"]) if "far" in depth else None
+
+    @property
+    def has_depth(self) -> bool:
+        """Whether the folder stores depth maps (its meta.json gives their near/far)."""
+        return self.near is not None and self.far is not None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -354,10 +364,17 @@ class DatasetFolder:
             raise DatasetFolderError(f"sample {sample_key}: missing files {missing}")
         with Image.open(files["image"]) as im:
             image = np.asarray(im.convert("RGB"))
-        with Image.open(files["mask"]) as im:
-            mask = np.asarray(im).astype(np.float32) / 255.0
+        mask = depth = None
+        if "mask" in files:
+            with Image.open(files["mask"]) as im:
+                mask = np.asarray(im).astype(np.float32) / 255.0
+        if "depth" in files:
+            if self.near is None or self.far is None:
+                raise DatasetFolderError(f"{self.root}: sample {sample_key} has a depth map but {META} gives no "
+                                         "depth_png near/far to decode it")
+            depth = read_depth_png(files["depth"], self.near, self.far)
+        camera = np.load(files["camera"]) if "camera" in files else np.asarray(record["camera"], np.float32)
         return Sample(
-            id=sample_key, record=record, image=image,
-            depth=read_depth_png(files["depth"], self.near, self.far), mask=mask,
-            camera=np.load(files["camera"]), latent=np.load(files["latent"]), mesh_path=files.get("mesh"),
+            id=sample_key, record=record, image=image, depth=depth, mask=mask, camera=camera,
+            latent=np.load(files["latent"]) if "latent" in files else None, mesh_path=files.get("mesh"),
         )

@@ -32,7 +32,8 @@ def depth_to_gray(depth: np.ndarray) -> np.ndarray:
 
 def contact_sheet(dataset: DatasetFolder, ids: Sequence[str] | None = None, *, tile: int = 160,
                   columns: int = 2) -> np.ndarray:
-    """(H, W, 3) uint8 grid: for each sample its image, depth (near = bright) and opacity mask side by side."""
+    """(H, W, 3) uint8 grid: for each sample its image, depth (near = bright) and opacity mask side by side (white
+    panels where a sample has no depth or mask)."""
     ids = list(ids if ids is not None else dataset.ids[:8])
     if not ids:
         raise ValueError("the dataset has no samples to show")
@@ -42,9 +43,12 @@ def contact_sheet(dataset: DatasetFolder, ids: Sequence[str] | None = None, *, t
     sheet = np.full((rows * (tile + gap), columns * (cell_w + 3 * gap), 3), 255, np.uint8)
     for n, sample_id in enumerate(ids):
         sample = dataset.load(sample_id)
+        blank = np.full((tile, tile, 3), 255, np.uint8)  # photo collections (LPFF) have no depth or mask
         panels = [
             _resize(sample.image, tile),
+            blank if sample.depth is None else
             np.repeat(_resize(depth_to_gray(sample.depth), tile, nearest=True)[..., None], 3, -1),
+            blank if sample.mask is None else
             np.repeat(_resize(np.round(sample.mask * 255).astype(np.uint8), tile, nearest=True)[..., None], 3, -1),
         ]
         r, c = divmod(n, columns)
