@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "merge": ("helpers.data.merge", "combine dataset folders or shard manifests into one dataset"),
     "reconstruct": ("helpers.depth.reconstruct", "face photo → depth map → mesh and viewer page, with a depth model"),
     "train-depth": ("helpers.depth.train", "train (or resume) a depth regressor: Attention U-Net, DPT, Depth Anything"),
+    "datasets": ("helpers.data.datasets_cli", "public datasets: list, info, download (licence first), convert"),
 }
 
 

@@ -536,5 +536,5 @@ def test_converted_folder_reads_as_a_photo_collection(tmp_path):
     assert sample.depth is None and sample.mask is None and sample.latent is None
     assert np.allclose(sample.camera, cams[sample.id])
     assert contact_sheet(dataset, dataset.ids[:2], tile=16).shape[0] == 16 + 4  # one row of tiles and its gap
-    with pytest.raises(folder.DatasetFolderError, match="no depth maps"):
+    with pytest.raises(folder.DatasetFolderError, match="no metric depth maps"):
         DepthDataset(out)

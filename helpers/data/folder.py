@@ -312,7 +312,7 @@ class Sample:
     image: (H, W, 3) uint8; depth: (R, R) float32 z-depth in world units (0 = no surface);
     mask: (R, R) float32 opacity in [0, 1]; camera: (25,) float32 EG3D vector; latent: w (512,)
     or ws (num_ws, 512); mesh_path: the mesh file if the sample has one. Converted photo collections
-    (e.g. LPFF: image and camera only) have no depth, mask or latent: those are None.
+    (e.g. LPFF: image and camera only) have no depth, mask or latent, converted Prosopo no camera: those are None.
     """
 
     id: str
@@ -320,7 +320,7 @@ class Sample:
     image: np.ndarray
     depth: np.ndarray | None
     mask: np.ndarray | None
-    camera: np.ndarray
+    camera: np.ndarray | None
     latent: np.ndarray | None
     mesh_path: Path | None
 
@@ -373,7 +373,8 @@ class DatasetFolder:
                 raise DatasetFolderError(f"{self.root}: sample {sample_key} has a depth map but {META} gives no "
                                          "depth_png near/far to decode it")
             depth = read_depth_png(files["depth"], self.near, self.far)
-        camera = np.load(files["camera"]) if "camera" in files else np.asarray(record["camera"], np.float32)
+        camera = np.load(files["camera"]) if "camera" in files else (
+            np.asarray(record["camera"], np.float32) if "camera" in record else None)
         return Sample(
             id=sample_key, record=record, image=image, depth=depth, mask=mask, camera=camera,
             latent=np.load(files["latent"]) if "latent" in files else None, mesh_path=files.get("mesh"),

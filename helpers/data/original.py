@@ -252,6 +252,10 @@ class OriginalFolder:
         path = self.camera_path(key)
         return None if path is None else read_original_camera(path, self.focal)
 
+    def has_latent(self, key: str | int) -> bool:
+        """Whether the sample has a latent file."""
+        return self._key(key) in self._latents
+
     def read_latent(self, key: str | int) -> np.ndarray:
         """(num_ws, 512) float32 ws of one sample (the files hold (1, num_ws, 512))."""
         stem = self._key(key)
@@ -272,3 +276,84 @@ class OriginalFolder:
             id=stem, image=image, depth=depth, mask=mask, camera=self.read_camera(stem),
             latent=self.read_latent(stem) if latent else None, shape_path=self.shape_path(stem),
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Conversion to this toolkit's folder format
+# --------------------------------------------------------------------------------------------
+
+#: ``generator.name`` of a converted folder's meta.json, per layout.
+CONVERTED = {"synthetic": "eg3d-synthetic (original layout)", "prosopo": "prosopo (original layout)"}
+
+
+def convert_original(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
+                     layout: Layout | Literal["auto"] = "auto", missing: MissingPolicy = "error",
+                     limit: int | None = None, progress: bool = True) -> Path:
+    """Convert a folder of the published synthetic set or of Prosopo to this toolkit's dataset folder format.
+
+    Per sample: the image (hard link, else copy), the camera (synthetic set: with the focal its images were really
+    rendered with, :data:`helpers.cameras.SEED_FOCAL`, as :func:`read_original_camera`), the latent as w (512,)
+    when its 14 rows are equal (as in both published sets) else ws (14, 512), and the original 8-bit depth PNG kept
+    as ``legacy_depth`` (the manifest key ``--legacy`` generation uses). There is **no** metric ``depth``: the
+    published maps are normalised per image, so no honest z-depth can be derived; train and evaluate depth models
+    on the original folder itself (:class:`helpers.data.depth_dataset.DepthDataset` reads it). The published meshes
+    (voxel units; see :func:`helpers.mesh.seed_voxel_mesh_to_world`) are linked as ``shape`` files, unchanged.
+
+    Resumable: samples already in ``out``'s manifest are skipped; a folder converted from another source or with
+    other settings is refused. Returns ``out``.
+    """
+    from tqdm.auto import tqdm
+
+    from helpers import __version__
+    from helpers.atomic import write_npy_atomic
+    from helpers.data import folder
+    from helpers.data.sample_writer import stored_latent
+
+    source = OriginalFolder(src, layout, missing=missing)
+    out = Path(out)
+    ids = source.ids if limit is None else source.ids[:limit]
+    meta = {
+        "format": folder.FORMAT_NAME, "format_version": folder.FORMAT_VERSION,
+        "generator": {"name": CONVERTED[source.layout]},
+        "settings": {"layout": source.layout, "focal": source.focal},  # limit and missing only pick samples
+        "source": str(source.root.resolve()),
+        "contents": "images, cameras (synthetic set only), latents, the original 8-bit per-image depth PNGs "
+                    "(legacy_depth) and meshes in voxel units (shape); no metric depth",
+        "package_version": __version__,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    folder.remove_temporaries(out)
+    existing = folder.read_meta(out)
+    if existing is None:
+        folder.write_meta(out, meta)
+    else:
+        if existing.get("source") != meta["source"]:
+            raise folder.DatasetFolderError(f"{out} was converted from {existing.get('source')!r}, not "
+                                            f"{meta['source']!r}: use another output folder")
+        folder.check_compatible(existing, meta, out)
+    have = folder.read_samples(out)
+    with folder.ManifestWriter(out / folder.MANIFEST) as writer:
+        for stem in tqdm([s for s in ids if s not in have], desc=f"convert {source.layout}", unit="sample",
+                         disable=not progress):
+            image = source.image_path(stem)
+            files: dict[str, str] = {"image": f"images/{stem}{image.suffix.lower()}",
+                                     "legacy_depth": f"depth128x128/{stem}.png"}
+            folder._copy_file(image, out / files["image"])
+            folder._copy_file(source.depth_path(stem), out / files["legacy_depth"])
+            record: dict[str, object] = {"id": stem, "source": source.layout}
+            camera = source.read_camera(stem)
+            if camera is not None:
+                files["camera"] = f"cameras/{stem}.npy"
+                write_npy_atomic(out / files["camera"], camera)
+                record["camera"] = [float(v) for v in camera]
+            if source.has_latent(stem):
+                files["latent"] = f"latents/{stem}.npy"
+                write_npy_atomic(out / files["latent"], stored_latent(source.read_latent(stem)))
+            shape = source.shape_path(stem)
+            if shape is not None:
+                files["shape"] = f"shapes/{stem}{shape.suffix.lower()}"
+                folder._copy_file(shape, out / files["shape"])
+            record["files"] = files
+            writer.append(record)  # last: the sample exists from here on
+    folder.write_dataset_json(out, [r for r in folder.read_samples(out).values() if "camera" in r])
+    return out

@@ -47,8 +47,9 @@ class FolderSource:
     def __init__(self, root: Path, config: DepthDatasetConfig) -> None:
         folder = DatasetFolder(root)
         if not folder.has_depth:
-            raise DatasetFolderError(f"{root} holds no depth maps (its meta.json gives no depth_png range): a photo "
-                                     "collection such as converted LPFF cannot train or score a depth model")
+            raise DatasetFolderError(f"{root} holds no metric depth maps (its meta.json gives no depth_png range): "
+                                     "a photo collection such as converted LPFF cannot train or score a depth model, "
+                                     "and a converted original layout is read from its original folder instead")
         self.root = root
         self.near, self.far = float(folder.near), float(folder.far)  # type: ignore[arg-type]
         self.min_opacity = config.min_opacity
