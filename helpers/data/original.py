@@ -256,12 +256,16 @@ class OriginalFolder:
         """Whether the sample has a latent file."""
         return self._key(key) in self._latents
 
-    def read_latent(self, key: str | int) -> np.ndarray:
-        """(num_ws, 512) float32 ws of one sample (the files hold (1, num_ws, 512))."""
+    def latent_path(self, key: str | int) -> Path:
+        """The sample's latent file ((1, num_ws, 512) ws)."""
         stem = self._key(key)
         if stem not in self._latents:
             raise OriginalLayoutError(f"{self.root}: sample {stem} has no latent file in {self.spec.latents}/")
-        latent = np.load(self._latents[stem]).astype(np.float32)
+        return self._latents[stem]
+
+    def read_latent(self, key: str | int) -> np.ndarray:
+        """(num_ws, 512) float32 ws of one sample (the files hold (1, num_ws, 512))."""
+        latent = np.load(self.latent_path(key)).astype(np.float32)
         return latent[0] if latent.ndim == 3 and latent.shape[0] == 1 else latent
 
     def load(self, key: str | int, *, latent: bool = False) -> OriginalSample:

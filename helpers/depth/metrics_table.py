@@ -44,6 +44,10 @@ METRIC_INFO: dict[str, tuple[str, str]] = {
     "scale": ("alignment scale", ""),
     "shift": ("alignment shift", ""),
     "n_pixels": ("valid pixels per sample", ""),
+    # Latent-code regression (helpers.latent.evaluate)
+    "latent_l1": ("mean |w − w_true| over the w dimensions", "↓"),
+    "latent_l2": ("mean (w − w_true)² over the w dimensions", "↓"),
+    "ws_l1": ("original: mean |ws − ws_true| over 14×512 values", "↓"),
 }
 #: Per-image 0/1 keys whose count (not only their mean) :class:`MetricsTable` reports.
 COUNT_KEYS = ("original_perfect",)

@@ -1,0 +1,91 @@
+"""Photo → w → EG3D: the face's image, depth, mesh and novel views from one forward pass of an encoder.
+
+The photo should be an aligned square face crop like the training images (EG3D's FFHQ crop; alignment of
+arbitrary photos arrives with the PTI work). The encoder predicts w; EG3D renders it from the frontal camera
+(image at the model's resolution, z-depth and opacity at its neural rendering resolution) and its density volume
+gives the mesh (marching cubes at ``level``, EG3D world units and frame, the same frame as the cameras).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from helpers import cameras
+from helpers.latent.encoder import LatentEncoder
+from helpers.mesh import DensityGrid, Mesh, lattice_points
+
+__all__ = ["LatentReconstruction", "novel_views", "reconstruct_from_latent", "reconstruct_photo"]
+
+
+@dataclass
+class LatentReconstruction:
+    """What :func:`reconstruct_photo` returns.
+
+    Attributes:
+        w: (w_dim,) or (num_ws, w_dim) predicted latent, float32.
+        ws: (1, num_ws, w_dim) tensor given to the generator.
+        image: (S, S, 3) uint8 EG3D render from ``camera``.
+        depth: (R, R) float32 z-depth in world units (0 where opacity < 0.5).
+        mask: (R, R) bool, opacity >= 0.5.
+        camera: (25,) float32 EG3D camera of the render.
+        mesh: the density volume's surface (world units), or None when ``mesh_resolution`` is 0.
+    """
+
+    w: np.ndarray
+    ws: torch.Tensor
+    image: np.ndarray
+    depth: np.ndarray
+    mask: np.ndarray
+    camera: np.ndarray
+    mesh: Mesh | None
+
+
+def _subject(generator: nn.Module, ws: torch.Tensor) -> Any:
+    from helpers.demo import EG3DSubject
+
+    return EG3DSubject(generator, ws, "predicted latent")
+
+
+def reconstruct_from_latent(generator: nn.Module, ws: torch.Tensor, *, camera: np.ndarray | None = None,
+                            mesh_resolution: int = 128, level: float = 10.0) -> LatentReconstruction:
+    """Render ws ``(1, num_ws, w_dim)`` from ``camera`` (default: frontal) and extract the mesh at ``level``
+    (EG3D's marching-cubes threshold on raw density is 10; a random test generator needs a lower one)."""
+    camera = cameras.camera_vector(0.0, 0.0)[0].numpy() if camera is None else np.asarray(camera, np.float32)
+    subject = _subject(generator, ws)
+    view = subject.render(camera, 0, near=0.0, far=0.0)
+    mesh = None
+    if mesh_resolution:
+        box = subject.box_size
+        points = lattice_points(mesh_resolution, box_size=box)
+        grid = DensityGrid.from_values(subject.density(points).astype(np.float32), mesh_resolution, box_size=box)
+        mesh = grid.to_mesh(level=level)
+    w = ws[0].float().cpu().numpy()
+    w = w[0] if np.allclose(w, w[:1]) else w
+    return LatentReconstruction(w=w, ws=ws, image=view.image, depth=view.depth, mask=view.mask,
+                                camera=camera.astype(np.float32), mesh=mesh)
+
+
+def reconstruct_photo(image: Any, encoder: LatentEncoder, generator: nn.Module, **options: Any) -> LatentReconstruction:
+    """Predict w for one photo (path, PIL image or (H, W, 3) array; centre-cropped to a square) and render it with
+    :func:`reconstruct_from_latent` (``options``: camera, mesh_resolution, level)."""
+    from helpers.depth.reconstruct import center_square, load_rgb
+
+    rgb = center_square(load_rgb(image))
+    device = generator.backbone.mapping.w_avg.device
+    batch = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].to(device)
+    w = encoder.to(device).predict(batch)
+    return reconstruct_from_latent(generator, encoder.ws(w), **options)
+
+
+def novel_views(generator: nn.Module, ws: torch.Tensor, yaws: tuple[float, ...] = (-0.6, -0.3, 0.0, 0.3, 0.6),
+                pitch: float = 0.0) -> np.ndarray:
+    """(S, len(yaws)·S, 3) uint8 strip of EG3D renders of ws from cameras at the given yaws (radians)."""
+    subject = _subject(generator, ws)
+    views = [subject.render(cameras.camera_vector(yaw, pitch)[0].numpy(), 0, near=0.0, far=0.0).image
+             for yaw in yaws]
+    return np.concatenate(views, axis=1)
