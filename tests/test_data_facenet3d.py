@@ -1,8 +1,9 @@
 """3DFaceNet CoarseData/FineData and the BFM readers, on a random stand-in model written in the real formats.
 
-The stand-in: a dome-shaped grid "face" (BFM frame: y up, facing +z, micrometres) of a few hundred vertices,
-unit-norm random components, ``01_MorphableModel.mat`` and the trimming files written with
-``scipy.io.savemat`` (v5, real field names, 1-based indices), ``Exp_Pca.bin`` in its binary layout.
+The stand-in (:func:`helpers.data.bfm.write_standin_model`): a dome-shaped grid "face" (BFM frame: y up, facing
++z, micrometres) of a few hundred vertices, unit-norm random components, ``01_MorphableModel.mat`` and the
+trimming files written with ``scipy.io.savemat`` (v5, real field names, 1-based indices), ``Exp_Pca.bin`` in its
+binary layout.
 """
 
 from __future__ import annotations
@@ -30,60 +31,10 @@ IMAGE = 128
 SCALE = 6e-4  # pixels per micrometre: the 1.6e5 µm wide stand-in spans ~96 px
 
 
-def _unit_columns(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
-    """Random components of unit norm, like the BFM's (a QR for orthogonality is slow and not needed)."""
-    a = rng.standard_normal((rows, cols))
-    return (a / np.linalg.norm(a, axis=0)).astype(np.float32)
-
-
-def _grid_faces(n: int) -> np.ndarray:
-    idx = np.arange(n * n).reshape(n, n)
-    a, b, c, d = idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel()
-    return np.concatenate([np.stack([a, c, b], 1), np.stack([b, c, d], 1)])
-
-
 def make_standin(folder: Path, *, seed: int = 0, trim_file: str = "BFM_exp_idx.mat") -> dict:
-    """Write the three model files; returns the arrays written (0-based) for comparisons."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    lin = np.linspace(-8e4, 8e4, GRID)
-    x, y = np.meshgrid(lin, -lin)  # rows go down in y: the grid is an upright face seen from +z
-    z = 6e4 * np.sqrt(np.clip(1 - (x**2 + y**2) / 1.3e5**2, 0, None))
-    full = np.stack([x.ravel(), y.ravel(), z.ravel()], 1)
-    n = len(full)
-    faces = _grid_faces(GRID)
-    shape_pc = _unit_columns(rng, 3 * n, NUM_ID_PCS)
-    shape_ev = np.linspace(4e4, 1e3, NUM_ID_PCS).astype(np.float32)
-    tex = rng.uniform(0, 255, (n, 3))
-    scipy.io.savemat(folder / "01_MorphableModel.mat", {
-        "shapeMU": full.reshape(-1, 1).astype(np.float32), "shapePC": shape_pc, "shapeEV": shape_ev[:, None],
-        "texMU": tex.reshape(-1, 1).astype(np.float32), "texPC": _unit_columns(rng, 3 * n, 4),
-        "texEV": np.ones((4, 1), np.float32), "tl": (faces + 1).astype(np.float64),
-    }, format="5")
-    # Trim a "mouth" block out of the middle, as 3DFaceNet drops the inner-mouth vertices.
-    drop = {r * GRID + c for r in range(14, 17) for c in range(10, 14)}
-    kept = np.array([i for i in range(n) if i not in drop])
-    m = len(kept)
-    exp_mean = rng.normal(0, 300, (m, 3)).astype(np.float32)
-    exp_pc = _unit_columns(rng, 3 * m, NUM_EXP)  # columns = components, rows interleaved x y z
-    with open(folder / "Exp_Pca.bin", "wb") as fh:
-        fh.write(np.int32(NUM_EXP).tobytes())
-        fh.write(exp_mean.astype("<f4").tobytes())
-        fh.write(np.ascontiguousarray(exp_pc.T).astype("<f4").tobytes())  # component-major
-    trimmed_faces = bfm.trim_triangles(faces, kept, n)
-    # 68 landmark vertices among the kept ones (3DDFA-style keypoints, 1-based into the kept vertices).
-    landmarks = rng.choice(m, 68, replace=False)
-    if trim_file == "BFM_exp_idx.mat":
-        scipy.io.savemat(folder / trim_file, {"trimIndex": (kept + 1).astype(np.uint16)[:, None]}, format="5")
-    else:
-        scipy.io.savemat(folder / trim_file, {
-            "trimIndex": (kept + 1).astype(np.float64)[:, None],
-            "keypoints": (landmarks + 1).astype(np.float64)[None, :],
-            "tri": (trimmed_faces + 1).T.astype(np.float64),  # 3×F as 3DDFA stores it
-        }, format="5")
-    return {"full": full, "faces": faces, "kept": kept, "shape_pc": shape_pc, "shape_ev": shape_ev,
-            "exp_mean": exp_mean, "exp_pc": exp_pc, "tex": tex, "landmarks": landmarks,
-            "trimmed_faces": trimmed_faces}
+    """Write the three model files (:func:`helpers.data.bfm.write_standin_model`); returns the arrays written."""
+    return bfm.write_standin_model(folder, seed=seed, grid=GRID, num_identity=NUM_ID_PCS, num_expression=NUM_EXP,
+                                   trim_file=trim_file)
 
 
 @pytest.fixture(scope="module")

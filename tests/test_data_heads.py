@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from helpers import cameras
-from helpers.data import folder
+from helpers.data import folder, lpff
 from helpers.data.depth_dataset import DepthDataset, DepthDatasetConfig
 from helpers.data.heads import (
     DEPTH_RANGE,
@@ -25,6 +26,7 @@ from helpers.data.heads import (
     HeadDatasetError,
     head_parameters,
     head_sample,
+    lpff_name,
     random_head,
     write_head_dataset,
 )
@@ -58,7 +60,7 @@ def direct_render(config: HeadDatasetConfig, index: int, size: int):
 def written(tmp_path_factory) -> dict[str, Path]:
     """One small dataset per layout."""
     return {layout: write_head_dataset(tmp_path_factory.mktemp(layout), small(layout), progress=False)
-            for layout in ("folder", "synthetic", "prosopo")}
+            for layout in ("folder", "synthetic", "prosopo", "lpff")}
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,6 +175,61 @@ def test_original_layouts_read_back_as_the_direct_render(written, layout):
             assert torch.isnan(item["camera"]).all()
 
 
+def test_lpff_layout_reads_back_as_the_direct_render(written):
+    root, config = written["lpff"], small("lpff")
+    assert json.loads((root / HEADS_JSON).read_text())["settings"]["layout"] == "lpff"
+    assert sorted(p.name for p in root.iterdir()) == ["camera_parameters.json", "crop", HEADS_JSON, "info.json"]
+    data = lpff.LpffFolder(root)
+    ids = [folder.sample_id(i) for i in range(config.count)]
+    assert data.names == [lpff_name(i) for i in ids] and data.image_dir == root / "crop" / "eg3d"
+    published = json.loads((root / lpff.CAMERA_PARAMETERS).read_text())  # LPFF's {name: [25 floats]} form
+    assert sorted(published) == data.names and all(len(c) == 25 for c in published.values())
+    for index, sample_id in enumerate(ids):
+        head, yaw, pitch, view = direct_render(config, index, config.image_size)
+        sample = data.sample(lpff_name(sample_id))
+        assert sample.camera.dtype == np.float32 and np.array_equal(sample.camera, view.camera)
+        assert np.allclose(sample.camera[-9:], [cameras.FOCAL, 0, 0.5, 0, cameras.FOCAL, 0.5, 0, 0, 1])
+        with Image.open(sample.image_path) as im:
+            assert np.array_equal(np.asarray(im), view.image)
+        assert sample.info["sample"] == sample_id and sample.info["yaw"] == yaw and sample.info["pitch"] == pitch
+        assert "license" in sample.info["image_info"]
+        position = view.camera[[3, 7, 11]].astype(np.float64)  # LPFF's θ: angle of the camera position from +x
+        theta, _ = lpff.theta_phi(sample.camera)
+        assert abs(float(theta) - math.acos(position[0] / np.linalg.norm(position))) < 1e-6
+        assert abs(np.linalg.norm(position) - cameras.RADIUS) < 1e-5  # 2.7 from the origin, as LPFF's cameras
+
+
+def test_lpff_layout_spans_wide_poses_that_rebalancing_copies_and_converts(tmp_path):
+    config = small("lpff", count=12, image_size=16, steps=16, max_yaw=1.4, max_pitch=0.5)
+    root = write_head_dataset(tmp_path / "lpff", config, progress=False)
+    data = lpff.LpffFolder(root)
+    yaws = np.array([data.info(n)["yaw"] for n in data.names])
+    assert yaws.min() < -0.7 and yaws.max() > 0.7
+    counts = lpff.rebalance_counts(lpff.poses_of(np.stack([data.camera(n) for n in data.names])))
+    assert counts.min() == 1 and counts.max() > 1  # the rare poses get copies
+    out = lpff.convert_lpff(root, tmp_path / "converted", mirror=True, rebalance=True, progress=False)
+    records = folder.read_samples(out)
+    assert len(records) == 2 * config.count
+    for name in data.names:
+        original, mirrored = records[name], records[lpff.mirror_name(name)]
+        assert np.array_equal(original["camera"], data.camera(name).astype(np.float64))
+        assert mirrored["yaw"] == pytest.approx(-original["yaw"], abs=1e-5)
+
+
+def test_lpff_layout_without_its_json_files_is_finished_by_a_rerun(written, tmp_path):
+    root = tmp_path / "d"
+    write_head_dataset(root, small("lpff"), progress=False)
+    (root / lpff.CAMERA_PARAMETERS).unlink()  # interrupted after the crops
+    (root / "crop" / "eg3d" / f"{lpff_name('seed00000002')}.png").unlink()
+    with pytest.raises(lpff.LpffFormatError, match="camera_parameters.json"):
+        lpff.LpffFolder(root)
+    write_head_dataset(root, small("lpff"), progress=False)
+    assert files_of(root) == files_of(written["lpff"])
+    (root / lpff.INFO).unlink()
+    write_head_dataset(root, small("lpff"), progress=False)
+    assert files_of(root) == files_of(written["lpff"])
+
+
 def test_image_and_depth_sizes_may_be_equal(tmp_path):
     config = small(count=1, image_size=32, depth_size=32)
     sample = folder.DatasetFolder(write_head_dataset(tmp_path / "d", config, progress=False)).load(0)
@@ -193,7 +250,7 @@ def test_samples_differ(written):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("layout", ["folder", "synthetic", "prosopo"])
+@pytest.mark.parametrize("layout", ["folder", "synthetic", "prosopo", "lpff"])
 def test_same_config_writes_identical_files_whatever_the_workers(written, tmp_path, layout):
     again = write_head_dataset(tmp_path / "again", small(layout), progress=False, workers=1)
     assert files_of(again) == files_of(written[layout])

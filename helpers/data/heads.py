@@ -4,7 +4,7 @@ Each sample is one :class:`helpers.synthetic.AnalyticHead` whose skull, nose, ea
 vary by ±15–25 % around the default head (:func:`random_head`), with a random skin colour and key-light direction,
 seen from a random yaw/pitch on EG3D's camera orbit, ray-marched at ``image_size`` (image) and ``depth_size``
 (depth and mask). It serves learning tests, smoke-mode notebooks and benchmarks that need ground-truth depth
-without a generator. :func:`write_head_dataset` writes it in one of three layouts:
+without a generator. :func:`write_head_dataset` writes it in one of four layouts:
 
 - ``"folder"``: this toolkit's dataset folder (:mod:`helpers.data.folder`, DESIGN §5), read by
   :class:`helpers.data.folder.DatasetFolder` and :class:`helpers.data.depth_dataset.DepthDataset`:
@@ -18,8 +18,17 @@ without a generator. :func:`write_head_dataset` writes it in one of three layout
   which the camera files store too, so ``original_focal`` = SEED_FOCAL (the default) and None read the same,
   true camera.
 - ``"prosopo"``: Prosopo's layout: ``input/``, ``depth128x128/``, ``latent/``; no cameras (focal FOCAL).
+- ``"lpff"``: LPFF's published layout, as :class:`helpers.data.lpff.LpffFolder` reads it: ``crop/eg3d/<name>.png``
+  (the unzipped ``crop/eg3d.zip``), ``camera_parameters.json`` ``{"<name>": [25 floats], ...}`` (the cameras the
+  images were rendered with, focal FOCAL as LPFF's) and ``info.json`` ``{"<name>": {"raw_image_name", "image_info":
+  {"license", ...}}}`` in the shape of LPFF's Flickr metadata. Names have LPFF's ``<user>_<photo>_<face>`` form:
+  ``heads@N00_<id>_00`` (:func:`lpff_name`). Images only: LPFF has no depth, masks or latents, and ``depth_size``
+  is not rendered. Photo collections like LPFF are wide in pose: pass e.g. ``max_yaw=1.4`` (±80°) and
+  ``max_pitch=0.5``, which gives LPFF's rebalancing (:func:`helpers.data.lpff.rebalance_counts`) rare poses to
+  copy. The two JSON files are written after the crops (a folder without them is incomplete, and a rerun
+  finishes it).
 
-The original layouts get a ``heads.json`` (generator and config) next to their folders instead of a
+The original layouts and LPFF's get a ``heads.json`` (generator and config) next to their folders instead of a
 ``meta.json``, which would make :func:`helpers.data.sources.open_source` take them for our folder format.
 
 **Depth.** The folder layout stores camera z-depth in world units, linear in :data:`DEPTH_RANGE` (the render's
@@ -56,6 +65,7 @@ import numpy as np
 from helpers import __version__, cameras
 from helpers.atomic import write_npy_atomic, write_png_atomic, write_text_atomic
 from helpers.data import folder
+from helpers.data.lpff import CAMERA_PARAMETERS, INFO
 from helpers.data.original import LAYOUTS
 from helpers.data.sample_settings import SampleSettings
 from helpers.data.sample_writer import sample_files
@@ -63,12 +73,13 @@ from helpers.depth_png import write_depth_png, write_legacy_depth_png
 from helpers.synthetic import AnalyticHead, Ellipsoid, SyntheticView, _default_parts
 
 __all__ = [
-    "DEPTH_RANGE", "GENERATOR", "HEADS_JSON", "LATENT_DIM", "PARAMETERS", "HeadDatasetConfig", "HeadDatasetError",
-    "HeadSample", "head_parameters", "head_sample", "random_head", "write_head_dataset",
+    "DEPTH_RANGE", "GENERATOR", "HEADS_JSON", "LATENT_DIM", "LPFF_CROPS", "PARAMETERS", "HeadDatasetConfig",
+    "HeadDatasetError", "HeadSample", "head_parameters", "head_sample", "lpff_name", "random_head",
+    "write_head_dataset",
 ]
 
-Layout = Literal["folder", "synthetic", "prosopo"]
-_LAYOUTS = ("folder", "synthetic", "prosopo")
+Layout = Literal["folder", "synthetic", "prosopo", "lpff"]
+_LAYOUTS = ("folder", "synthetic", "prosopo", "lpff")
 
 #: z range (world units) of the ray march and of the 16-bit depth PNGs: ``AnalyticHead.render``'s near/far.
 DEPTH_RANGE = (2.0, 3.4)
@@ -76,8 +87,11 @@ DEPTH_RANGE = (2.0, 3.4)
 LATENT_DIM = 512
 #: Shape of the original layouts' latent files (EG3D FFHQ 512: 14 ws).
 ORIGINAL_LATENT_SHAPE = (1, 14, LATENT_DIM)
-#: Marker of the original layouts (they cannot hold a ``meta.json``).
+#: Marker of the original and LPFF layouts (they cannot hold a ``meta.json``).
 HEADS_JSON = "heads.json"
+#: Folder of the crops in the ``"lpff"`` layout (LPFF's unzipped ``crop/eg3d.zip``; the first place
+#: :class:`helpers.data.lpff.LpffFolder` looks).
+LPFF_CROPS = "crop/eg3d"
 #: ``meta.json``'s ``generator`` entry (compared, with the settings, on a rewrite).
 GENERATOR = {
     "name": "analytic heads",
@@ -111,7 +125,8 @@ class HeadDatasetConfig:
         max_yaw: yaw is uniform in [-max_yaw, max_yaw] radians (positive: camera towards world +x).
         max_pitch: pitch is uniform in [-max_pitch, max_pitch] (EG3D's pitch offset, radians; see
             :mod:`helpers.cameras`).
-        layout: ``"folder"`` (ours), ``"synthetic"`` or ``"prosopo"`` (the original project's layouts).
+        layout: ``"folder"`` (ours), ``"synthetic"`` or ``"prosopo"`` (the original project's layouts) or
+            ``"lpff"`` (LPFF's published layout: images and cameras only).
         steps: ray-march samples per ray in :data:`DEPTH_RANGE` before the bisection refine (speed vs the
             thinnest part found: about 0.015 world units apart at 96).
     """
@@ -212,6 +227,12 @@ class HeadSample:
         return folder.sample_id(self.index)
 
 
+def lpff_name(sample_id: str) -> str:
+    """The ``"lpff"`` layout's image name of a sample: ``heads@N00_<id>_00``, in LPFF's ``<Flickr user>_<photo>_
+    <face>`` form (e.g. ``100004356@N06_21795165006_01``)."""
+    return f"heads@N00_{sample_id}_00"
+
+
 def head_sample(config: HeadDatasetConfig, index: int) -> HeadSample:
     """The head and camera of sample ``index``: :func:`random_head`, then yaw, then pitch, all drawn from
     ``numpy.random.default_rng((config.seed, index))``; the camera orbits at :data:`helpers.cameras.RADIUS`
@@ -225,14 +246,17 @@ def head_sample(config: HeadDatasetConfig, index: int) -> HeadSample:
 
 
 def _render(sample: HeadSample, config: HeadDatasetConfig) -> tuple[SyntheticView, SyntheticView]:
-    """(view at image_size, view at depth_size): one render when the sizes are equal."""
+    """(view at image_size, view at depth_size): one render when the sizes are equal or the layout stores no
+    depth (``"lpff"``)."""
     near, far = DEPTH_RANGE
 
     def render(size: int) -> SyntheticView:
         return sample.head.render(sample.camera, size, near=near, far=far, steps=config.steps)
 
     image = render(config.image_size)
-    return image, image if config.depth_size == config.image_size else render(config.depth_size)
+    if config.depth_size == config.image_size or config.layout == "lpff":
+        return image, image
+    return image, render(config.depth_size)
 
 
 def _ray_depth(view: SyntheticView) -> np.ndarray:
@@ -249,6 +273,8 @@ def _ray_depth(view: SyntheticView) -> np.ndarray:
 
 
 def _original_files(sample_id: str, layout: str) -> dict[str, str]:
+    if layout == "lpff":
+        return {"image": f"{LPFF_CROPS}/{lpff_name(sample_id)}.png"}
     spec = LAYOUTS[layout]
     files = {"image": f"{spec.images}/{sample_id}.png", "depth": f"{spec.depth}/{sample_id}.png"}
     if spec.cameras:
@@ -270,6 +296,9 @@ def _write_sample(root: Path, config: HeadDatasetConfig, index: int) -> dict[str
         write_png_atomic(root / files["mask"], np.where(view.mask, 255, 0).astype(np.uint8))
         write_npy_atomic(root / files["latent"], latent)
         write_npy_atomic(root / files["camera"], sample.camera)
+    elif config.layout == "lpff":
+        files = _original_files(sample.id, config.layout)
+        write_png_atomic(root / files["image"], image.image)
     else:
         files = _original_files(sample.id, config.layout)
         write_legacy_depth_png(root / files["depth"], _ray_depth(view), mask=view.mask)
@@ -290,7 +319,8 @@ def _description(config: HeadDatasetConfig) -> dict[str, Any]:
     return {
         "generator": GENERATOR,
         "settings": json.loads(json.dumps(settings)),
-        "latents": f"head parameters ({len(PARAMETERS)} values: {', '.join(PARAMETERS[:3])}, …; "
+        "latents": "none (LPFF's layout has images and cameras only)" if config.layout == "lpff" else
+                   f"head parameters ({len(PARAMETERS)} values: {', '.join(PARAMETERS[:3])}, …; "
                    "helpers.data.heads.PARAMETERS), zero-padded to (512,) float32"
                    + ("" if config.layout == "folder" else ", tiled to (1, 14, 512)"),
         "camera_convention": "EG3D 25-vector: OpenCV cam2world (4x4 row-major) + normalised intrinsics (3x3)",
@@ -349,8 +379,27 @@ def _check_folder(root: Path, description: dict[str, Any]) -> None:
         )
 
 
+def _write_lpff_json(root: Path, records: list[dict[str, Any]]) -> None:
+    """LPFF's ``camera_parameters.json`` and ``info.json`` of every sample (written after the crops)."""
+    names = [Path(r["files"]["image"]).stem for r in records]
+    cams = {name: r["camera"] for name, r in zip(names, records)}
+    info = {name: {"raw_image_name": name[:-3],
+                   "image_info": {"photo_url": None, "license": {"name": "generated: no licence needed"}},
+                   "generator": GENERATOR["module"], "sample": r["id"], "yaw": r["yaw"], "pitch": r["pitch"]}
+            for name, r in zip(names, records)}
+    write_text_atomic(root / INFO, json.dumps(info, indent=4) + "\n")
+    write_text_atomic(root / CAMERA_PARAMETERS, json.dumps(cams, indent=4) + "\n")  # last: the folder is complete
+
+
+def _lpff_record(config: HeadDatasetConfig, index: int) -> dict[str, Any]:
+    """What :func:`_write_lpff_json` needs of a sample whose crop is already written (no render)."""
+    sample = head_sample(config, index)
+    return {"id": sample.id, "yaw": sample.yaw, "pitch": sample.pitch, "camera": [float(v) for v in sample.camera],
+            "files": _original_files(sample.id, "lpff")}
+
+
 def _done(root: Path, config: HeadDatasetConfig, ids: list[str]) -> set[str]:
-    """Ids whose sample is complete: in the manifest (our folder), all files present (original layouts)."""
+    """Ids whose sample is complete: in the manifest (our folder), all files present (original and LPFF layouts)."""
     if config.layout == "folder":
         return set(folder.read_samples(root)) & set(ids)
     return {i for i in ids if all((root / rel).is_file() for rel in _original_files(i, config.layout).values())}
@@ -385,8 +434,11 @@ def write_head_dataset(
     ids = [folder.sample_id(i) for i in range(config.count)]
     done = _done(root, config, ids) if root.is_dir() else set()
     todo = [i for i, sample_id in enumerate(ids) if sample_id not in done]
-    dataset_json_missing = config.layout == "folder" and not (root / folder.DATASET_JSON).is_file()
-    if not todo and not dataset_json_missing:
+    labels_file = {"folder": folder.DATASET_JSON, "lpff": CAMERA_PARAMETERS}.get(config.layout)
+    labels_missing = labels_file is not None and not (root / labels_file).is_file()
+    if config.layout == "lpff":
+        labels_missing = labels_missing or not (root / INFO).is_file()
+    if not todo and not labels_missing:
         return root
 
     root.mkdir(parents=True, exist_ok=True)
@@ -398,12 +450,13 @@ def write_head_dataset(
         write_text_atomic(root / HEADS_JSON, json.dumps(description, indent=2) + "\n")
 
     manifest = folder.ManifestWriter(root / folder.MANIFEST) if config.layout == "folder" else None
+    records: dict[int, dict[str, Any]] = {}
     with ThreadPoolExecutor(workers) as pool, tqdm(total=len(todo), unit="sample", desc="heads",
                                                   disable=not progress) as bar:
         futures = [pool.submit(_write_sample, root, config, i) for i in todo]
         try:
-            for future in futures:  # in index order: a manifest line commits its sample
-                record = future.result()
+            for index, future in zip(todo, futures):  # in index order: a manifest line commits its sample
+                record = records[index] = future.result()
                 if manifest is not None:
                     manifest.append(record)
                 bar.update(1)
@@ -416,4 +469,6 @@ def write_head_dataset(
                 manifest.close()
     if config.layout == "folder":
         folder.write_dataset_json(root, folder.read_samples(root).values())
+    elif config.layout == "lpff":
+        _write_lpff_json(root, [records[i] if i in records else _lpff_record(config, i) for i in range(config.count)])
     return root
