@@ -172,6 +172,12 @@ def test_http_archive_unpacks_into_folder_and_second_call_needs_no_network(serve
     assert len(server.requests) == 1
 
 
+def test_http_download_shows_a_progress_bar(server: FileServer, tmp_path: Path, cache: Path, capsys) -> None:
+    fetch(HttpSource(server.url("set.zip"), sha256=sha(ARCHIVE)), tmp_path / "out", progress=True)
+    shown = capsys.readouterr().err
+    assert "set.zip: 100%" in shown and "unpack set.zip: 100%" in shown, shown  # transfer and unpacking bars
+
+
 def test_http_tar_gz_plain_file_and_default_cache_folder(server: FileServer, tmp_path: Path, cache: Path) -> None:
     server.files["labels.tar.gz"] = make_tar_gz({"a/dataset.json": b"{}"})
     server.files["num_replicas.json"] = b'{"0": 2}'
