@@ -77,7 +77,7 @@ def reconstruct_photo(image: Any, encoder: LatentEncoder, generator: nn.Module, 
 
     rgb = center_square(load_rgb(image))
     device = generator.backbone.mapping.w_avg.device
-    batch = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].to(device)
+    batch = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].to(device)  # a writable copy
     w = encoder.to(device).predict(batch)
     return reconstruct_from_latent(generator, encoder.ws(w), **options)
 
