@@ -44,7 +44,7 @@ from helpers.depth.metrics import METRIC_INFO, MetricsTable
 from helpers.runtime import autocast, distributed_environment, resolve_device, resolve_precision
 
 __all__ = ["RESUMABLE_CHANGES", "LoopConfig", "OptimConfig", "TrainResult", "TrainingTask", "build_optimizer",
-           "lr_factor", "run_training"]
+           "lr_factor", "run_training", "train_step"]
 
 STATE_FORMAT = "helpers-train-state"
 STATE_VERSION = 1
@@ -297,10 +297,11 @@ def _load_state(path: Path) -> dict[str, Any]:
     return state
 
 
-def _train_step(task: TrainingTask, net: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-                batch: Mapping[str, Any], *, device: torch.device, precision: str,
-                grad_clip: float | None) -> torch.Tensor:
-    """One optimizer step; returns the detached loss."""
+def train_step(task: TrainingTask, net: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+               batch: Mapping[str, Any], *, device: torch.device, precision: str,
+               grad_clip: float | None) -> torch.Tensor:
+    """One optimizer step of :func:`run_training` (also timed by ``benchmarks/depth_speed.py``): the task's loss
+    under autocast, backward through the loss scaler, gradient clipping, step; returns the detached loss."""
     with autocast(device, precision):
         loss = task.loss(net, batch, device)
     if not torch.isfinite(loss):
@@ -479,7 +480,7 @@ def run_training(task: TrainingTask, loop: LoopConfig, config: Mapping[str, Any]
                 if progress.step >= total_steps:
                     break
                 lr = _set_lr(optimizer, lr_factor(progress.step, total_steps, loop.optim), progress.plateau_scale)
-                value = float(_train_step(task, net, optimizer, scaler, batch, device=device, precision=precision,
+                value = float(train_step(task, net, optimizer, scaler, batch, device=device, precision=precision,
                                           grad_clip=loop.optim.grad_clip))
                 progress.step += 1
                 progress.batches_in_epoch += 1
