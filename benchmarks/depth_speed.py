@@ -67,13 +67,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpers.data.heads import HeadDatasetConfig, write_head_dataset  # noqa: E402
-from helpers.data.loader import make_loader  # noqa: E402
-from helpers.depth.dpt import BACKBONES, TransformerDepthModel  # noqa: E402
-from helpers.depth.models import DepthModelConfig, build_depth_model  # noqa: E402
-from helpers.depth.train import DepthTask, TrainConfig, _datasets, train_depth  # noqa: E402
-from helpers.runtime import autocast, resolve_precision  # noqa: E402
-from helpers.training import OptimConfig, train_step, build_optimizer  # noqa: E402
+from helpers.data.heads import HeadDatasetConfig, write_head_dataset
+from helpers.data.loader import make_loader
+from helpers.depth.dpt import BACKBONES, TransformerDepthModel
+from helpers.depth.models import DepthModelConfig, build_depth_model
+from helpers.depth.train import DepthTask, TrainConfig, _datasets, train_depth
+from helpers.runtime import autocast, resolve_precision
+from helpers.training import OptimConfig, build_optimizer, train_step
 
 #: Architectures of the public backbones: the fields of their Hub ``config.json`` that differ from the defaults of
 #: ``transformers``' ``DPTConfig`` / ``DepthAnythingConfig`` (5.x), plus DPT's ``readout_type`` (the default today,
@@ -219,7 +219,6 @@ def measure_train(model: torch.nn.Module, task: DepthTask, device: torch.device,
     per_step = [timed(lambda: steps(args.steps), device) / args.steps for _ in range(args.repeats)]
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
     optimizer.zero_grad(set_to_none=True)
-    del optimizer, scaler
     return batch_size / statistics.median(per_step), per_step, peak
 
 
