@@ -43,7 +43,7 @@ from helpers.data.loader import make_loader
 from helpers.depth.metrics import METRIC_INFO, MetricsTable
 from helpers.runtime import autocast, distributed_environment, resolve_device, resolve_precision
 
-__all__ = ["RESUMABLE_CHANGES", "LoopConfig", "OptimConfig", "TrainResult", "TrainingTask", "build_optimizer",
+__all__ = ["RESUMABLE_CHANGES", "LoopConfig", "LoopSettings", "OptimConfig", "TrainResult", "TrainingTask", "build_optimizer",
            "lr_factor", "run_training", "train_step"]
 
 STATE_FORMAT = "helpers-train-state"
@@ -94,12 +94,11 @@ class OptimConfig:
             raise ValueError("warmup_steps and weight_decay must be >= 0 and min_lr_ratio in [0, 1]")
 
 
-@dataclass(frozen=True)
-class LoopConfig:
-    """How a run trains, whatever it trains (the task-independent fields of a training config).
+@dataclass(frozen=True, kw_only=True)
+class LoopSettings:
+    """How a run trains, whatever it trains: the fields every training config shares (keyword-only).
 
     Attributes:
-        out: run folder (created; an existing run there is resumed).
         epochs: passes over the train set.
         max_steps: stop after this many optimizer steps in total (None: ``epochs`` decides).
         batch_size: samples per step (per GPU under torchrun).
@@ -114,7 +113,6 @@ class LoopConfig:
         progress: tqdm bars.
     """
 
-    out: str
     epochs: int = 10
     max_steps: int | None = None
     batch_size: int = 8
@@ -136,6 +134,17 @@ class LoopConfig:
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
         resolve_precision(self.precision, torch.device("cpu"))  # validates the name
+
+    def loop_config(self, out: str) -> LoopConfig:
+        """These settings with the run folder, for :func:`run_training`."""
+        return LoopConfig(out=out, **{f.name: getattr(self, f.name) for f in dataclasses.fields(LoopSettings)})
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoopConfig(LoopSettings):
+    """:class:`LoopSettings` plus ``out``, the run folder (created; an existing run there is resumed)."""
+
+    out: str
 
 
 class TrainingTask(Protocol):

@@ -54,7 +54,7 @@ from helpers.depth.losses import DepthLoss, DepthLossConfig
 from helpers.depth.metrics import METRIC_INFO, MetricsTable
 from helpers.depth.models import DepthModelConfig, build_depth_model, model_checkpoint
 from helpers.runtime import distributed_environment
-from helpers.training import LoopConfig, OptimConfig, TrainResult, run_training
+from helpers.training import LoopConfig, LoopSettings, OptimConfig, TrainResult, run_training
 
 __all__ = ["DepthTask", "OptimConfig", "TrainConfig", "TrainResult", "default_loss", "train_depth"]
 
@@ -63,8 +63,8 @@ EPOCH_METRICS = ("original_l1", "original_l1_masked", "original_perfect", "abs_r
                  "normal_mean_deg")
 
 
-@dataclass(frozen=True)
-class TrainConfig:
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig(LoopSettings):
     """A training run (see the module docstring).
 
     Attributes:
@@ -103,21 +103,9 @@ class TrainConfig:
     source: Source = "auto"
     splits: SplitConfig = field(default_factory=SplitConfig)
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
-    epochs: int = 10
-    max_steps: int | None = None
-    batch_size: int = 8
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    precision: str = "auto"
-    device: str = "auto"
-    workers: int = 2
     cache: bool = False
-    seed: int = 0
-    checkpoint_every: int = 500
-    eval_every: int = 1
     val_batches: int | None = None
     select_metric: str | None = None
-    log_every: int = 10
-    progress: bool = True
 
     def __post_init__(self) -> None:
         data = (self.data,) if isinstance(self.data, (str, os.PathLike)) else tuple(str(p) for p in self.data)
@@ -125,7 +113,7 @@ class TrainConfig:
         object.__setattr__(self, "out", os.fspath(self.out))
         if not self.data:
             raise ValueError("TrainConfig.data needs at least one dataset folder")
-        _ = self.loop  # validates the loop fields
+        super().__post_init__()  # the loop fields
         if self.select_metric is not None and self.select_metric not in METRIC_INFO:
             raise ValueError(f"unknown select_metric {self.select_metric!r}; choose one of {sorted(METRIC_INFO)}")
 
@@ -136,10 +124,7 @@ class TrainConfig:
     @property
     def loop(self) -> LoopConfig:
         """The task-independent part, for :func:`helpers.training.run_training`."""
-        return LoopConfig(out=self.out, epochs=self.epochs, max_steps=self.max_steps, batch_size=self.batch_size,
-                          optim=self.optim, precision=self.precision, device=self.device, workers=self.workers,
-                          seed=self.seed, checkpoint_every=self.checkpoint_every, eval_every=self.eval_every,
-                          log_every=self.log_every, progress=self.progress)
+        return self.loop_config(self.out)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

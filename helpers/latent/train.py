@@ -38,7 +38,7 @@ from helpers.latent.dataset import LatentDataset
 from helpers.latent.encoder import LatentEncoder, LatentEncoderConfig, encoder_checkpoint
 from helpers.latent.evaluate import constant_predictor, encoder_predictor, evaluate_latents, render_depth
 from helpers.runtime import distributed_environment, resolve_device
-from helpers.training import LoopConfig, OptimConfig, TrainResult, run_training
+from helpers.training import LoopConfig, LoopSettings, OptimConfig, TrainResult, run_training
 
 __all__ = ["LatentLossConfig", "LatentTask", "LatentTrainConfig", "evaluate_baselines", "train_latent"]
 
@@ -64,8 +64,8 @@ class LatentLossConfig:
             raise ValueError(f"depth_weight must be >= 0, got {self.depth_weight}")
 
 
-@dataclass(frozen=True)
-class LatentTrainConfig:
+@dataclass(frozen=True, kw_only=True)
+class LatentTrainConfig(LoopSettings):
     """A latent-encoder training run.
 
     Attributes:
@@ -76,7 +76,8 @@ class LatentTrainConfig:
         augment: photometric augmentation (flips and crops are never used).
         splits: split fractions and salt; select_metric: val metric that picks ``best.pt``.
         val_batches: evaluate on at most this many val batches.
-        Loop fields (epochs … progress): as :class:`helpers.training.LoopConfig`.
+        Loop fields (epochs … progress): :class:`helpers.training.LoopSettings`, here with 20 epochs, batch 16
+            and a learning rate of 1e-3.
     """
 
     data: tuple[str, ...]
@@ -89,17 +90,8 @@ class LatentTrainConfig:
     select_metric: str = "latent_l1"
     val_batches: int | None = None
     epochs: int = 20
-    max_steps: int | None = None
     batch_size: int = 16
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3))
-    precision: str = "auto"
-    device: str = "auto"
-    workers: int = 2
-    seed: int = 0
-    checkpoint_every: int = 500
-    eval_every: int = 1
-    log_every: int = 10
-    progress: bool = True
 
     def __post_init__(self) -> None:
         data = (self.data,) if isinstance(self.data, (str, os.PathLike)) else tuple(self.data)
@@ -109,14 +101,11 @@ class LatentTrainConfig:
             raise ValueError("LatentTrainConfig.data needs at least one dataset folder")
         if self.select_metric not in METRIC_INFO:
             raise ValueError(f"unknown select_metric {self.select_metric!r}; choose one of {sorted(METRIC_INFO)}")
-        _ = self.loop  # validates the loop fields
+        super().__post_init__()  # the loop fields
 
     @property
     def loop(self) -> LoopConfig:
-        return LoopConfig(out=self.out, epochs=self.epochs, max_steps=self.max_steps, batch_size=self.batch_size,
-                          optim=self.optim, precision=self.precision, device=self.device, workers=self.workers,
-                          seed=self.seed, checkpoint_every=self.checkpoint_every, eval_every=self.eval_every,
-                          log_every=self.log_every, progress=self.progress)
+        return self.loop_config(self.out)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
