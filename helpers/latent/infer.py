@@ -19,7 +19,7 @@ from helpers import cameras
 from helpers.latent.encoder import LatentEncoder
 from helpers.mesh import DensityGrid, Mesh, lattice_points
 
-__all__ = ["LatentReconstruction", "novel_views", "reconstruct_from_latent", "reconstruct_photo"]
+__all__ = ["LatentReconstruction", "novel_views", "predict_w", "reconstruct_from_latent", "reconstruct_photo"]
 
 
 @dataclass
@@ -70,15 +70,20 @@ def reconstruct_from_latent(generator: nn.Module, ws: torch.Tensor, *, camera: n
                                 camera=camera.astype(np.float32), mesh=mesh)
 
 
-def reconstruct_photo(image: Any, encoder: LatentEncoder, generator: nn.Module, **options: Any) -> LatentReconstruction:
-    """Predict w for one photo (path, PIL image or (H, W, 3) array; centre-cropped to a square) and render it with
-    :func:`reconstruct_from_latent` (``options``: camera, mesh_resolution, level)."""
+def predict_w(image: Any, encoder: LatentEncoder) -> torch.Tensor:
+    """(1, w_dim) — or (1, num_ws, w_dim) for W+ — predicted for one photo (path, PIL image or (H, W, 3) array;
+    centre-cropped to a square), on the encoder's device."""
     from helpers.depth.reconstruct import center_square, load_rgb
 
     rgb = center_square(load_rgb(image))
-    device = generator.backbone.mapping.w_avg.device
-    batch = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].to(device)  # a writable copy
-    w = encoder.to(device).predict(batch)
+    batch = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None]  # a writable copy
+    return encoder.predict(batch.to(encoder.w_avg.device))
+
+
+def reconstruct_photo(image: Any, encoder: LatentEncoder, generator: nn.Module, **options: Any) -> LatentReconstruction:
+    """:func:`predict_w` for one photo, rendered with :func:`reconstruct_from_latent` (``options``: camera,
+    mesh_resolution, level)."""
+    w = predict_w(image, encoder.to(generator.backbone.mapping.w_avg.device))
     return reconstruct_from_latent(generator, encoder.ws(w), **options)
 
 
