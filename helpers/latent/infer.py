@@ -18,6 +18,7 @@ from torch import nn
 from helpers import cameras
 from helpers.latent.encoder import LatentEncoder
 from helpers.mesh import DensityGrid, Mesh, lattice_points
+from helpers.photo import center_square, load_rgb
 
 __all__ = ["LatentReconstruction", "novel_views", "predict_w", "reconstruct_from_latent", "reconstruct_photo"]
 
@@ -73,8 +74,6 @@ def reconstruct_from_latent(generator: nn.Module, ws: torch.Tensor, *, camera: n
 def predict_w(image: Any, encoder: LatentEncoder) -> torch.Tensor:
     """(1, w_dim) — or (1, num_ws, w_dim) for W+ — predicted for one photo (path, PIL image or (H, W, 3) array;
     centre-cropped to a square), on the encoder's device."""
-    from helpers.depth.reconstruct import center_square, load_rgb
-
     rgb = center_square(load_rgb(image))
     batch = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None]  # a writable copy
     return encoder.predict(batch.to(encoder.w_avg.device))
