@@ -35,7 +35,7 @@ def test_convert_keeps_every_file_and_resumes(tmp_path, layout):
     assert len(folder.read_samples(out)) == 4
     other = write_head_dataset(tmp_path / "other", HeadDatasetConfig(count=2, image_size=32, depth_size=16,
                                                                       layout=layout), progress=False)
-    with pytest.raises(folder.DatasetFolderError, match="converted from"):
+    with pytest.raises(folder.DatasetFolderError, match=r"other settings \(source: "):
         convert_original(other, out, progress=False)
     with pytest.raises(folder.DatasetFolderError, match="original folder instead"):
         DepthDataset(out)

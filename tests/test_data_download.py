@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import http.server
 import importlib.util
 import io
 import json
 import os
 import sys
 import tarfile
-import threading
 import types
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import huggingface_hub
 import pytest
+from local_http import FileServer, serving
 
 from helpers import cli
 from helpers.data import download as dl
@@ -71,70 +69,10 @@ ARCHIVE_FILES = {"set/input/0001.png": b"png" * 1000, "set/depth128x128/0001.png
 ARCHIVE = make_zip(ARCHIVE_FILES)  # ~1 MB: more than one read chunk of the downloader
 
 
-@dataclass
-class Request:
-    path: str
-    range: str | None
-
-
-@dataclass
-class FileServer:
-    files: dict[str, bytes] = field(default_factory=dict)
-    drop_after: int | None = None  # close the connection after this many body bytes (once)
-    status: int | None = None  # answer every request with this error status
-    requests: list[Request] = field(default_factory=list)
-    port: int = 0
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{name}"
-
-
-class _QuietServer(http.server.ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:  # dropped on purpose
-        pass
-
-
-def _handler(state: FileServer) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            request = Request(self.path, self.headers.get("Range"))
-            state.requests.append(request)
-            data = state.files.get(self.path.lstrip("/"))
-            if state.status is not None or data is None:
-                self.send_error(state.status or 404)
-                return
-            start = int(request.range.removeprefix("bytes=").split("-")[0]) if request.range else 0
-            if request.range:
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-            else:
-                self.send_response(200)
-            body = data[start:]
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if state.drop_after is not None:
-                body, state.drop_after = body[: state.drop_after], None
-                self.close_connection = True
-            self.wfile.write(body)
-
-    return Handler
-
-
 @pytest.fixture
 def server() -> Iterator[FileServer]:
-    state = FileServer(files={"set.zip": ARCHIVE})
-    httpd = _QuietServer(("127.0.0.1", 0), _handler(state))
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving(FileServer(files={"set.zip": ARCHIVE})) as state:
+        yield state
 
 
 @pytest.fixture(autouse=True)

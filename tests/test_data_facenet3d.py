@@ -1,6 +1,6 @@
 """3DFaceNet CoarseData/FineData and the BFM readers, on a random stand-in model written in the real formats.
 
-The stand-in (:func:`helpers.data.bfm.write_standin_model`): a dome-shaped grid "face" (BFM frame: y up, facing
+The stand-in (:func:`helpers.data.bfm_standin.write_standin_model`): a dome-shaped grid "face" (BFM frame: y up, facing
 +z, micrometres) of a few hundred vertices, unit-norm random components, ``01_MorphableModel.mat`` and the
 trimming files written with ``scipy.io.savemat`` (v5, real field names, 1-based indices), ``Exp_Pca.bin`` in its
 binary layout.
@@ -18,7 +18,7 @@ import scipy.io
 from PIL import Image
 from scipy.spatial.transform import Rotation
 
-from helpers.data import bfm, facenet3d
+from helpers.data import bfm, bfm_standin, facenet3d
 from helpers.data.bfm import FaceModel, FaceModelOptions, MissingModelFilesError, ModelFileFormatError
 from helpers.data.facenet3d import CoarseParams, PoseConvention
 from helpers.data.folder import DatasetFolder, DatasetFolderError, read_samples
@@ -32,8 +32,8 @@ SCALE = 6e-4  # pixels per micrometre: the 1.6e5 µm wide stand-in spans ~96 px
 
 
 def make_standin(folder: Path, *, seed: int = 0, trim_file: str = "BFM_exp_idx.mat") -> dict:
-    """Write the three model files (:func:`helpers.data.bfm.write_standin_model`); returns the arrays written."""
-    return bfm.write_standin_model(folder, seed=seed, grid=GRID, num_identity=NUM_ID_PCS, num_expression=NUM_EXP,
+    """Write the three model files (:func:`helpers.data.bfm_standin.write_standin_model`); returns the arrays written."""
+    return bfm_standin.write_standin_model(folder, seed=seed, grid=GRID, num_identity=NUM_ID_PCS, num_expression=NUM_EXP,
                                    trim_file=trim_file)
 
 

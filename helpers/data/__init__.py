@@ -12,16 +12,18 @@ meta.json, dataset.json, :class:`~helpers.data.folder.DatasetFolder` reader),
 :mod:`helpers.data.model_inputs` and :mod:`helpers.data.loader`),
 :mod:`helpers.data.splits` (train/val/test by sample id) and :mod:`helpers.data.augment`.
 
-Public datasets: :mod:`helpers.data.registry` (the named datasets ``prosopo``, ``eg3d-synthetic``, ``lpff``,
+Public datasets: :mod:`helpers.data.registry` (indexes :mod:`helpers.data.dataset_entries`, records of
+:mod:`helpers.data.dataset_info`: the named datasets ``prosopo``, ``eg3d-synthetic``, ``lpff``,
 ``ffhq-eg3d-labels``, ``3dfacenet-coarse``, ``3dfacenet-fine``: sources, licences shown before download, expected
 layouts; :func:`~helpers.data.registry.download` and :func:`~helpers.data.registry.convert`),
 :mod:`helpers.data.datasets_cli` (``python -m helpers datasets list|info|download|convert``),
 :mod:`helpers.data.download` (fetch back-ends: HTTP, Google Drive, Kaggle, Hugging Face; cached, resumable,
-verified, atomic), :mod:`helpers.data.lpff` (LPFF's published layout, pose angles, rebalancing and mirroring as
+verified, atomic; unpacking in :mod:`helpers.data.archives`), :mod:`helpers.data.lpff` (LPFF's published layout, pose angles, rebalancing and mirroring as
 published, converter), :mod:`helpers.data.ffhq_labels` (EG3D's FFHQ ``dataset.json`` cameras and
 ``FFHQ_num_replicas.json`` rebalancing), :mod:`helpers.data.bfm` (Basel Face Model 2009 and 3DFaceNet's expression
-basis: readers, :class:`~helpers.data.bfm.FaceModel`, a random stand-in in the real file formats) and
-:mod:`helpers.data.facenet3d` (3DFaceNet CoarseData parameters → mesh → depth, converter; FineData depth reader).
+basis: readers, :class:`~helpers.data.bfm.FaceModel`; a random stand-in in the real file formats in
+:mod:`helpers.data.bfm_standin`) and :mod:`helpers.data.facenet3d` (3DFaceNet CoarseData parameters → mesh → depth
+with :mod:`helpers.mesh.rasterize`, converter; FineData depth reader).
 
 :mod:`helpers.data.heads` writes a small dataset of randomised analytic heads (ellipsoid unions of
 :mod:`helpers.synthetic` with varied shapes, skin colours, lights and poses) with exact depth, in our folder

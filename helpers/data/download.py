@@ -48,11 +48,8 @@ import inspect
 import json
 import os
 import shutil
-import stat
-import tarfile
 import urllib.parse
 import uuid
-import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -61,6 +58,13 @@ from typing import Any, ClassVar
 from tqdm.auto import tqdm
 
 from helpers.atomic import write_text_atomic
+from helpers.data.archives import (  # re-exported: ARCHIVE_SUFFIXES, is_archive
+    ARCHIVE_SUFFIXES,
+    BadArchiveError,
+    archive_stem,
+    extract_archive,
+    is_archive,
+)
 from helpers.download import ChecksumError, DownloadError, default_cache_dir, download, sha256_file
 
 __all__ = [
@@ -84,8 +88,6 @@ __all__ = [
     "source_key",
 ]
 
-#: File name endings treated as archives (unpacked unless a source says ``unpack=False``).
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 #: Folder (inside ``dest``) holding one completion marker per fetched source.
 MARKER_DIR = ".fetched"
 
@@ -358,7 +360,7 @@ def _fetch_http(source: HttpSource, dest: str | os.PathLike[str] | None, cache: 
     record = {"source": _record_of(source), "archive_sha256": sha256_file(archive)}
     try:
         _unpack_into(archive, folder, key, record, progress=progress)
-    except _BadArchive:
+    except BadArchiveError:
         keep_archive = False  # cached, it would be reused (its sha256 is recorded) and fail again every time
         raise
     finally:
@@ -537,7 +539,7 @@ def _fetch_kaggle(source: KaggleSource, dest: Path, *, progress: bool) -> Path:
             archives = sorted(downloads.glob("*.zip"))
             if not archives:
                 raise DownloadError(f"Kaggle sent no archive for {slug} into {downloads}")
-            _extract(archives[0], content, progress=progress)
+            extract_archive(archives[0], content, progress=progress)
             archives[0].unlink()
         else:
             content.mkdir(parents=True, exist_ok=True)
@@ -548,7 +550,7 @@ def _fetch_kaggle(source: KaggleSource, dest: Path, *, progress: bool) -> Path:
                 if plain.is_file():
                     os.replace(plain, content / base)
                 elif zipped.is_file():  # Kaggle compresses large single files on the way
-                    _extract(zipped, content, progress=progress)
+                    extract_archive(zipped, content, progress=progress)
                     zipped.unlink()
                 else:
                     raise DownloadError(f"Kaggle sent no file {name!r} of {slug} into {downloads}")
@@ -656,68 +658,11 @@ def _fetch_hf(source: HuggingFaceSource, dest: Path, *, progress: bool) -> Path:
     return _cached_result(dest, key) or dest
 
 
-# ------------------------------------------------------------------------------------------------ archives
-def is_archive(name: str) -> bool:
-    """Whether a file name ends like an archive this module unpacks (:data:`ARCHIVE_SUFFIXES`)."""
-    return name.lower().endswith(ARCHIVE_SUFFIXES)
-
-
-def _archive_stem(name: str) -> str:
-    lower = name.lower()
-    for suffix in sorted(ARCHIVE_SUFFIXES, key=len, reverse=True):
-        if lower.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-class _BadArchive(DownloadError):
-    """A file that should be an archive cannot be read as one."""
-
-
-def _safe_member(name: str, archive: Path) -> PurePosixPath:
-    path = PurePosixPath(name.replace("\\", "/"))
-    if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-        raise DownloadError(f"{archive}: refusing to unpack member {name!r} (its path leaves the target folder)")
-    return path
-
-
-def _extract(archive: Path, target: Path, *, progress: bool) -> None:
-    """Unpack ``archive`` into ``target`` (created), refusing members whose paths leave it."""
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        if archive.name.lower().endswith(".zip"):
-            with zipfile.ZipFile(archive) as zf:
-                members = zf.infolist()
-                for info in members:
-                    _safe_member(info.filename, archive)
-                    if stat.S_ISLNK(info.external_attr >> 16):
-                        raise DownloadError(f"{archive}: refusing to unpack symbolic link {info.filename!r}")
-                for info in tqdm(members, desc=f"unpack {archive.name}", unit="file", disable=not progress):
-                    zf.extract(info, target)
-        else:
-            with tarfile.open(archive) as tf:
-                members = tf.getmembers()
-                for member in members:
-                    _safe_member(member.name, archive)
-                    if not (member.isfile() or member.isdir()):
-                        raise DownloadError(f"{archive}: refusing to unpack {member.name!r} (not a file or folder)")
-                for member in tqdm(members, desc=f"unpack {archive.name}", unit="file", disable=not progress):
-                    if hasattr(tarfile, "data_filter"):  # Python ≥ 3.10.12 / 3.11.4: the safe filter, no warning
-                        tf.extract(member, target, filter="data")
-                    else:
-                        tf.extract(member, target)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
-        raise _BadArchive(f"{archive} is not a readable archive ({exc}); it was deleted: download it again, or by "
-                          "hand if the server sends a web page instead of the file") from None
-    except OSError as exc:
-        raise DownloadError(f"cannot unpack {archive} into {target}: {exc} (disk full?)") from None
-
-
 def _unpack_into(archive: Path, dest: Path, key: str, record: dict[str, Any], *, progress: bool) -> None:
     """Unpack into a hidden sibling of ``dest``, then install it (atomic rename when ``dest`` is new)."""
     staging = dest.parent / f".{dest.name}.unpack-{uuid.uuid4().hex[:8]}"
     try:
-        _extract(archive, staging, progress=progress)
+        extract_archive(archive, staging, progress=progress)
         _install(staging, dest, key, {**record, "result": "."})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -725,11 +670,11 @@ def _unpack_into(archive: Path, dest: Path, key: str, record: dict[str, Any], *,
 
 def _extract_beside(archive: Path, *, progress: bool) -> None:
     """``a/b.zip`` → ``a/b/`` (without a doubled ``a/b/b/`` when the archive holds one folder ``b``); delete it."""
-    stem = _archive_stem(archive.name)
+    stem = archive_stem(archive.name)
     staging = archive.with_name(f".{stem}.unpack-{uuid.uuid4().hex[:8]}")
     target = archive.with_name(stem)
     try:
-        _extract(archive, staging, progress=progress)
+        extract_archive(archive, staging, progress=progress)
         entries = list(staging.iterdir())
         inner = entries[0] if len(entries) == 1 and entries[0].is_dir() and entries[0].name == stem else staging
         if target.exists():

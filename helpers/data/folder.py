@@ -204,6 +204,25 @@ def write_meta(root: str | os.PathLike[str], meta: dict[str, Any]) -> Path:
     return write_text_atomic(Path(root) / META, json.dumps(meta, indent=2) + "\n")
 
 
+def prepare_folder(root: str | os.PathLike[str], meta: dict[str, Any], *,
+                   keys: tuple[str, ...] = ("generator", "settings"),
+                   clean: bool = True) -> dict[str, dict[str, Any]]:
+    """Open a dataset folder for writing (new, or resumed): create it, write ``meta`` (or refuse a folder whose
+    meta.json differs in ``keys``, see :func:`check_compatible`), delete temporaries of an interrupted run (unless
+    ``clean`` is False: other shards may be writing right now), and return the samples already there
+    (:func:`read_samples`)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    existing = read_meta(root)
+    if existing is None:
+        write_meta(root, meta)
+    else:
+        check_compatible(existing, meta, root, keys)
+    if clean:
+        remove_temporaries(root)
+    return read_samples(root)
+
+
 def settings_differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
     """Dotted keys whose values differ between two nested settings dicts."""
     diffs = []
@@ -216,12 +235,11 @@ def settings_differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "")
     return diffs
 
 
-def check_compatible(existing: dict[str, Any], new: dict[str, Any], where: str | os.PathLike[str]) -> None:
-    """Samples of two runs may share a folder only if generator and settings are the same."""
-    diffs = settings_differences(
-        {"generator": existing.get("generator", {}), "settings": existing.get("settings", {})},
-        {"generator": new.get("generator", {}), "settings": new.get("settings", {})},
-    )
+def check_compatible(existing: dict[str, Any], new: dict[str, Any], where: str | os.PathLike[str],
+                     keys: tuple[str, ...] = ("generator", "settings")) -> None:
+    """Samples of two runs may share a folder only if the meta.json ``keys`` (generator and settings; converters
+    add ``source``) are the same."""
+    diffs = settings_differences({k: existing.get(k, {}) for k in keys}, {k: new.get(k, {}) for k in keys})
     if diffs:
         raise DatasetFolderError(
             f"{where} holds samples made with other settings ({'; '.join(diffs[:6])}). "

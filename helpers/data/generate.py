@@ -322,15 +322,6 @@ def _meta(config: GenerateConfig, identity: dict[str, Any], gen_config: Any, dep
     }
 
 
-def _prepare_folder(root: Path, meta: dict[str, Any]) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    existing = folder.read_meta(root)
-    if existing is None:
-        folder.write_meta(root, meta)
-    else:
-        folder.check_compatible(existing, meta, root)
-
-
 def generate(config: GenerateConfig, *, generator: Any = None, log=print) -> GenerateReport:
     """Render and write the samples of ``config`` that the folder does not hold yet.
 
@@ -347,10 +338,9 @@ def generate(config: GenerateConfig, *, generator: Any = None, log=print) -> Gen
     G = G.to(device).eval()
     the_plan = plan(config, G.config)
     depth_range = the_plan.depth_range
-    _prepare_folder(root, _meta(config, identity, G.config, depth_range))
     shard = the_plan.shard
-    if shard is None:  # an unsharded run owns the folder; shards may be writing temporaries right now
-        folder.remove_temporaries(root)
+    # An unsharded run owns the folder and clears leftovers; shards may be writing temporaries right now.
+    folder.prepare_folder(root, _meta(config, identity, G.config, depth_range), clean=shard is None)
     log(the_plan.describe())
     if config.check_disk and the_plan.free_bytes is not None and the_plan.estimated_bytes > the_plan.free_bytes:
         log(f"WARNING: the run needs ≈ {_human(the_plan.estimated_bytes)} but only "

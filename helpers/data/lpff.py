@@ -583,18 +583,7 @@ def convert_lpff(src: str | os.PathLike[str], out: str | os.PathLike[str], *, re
         "package_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    folder.remove_temporaries(out)
-    existing = folder.read_meta(out)
-    if existing is None:
-        folder.write_meta(out, meta)
-    else:
-        if existing.get("generator", {}).get("name") != GENERATOR:
-            raise folder.DatasetFolderError(f"{out} holds a dataset of another kind "
-                                            f"({existing.get('generator', {}).get('name')!r}); use another folder")
-        folder.check_compatible(existing, meta, out)
-
-    have = folder.read_samples(out)
+    have = folder.prepare_folder(out, meta)  # another kind or other settings: refused
     todo = [i for i, e in enumerate(entries) if e.id not in have]
     with folder.ManifestWriter(out / folder.MANIFEST) as writer:
         for i in tqdm(todo, desc="LPFF", unit="sample", disable=not progress):

@@ -325,17 +325,7 @@ def convert_original(src: str | os.PathLike[str], out: str | os.PathLike[str], *
                     "(legacy_depth) and meshes in voxel units (shape); no metric depth",
         "package_version": __version__,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    folder.remove_temporaries(out)
-    existing = folder.read_meta(out)
-    if existing is None:
-        folder.write_meta(out, meta)
-    else:
-        if existing.get("source") != meta["source"]:
-            raise folder.DatasetFolderError(f"{out} was converted from {existing.get('source')!r}, not "
-                                            f"{meta['source']!r}: use another output folder")
-        folder.check_compatible(existing, meta, out)
-    have = folder.read_samples(out)
+    have = folder.prepare_folder(out, meta, keys=("generator", "settings", "source"))
     with folder.ManifestWriter(out / folder.MANIFEST) as writer:
         for stem in tqdm([s for s in ids if s not in have], desc=f"convert {source.layout}", unit="sample",
                          disable=not progress):
