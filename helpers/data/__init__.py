@@ -19,7 +19,8 @@ layouts; :func:`~helpers.data.registry.download` and :func:`~helpers.data.regist
 :mod:`helpers.data.datasets_cli` (``python -m helpers datasets list|info|download|convert``),
 :mod:`helpers.data.download` (fetch back-ends: HTTP, Google Drive, Kaggle, Hugging Face; cached, resumable,
 verified, atomic; unpacking in :mod:`helpers.data.archives`), :mod:`helpers.data.lpff` (LPFF's published layout, pose angles, rebalancing and mirroring as
-published, converter), :mod:`helpers.data.ffhq_labels` (EG3D's FFHQ ``dataset.json`` cameras and
+published, converter; pose statistics and the copies rule in :mod:`helpers.data.pose_rebalance`),
+:mod:`helpers.data.ffhq_labels` (EG3D's FFHQ ``dataset.json`` cameras and
 ``FFHQ_num_replicas.json`` rebalancing), :mod:`helpers.data.bfm` (Basel Face Model 2009 and 3DFaceNet's expression
 basis: readers, :class:`~helpers.data.bfm.FaceModel`; a random stand-in in the real file formats in
 :mod:`helpers.data.bfm_standin`) and :mod:`helpers.data.facenet3d` (3DFaceNet CoarseData parameters → mesh → depth
