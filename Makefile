@@ -1,6 +1,6 @@
 # Two commands for a fresh machine with Python 3.10+:
 #   make demo   create .venv if missing, install, run the main job (outputs under outputs/demo/)
-#   make test   create .venv if missing, install with test extras, run the unit tests and notebooks
+#   make test   create .venv if missing, install with test and face extras, run the unit tests and notebooks
 #
 # torch: an importable torch of the base interpreter is reused (the venv then sees the system
 # site-packages), never replaced. Otherwise $(TORCH_SPEC) is installed first; set TORCH_SPEC
@@ -34,7 +34,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml requirements.txt
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[test,face]"
 	touch $@
 
 clean:

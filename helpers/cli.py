@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("helpers.demo", "run the main job end to end and write its results under outputs/demo/"),
     "generate": ("helpers.data.generate", "generate a synthetic face dataset with EG3D (resumable, shardable)"),
     "merge": ("helpers.data.merge", "combine dataset folders or shard manifests into one dataset"),
+    "invert": ("helpers.invert.batch", "real photos → EG3D (alignment, camera, PTI): a Prosopo-style dataset folder"),
     "reconstruct": ("helpers.depth.reconstruct", "face photo → depth map → mesh and viewer page, with a depth model"),
     "train-latent": ("helpers.latent.train", "train (or resume) an encoder that predicts EG3D's latent w from a photo"),
     "train-depth": ("helpers.depth.train", "train (or resume) a depth regressor: Attention U-Net, DPT, Depth Anything"),

@@ -4,6 +4,7 @@ cropped the same way. Used by :mod:`helpers.depth.reconstruct` and :mod:`helpers
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,22 @@ __all__ = ["center_square", "load_mask", "load_rgb", "resize_rgb"]
 def load_rgb(image: Any) -> np.ndarray:
     """An image as (H, W, 3) uint8 RGB.
 
-    ``image``: a file path, a PIL image (any mode, converted to RGB), or an (H, W, 3|4) / (H, W) array or
-    tensor, uint8 or float in [0, 1] (alpha is dropped, grey repeated).
+    ``image``: a file path, a PIL image (any mode), or an (H, W, 3|4) / (H, W, 1|2) / (H, W) array or
+    tensor, uint8, uint16 (0..65535, divided by 257) or float in [0, 1].
+
+    - Files and PIL images are turned upright by their EXIF orientation tag (phone photos store the
+      pixels sideways and say how to rotate them).
+    - Grey is repeated to three channels. Alpha (RGBA, LA, PA, palette or grey with a transparent colour,
+      4- or 2-channel arrays) is composited over white: the colour of fully transparent pixels is
+      arbitrary (often black) and must not become part of a face crop.
+    - 16-bit images (PNG modes "I;16", "I"; uint16 arrays) are scaled from 0..65535 to 0..255 (PIL's own
+      ``convert("RGB")`` clips them to 255 instead). Float images (mode "F") in [0, 1] are scaled by 255;
+      larger values are taken as 0..255.
 
     Raises:
         FileNotFoundError: the path does not exist.
-        ValueError: the file is not a readable image, or the array has the wrong shape, dtype or range.
+        ValueError: the file is not a readable image (the message names it), the image mode cannot be
+            converted, or the array has the wrong shape, dtype or range.
     """
     from PIL import Image
 
@@ -31,27 +42,67 @@ def load_rgb(image: Any) -> np.ndarray:
             raise FileNotFoundError(f"image file not found: {path}")
         try:
             with Image.open(path) as opened:
-                return np.array(opened.convert("RGB"))
+                opened.load()
+                return _pil_rgb(opened)
         except Exception as error:  # PIL raises UnidentifiedImageError, OSError, SyntaxError…
-            raise ValueError(f"{path} could not be read as an image: {error}") from error
+            raise ValueError(f"{path} could not be read as an image: {error} (expected a PNG, JPEG, WebP, TIFF "
+                             "or another format Pillow reads)") from error
     if isinstance(image, Image.Image):
-        return np.array(image.convert("RGB"))
+        return _pil_rgb(image)
     array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
     if array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=-1)
-    if array.ndim != 3 or array.shape[-1] not in (3, 4) or 0 in array.shape:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 2, 3, 4) or 0 in array.shape:
         raise ValueError(f"an image array must be (H, W, 3), (H, W, 4) or (H, W), got shape {array.shape} "
                          "(for a (3, H, W) tensor use image.permute(1, 2, 0))")
-    array = array[..., :3]
-    if array.dtype == np.uint8:
-        return np.ascontiguousarray(array)
-    if not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(f"an image array must be uint8 or float in [0, 1], got dtype {array.dtype}")
-    low, high = float(np.nanmin(array)), float(np.nanmax(array))
-    if not (np.isfinite(array).all() and low >= -1e-3 and high <= 1 + 1e-3):
-        raise ValueError(f"a float image must hold finite values in [0, 1], got [{low:.3g}, {high:.3g}] "
-                         "(divide 0..255 images by 255)")
-    return np.clip(np.rint(array * 255.0), 0, 255).astype(np.uint8)
+    if array.dtype == np.uint16:
+        array = array.astype(np.float64) / 65535.0
+    elif array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(f"an image array must be uint8, uint16 or float in [0, 1], got dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.floating):
+        low, high = float(np.nanmin(array)), float(np.nanmax(array))
+        if not (np.isfinite(array).all() and low >= -1e-3 and high <= 1 + 1e-3):
+            raise ValueError(f"a float image must hold finite values in [0, 1], got [{low:.3g}, {high:.3g}] "
+                             "(divide 0..255 images by 255)")
+        array = np.clip(np.rint(array * 255.0), 0, 255).astype(np.uint8)
+    return _to_rgb(array)
+
+
+def _to_rgb(array: np.ndarray) -> np.ndarray:
+    """(H, W, 1|2|3|4) uint8 → (H, W, 3) uint8: grey repeated, alpha composited over white."""
+    channels = array.shape[-1]
+    colour = array[..., :3] if channels >= 3 else np.repeat(array[..., :1], 3, axis=-1)
+    if channels in (2, 4):
+        alpha = array[..., -1:].astype(np.float32) / 255.0
+        if (alpha < 1).any():
+            blended = colour.astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+            colour = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(colour)
+
+
+def _pil_rgb(image: Any) -> np.ndarray:
+    """A PIL image of any mode → (H, W, 3) uint8, upright (EXIF orientation), see :func:`load_rgb`."""
+    from PIL import ImageOps
+
+    try:
+        image = ImageOps.exif_transpose(image)
+    except (ValueError, TypeError, OSError, KeyError, SyntaxError) as error:
+        # Malformed EXIF: keep the stored orientation rather than refuse the photo.
+        warnings.warn(f"ignoring the unreadable EXIF orientation of an image: {error}", stacklevel=3)
+    mode = image.mode
+    if mode == "I" or mode.startswith("I;16"):
+        values = np.asarray(image).astype(np.float64) / 257.0  # 0..65535 → 0..255
+        return _to_rgb(np.clip(np.rint(values), 0, 255).astype(np.uint8)[..., None])
+    if mode == "F":
+        values = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        scale = 255.0 if values.max(initial=0.0) <= 1.0 else 1.0
+        return _to_rgb(np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)[..., None])
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+    try:
+        converted = image.convert("RGBA" if has_alpha else "RGB")
+    except ValueError as error:
+        raise ValueError(f"unsupported image mode {mode!r}: {error} (convert the photo to RGB first)") from error
+    return _to_rgb(np.asarray(converted))
 
 
 def center_square(array: np.ndarray) -> np.ndarray:

@@ -245,7 +245,7 @@ def _free_bytes(path: Path) -> int | None:
         return None
 
 
-def _settings_json(settings: SampleSettings, depth_range: tuple[float, float]) -> dict[str, Any]:
+def settings_json(settings: SampleSettings, depth_range: tuple[float, float]) -> dict[str, Any]:
     data = dataclasses.asdict(settings)
     data["depth_range"] = list(depth_range)
     data["viewpoints"] = [dataclasses.asdict(c) for c in settings.viewpoints.categories]
@@ -309,7 +309,7 @@ def _meta(config: GenerateConfig, identity: dict[str, Any], gen_config: Any, dep
             "neural_rendering_resolution": gen_config.neural_rendering_resolution,
             "rendering": json.loads(json.dumps(dataclasses.asdict(gen_config.rendering))),
         },
-        "settings": _settings_json(config.settings, depth_range),
+        "settings": settings_json(config.settings, depth_range),
         "depth_png": {"near": depth_range[0], "far": depth_range[1],
                       "encoding": "16-bit camera z-depth, 0 = no surface, 1..65535 linear in [near, far]"},
         "z": "numpy.random.RandomState(seed).randn(z_dim), as EG3D's gen_samples.py "

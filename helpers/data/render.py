@@ -54,10 +54,11 @@ class RenderedSample:
     ws: np.ndarray  # (num_ws, w_dim) float32
     density: np.ndarray | None = None  # (N³,) raw σ on the mesh lattice
     planes: torch.Tensor | None = None  # (1, 3, C, H, W), for vertex colours
+    name: str | None = None  # the sample id when it is not made from a seed (an inverted photo)
 
     @property
     def id(self) -> str:
-        return folder.sample_id(self.seed)
+        return self.name if self.name is not None else folder.sample_id(self.seed)
 
 
 class SampleRenderer:

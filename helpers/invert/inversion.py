@@ -1,0 +1,268 @@
+"""One photo → EG3D: alignment, camera, PTI, and everything the inverted face gives.
+
+:func:`invert_photo` runs the whole chain on one photo:
+
+1. :func:`helpers.invert.align.align_face`: dlib landmarks and the FFHQ/EG3D 512² crop;
+2. :func:`helpers.invert.camera.estimate_camera`: the EG3D camera from the 68 landmarks (or a camera
+   the caller gives, e.g. from EG3D's published FFHQ ``dataset.json``);
+3. :func:`helpers.invert.pti.project` then :func:`helpers.invert.pti.tune`.
+
+The :class:`Inversion` it returns holds the aligned photo, camera, pivot latent, tuned generator,
+the reconstruction with its z-depth and opacity (world units, neural rendering resolution), PSNR /
+SSIM / LPIPS after each stage, loss curves and timings, and renders novel views and meshes on
+demand. :meth:`Inversion.save` writes it all to a folder; :mod:`helpers.invert.batch` also writes a
+Prosopo-style sample into a dataset folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from helpers import cameras
+from helpers.invert import pti
+
+__all__ = ["InversionConfig", "Inversion", "invert_photo", "invert_aligned", "render_view"]
+
+
+@dataclass(frozen=True)
+class InversionConfig:
+    """Settings of :func:`invert_photo`.
+
+    Attributes:
+        pti: projection and tuning settings (``PTIConfig.preset("default" | "fast" | "smoke")``).
+        align: face detection and crop settings (:class:`helpers.invert.align.AlignConfig`); None = defaults.
+        camera_fit: landmark camera fit settings (:class:`helpers.invert.camera.CameraFitConfig`); None = defaults.
+        mesh_resolution: density lattice size for :meth:`Inversion.mesh` (256 as the dataset generator).
+        mesh_level: marching-cubes level on raw density (EG3D's 10).
+    """
+
+    pti: pti.PTIConfig = field(default_factory=pti.PTIConfig)
+    align: Any = None
+    camera_fit: Any = None
+    mesh_resolution: int = 256
+    mesh_level: float = 10.0
+
+    def as_dict(self) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            return asdict(value) if value is not None and hasattr(value, "__dataclass_fields__") else value
+
+        return {"pti": self.pti.as_dict(), "align": plain(self.align), "camera_fit": plain(self.camera_fit),
+                "mesh_resolution": self.mesh_resolution, "mesh_level": self.mesh_level}
+
+
+@dataclass
+class Inversion:
+    """Everything one inversion produced. Images are (S, S, 3) uint8; depth/opacity (R, R) float32
+    at the generator's neural rendering resolution, z-depth in world units (0 where opacity < 0.5).
+
+    Attributes:
+        target: the aligned photo the generator was fitted to.
+        aligned: the :class:`helpers.invert.align.AlignedFace` (None when the photo was given aligned).
+        camera_estimate: the landmark camera fit (None when the camera was given).
+        camera: (25,) float32 EG3D camera of the photo.
+        projection, tuning: the two stages (pivot ws, tuned generator, loss curves).
+        reconstruction: the tuned generator's render of the pivot from ``camera``.
+        projected: the base generator's render of the pivot (before tuning).
+        depth, opacity: of the reconstruction.
+        metrics: ``{"projection": {...}, "tuned": {...}}`` PSNR (dB), SSIM, LPIPS against ``target``.
+        seconds: wall time of each stage.
+    """
+
+    target: np.ndarray
+    aligned: Any
+    camera_estimate: Any
+    camera: np.ndarray
+    projection: pti.Projection
+    tuning: pti.Tuning
+    reconstruction: np.ndarray
+    projected: np.ndarray
+    depth: np.ndarray
+    opacity: np.ndarray
+    metrics: dict[str, dict[str, float]]
+    seconds: dict[str, float]
+    config: InversionConfig
+
+    @property
+    def generator(self) -> nn.Module:
+        """The tuned generator (a copy; the base generator is unchanged)."""
+        return self.tuning.generator
+
+    @property
+    def ws(self) -> torch.Tensor:
+        """The pivot, (1, num_ws, w_dim)."""
+        return self.projection.ws
+
+    @property
+    def w(self) -> np.ndarray:
+        """The pivot latent as the dataset stores it: (w_dim,) or (num_ws, w_dim) float32."""
+        return self.projection.w
+
+    def render(self, camera: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
+        """The tuned face from another camera (25,): image, depth, opacity (see :func:`render_view`)."""
+        return render_view(self.generator, self.ws, camera)
+
+    def novel_views(self, yaws: tuple[float, ...] = (-0.6, -0.3, 0.0, 0.3, 0.6), pitch: float = 0.0) -> np.ndarray:
+        """(S, len(yaws)·S, 3) uint8 strip of renders from orbit cameras at ``yaws`` (radians)."""
+        views = [self.render(cameras.camera_vector(yaw, pitch)[0])["image"] for yaw in yaws]
+        return np.concatenate(views, axis=1)
+
+    def mesh(self, resolution: int | None = None, level: float | None = None):
+        """The face's surface from the tuned density field: marching cubes on a ``resolution``³ lattice
+        over the generator's box (EG3D world units and frame, the frame of ``camera``)."""
+        from helpers.mesh import DensityGrid, lattice_points
+
+        G = self.generator
+        resolution = int(resolution or self.config.mesh_resolution)
+        box = float(G.config.rendering.box_warp)
+        points = torch.from_numpy(lattice_points(resolution, box_size=box)).to(G.device)
+        with torch.inference_mode():
+            planes = G.planes(self.ws)
+            sigma = G.sample_density(planes, points, with_features=False)["sigma"][0, :, 0].float().cpu().numpy()
+        grid = DensityGrid.from_values(sigma, resolution, box_size=box)
+        return grid.to_mesh(level=self.config.mesh_level if level is None else level)
+
+    def summary(self) -> str:
+        """One line per stage: PSNR / SSIM / LPIPS and seconds."""
+        lines = []
+        for stage, values in self.metrics.items():
+            text = ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+            lines.append(f"{stage:>10}: {text} ({self.seconds.get(stage, 0.0):.1f} s)")
+        return "\n".join(lines)
+
+    def save(self, out_dir: str | os.PathLike[str], *, base_identity: dict[str, Any] | None = None,
+             mesh: bool = True) -> Path:
+        """Write the inversion into ``out_dir``: ``target.png``, ``reconstruction.png``, ``projected.png``,
+        ``novel_views.png``, ``pivot_w.npy``, ``camera.npy``, ``depth.png`` (16-bit z-depth, near/far in
+        ``inversion.json``), ``opacity.png``, ``generator_delta.safetensors`` (:mod:`helpers.invert.delta`),
+        ``losses.csv``, ``inversion.json`` (metrics, timings, camera fit, settings) and ``mesh.ply``."""
+        from helpers.atomic import write_npy_atomic, write_png_atomic, write_text_atomic
+        from helpers.depth_png import write_depth_png
+        from helpers.invert.delta import save_weight_delta, weight_delta
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        write_png_atomic(out / "target.png", self.target)
+        write_png_atomic(out / "reconstruction.png", self.reconstruction)
+        write_png_atomic(out / "projected.png", self.projected)
+        write_png_atomic(out / "novel_views.png", self.novel_views())
+        write_png_atomic(out / "opacity.png", np.round(self.opacity * 255).astype(np.uint8))
+        write_npy_atomic(out / "pivot_w.npy", self.w)
+        write_npy_atomic(out / "camera.npy", self.camera)
+        near, far = self._depth_range()
+        write_depth_png(out / "depth.png", self.depth, near, far, mask=self.opacity >= 0.5)
+        save_weight_delta(weight_delta(self.tuning.base, self.generator), out / "generator_delta.safetensors",
+                          base=base_identity)
+        rows = [entry.as_dict() for entry in self.projection.history + self.tuning.history]
+        if rows:
+            keys = list(dict.fromkeys(k for row in rows for k in row))  # first row's order, then extras
+            with open(out / "losses.csv", "w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=keys)
+                writer.writeheader()
+                writer.writerows(rows)
+        info = {"metrics": self.metrics, "seconds": self.seconds, "camera": [float(v) for v in self.camera],
+                "camera_fit": self._camera_fit_dict(), "depth_range": [near, far],
+                "tuning_stopped_early": self.tuning.stopped_early, "config": self.config.as_dict(),
+                "base": base_identity}
+        if mesh:
+            from helpers.mesh import save_mesh
+
+            save_mesh(self.mesh(), out / "mesh.ply")
+        write_text_atomic(out / "inversion.json", json.dumps(info, indent=2, default=float) + "\n")
+        return out
+
+    def _depth_range(self) -> tuple[float, float]:
+        rendering = self.generator.config.rendering
+        return float(rendering.ray_start) * 0.9, float(rendering.ray_end)
+
+    def _camera_fit_dict(self) -> dict[str, Any] | None:
+        est = self.camera_estimate
+        if est is None:
+            return None
+        return {k: float(getattr(est, k)) for k in ("yaw_deg", "elevation_deg", "roll_deg", "rms_px")
+                if hasattr(est, k)}
+
+
+def render_view(G: nn.Module, ws: torch.Tensor, camera: np.ndarray | torch.Tensor, seed: int = 0) -> dict[str, np.ndarray]:
+    """Render ws (1, num_ws, w_dim) from one camera (25,): ``image`` (S, S, 3) uint8, ``depth`` (R, R)
+    float32 z-depth and ``depth_ray`` distance along the ray (world units, 0 where opacity < 0.5),
+    ``opacity`` (R, R) in [0, 1]. The renderer's random draws come from ``seed``."""
+    c = torch.as_tensor(np.asarray(camera, dtype=np.float32)).to(G.device).reshape(1, -1)
+    with torch.inference_mode():
+        out = G.synthesize(ws.to(G.device), c, draws=G.draws(1, generator=torch.Generator().manual_seed(seed)))
+    opacity = out["opacity"][0, 0].float().clamp(0, 1).cpu().numpy()
+    surface = opacity >= 0.5
+
+    def masked(key: str) -> np.ndarray:
+        return np.where(surface, out[key][0, 0].float().cpu().numpy(), 0.0).astype(np.float32)
+
+    return {"image": pti.tensor_to_image(out["image"]), "depth": masked("depth_z"), "depth_ray": masked("depth_ray"),
+            "opacity": opacity}
+
+
+def invert_aligned(target: np.ndarray, camera: np.ndarray | torch.Tensor, G: nn.Module, lpips: nn.Module,
+                   config: InversionConfig = InversionConfig(), *, on_step: pti.StepCallback | None = None,
+                   w_init: torch.Tensor | None = None, aligned: Any = None, camera_estimate: Any = None,
+                   seconds: dict[str, float] | None = None) -> Inversion:
+    """PTI of an already aligned photo ``target`` ((S, S, 3) uint8, S = the generator's resolution) seen
+    from ``camera`` (25,). See :func:`invert_photo` for the rest."""
+    target = np.asarray(target)
+    size = int(G.img_resolution)
+    if target.shape != (size, size, 3):
+        from helpers.photo import resize_rgb
+
+        if target.ndim != 3 or target.shape[0] != target.shape[1]:
+            raise ValueError(f"an aligned photo must be square (S, S, 3), got {target.shape}")
+        target = resize_rgb(target, size)
+    camera = np.asarray(camera, dtype=np.float32).reshape(-1)
+    cameras.check_camera(camera)
+    seconds = dict(seconds or {})
+    target_t = pti.image_to_tensor(target, G.device)
+    projection = pti.project(G, target_t, camera, lpips, config.pti, on_step=on_step, w_init=w_init)
+    seconds["projection"] = projection.seconds
+    tuning = pti.tune(G, target_t, camera, projection.ws, lpips, config.pti, on_step=on_step)
+    seconds["tuning"] = tuning.seconds
+    began = time.perf_counter()
+    before = render_view(G, projection.ws, camera)
+    after = render_view(tuning.generator, projection.ws, camera)
+    lp_res = config.pti.tuning.lpips_resolution
+    metrics = {"projection": pti.reconstruction_metrics(before["image"], target, lpips, lp_res),
+               "tuned": pti.reconstruction_metrics(after["image"], target, lpips, lp_res)}
+    seconds["render"] = time.perf_counter() - began
+    return Inversion(target=target, aligned=aligned, camera_estimate=camera_estimate, camera=camera,
+                     projection=projection, tuning=tuning, reconstruction=after["image"], projected=before["image"],
+                     depth=after["depth"], opacity=after["opacity"], metrics=metrics, seconds=seconds, config=config)
+
+
+def invert_photo(photo: Any, G: nn.Module, lpips: nn.Module, config: InversionConfig = InversionConfig(), *,
+                 camera: np.ndarray | None = None, on_step: pti.StepCallback | None = None,
+                 w_init: torch.Tensor | None = None) -> Inversion:
+    """Align ``photo`` (path, PIL image or (H, W, 3) array), estimate its camera (unless ``camera`` is
+    given, e.g. from EG3D's FFHQ labels: :func:`helpers.invert.camera.camera_from_dataset_json`) and
+    invert it with PTI. ``w_init`` starts the projection from a latent (e.g. a latent-regression
+    prediction). Raises :class:`helpers.invert.align.AlignmentError` subclasses for photos without a
+    usable face."""
+    from helpers.invert.align import AlignConfig, align_face
+    from helpers.invert.camera import CameraFitConfig, estimate_camera
+
+    began = time.perf_counter()
+    aligned = align_face(photo, config.align or AlignConfig())
+    seconds = {"align": time.perf_counter() - began}
+    estimate = None
+    if camera is None:
+        began = time.perf_counter()
+        estimate = estimate_camera(aligned.landmarks, image_size=aligned.image.shape[0],
+                                   config=config.camera_fit or CameraFitConfig())
+        camera = estimate.camera
+        seconds["camera"] = time.perf_counter() - began
+    return invert_aligned(aligned.image, camera, G, lpips, config, on_step=on_step, w_init=w_init, aligned=aligned,
+                          camera_estimate=estimate, seconds=seconds)

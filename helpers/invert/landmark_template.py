@@ -1,0 +1,277 @@
+"""A 3D template of the 68 iBUG/dlib facial landmarks in EG3D world units, built from anthropometry.
+
+The template is an *average adult face*, written down here point by point from published average
+proportions (no 3D morphable model, no copied landmark table), then scaled and placed in EG3D's FFHQ
+world frame so that the frontal EG3D camera sees it where the FFHQ/EG3D crop puts every face.
+
+**Frame** (as :mod:`helpers.cameras`): y up, x towards the image right of the frontal view (the
+subject's *left*), the face looks towards +z. Index order is iBUG/dlib: jaw 0–16, brows 17–26, nose
+bridge 27–30, nostrils 31–35, eyes 36–47, outer mouth 48–59, inner mouth 60–67; the subject's right
+(jaw 0, brow 17, eye 36–41, mouth corner 48) lies on the image left (x < 0).
+
+**Proportions** (millimetres, average of adult male and female means; widths are full widths, the
+template is exactly left/right symmetric):
+
+==============================  =======  ===========================================================
+measure                         value    source
+==============================  =======  ===========================================================
+interpupillary distance         62 mm    Dodgson 2004, "Variation and extrema of human IPD" (≈61.7 F, 63.4 M)
+intercanthal width en–en        32 mm    Farkas 1994, *Anthropometry of the Head and Face* (31.8 F, 33.3 M)
+biocular width ex–ex            92 mm    Farkas 1994 (≈88 F, 91 M), rounded so that eye width = 30 mm
+eye (palpebral fissure) height  ≈8.5 mm  Farkas 1994 (≈10 mm fully open; dlib lid points sit at 1/3, 2/3)
+canthal tilt                    2 mm     exocanthion above endocanthion (positive canthal tilt ≈ 4°)
+face width zy–zy                136 mm   Farkas 1994 (≈130 F, 137 M): jaw points 0/16 at ±68 mm
+nasion above the canthal line   8 mm     soft-tissue nasion ≈ level of the upper lid crease; dlib's 27
+                                         sits lower, at the sellion (4 mm above the canthal line)
+brow above the canthal line     15–22 mm brow centre line: medial 19, arch 22.5, lateral tail 15 (estimate)
+nose height n–sn                51 mm    Farkas 1994 (≈50 F, 53 M)
+nasal tip protrusion sn–prn     ≈19 mm   Farkas 1994 (≈19 F, 21 M); tip 5 mm above subnasale
+nose width al–al                30 mm    Farkas 1994 gives ≈31 F, 35 M at the alae; dlib 31/35 sit
+                                         slightly inside the alar rims
+upper lip height sn–sto         21 mm    Farkas 1994 (≈20 F, 22 M)
+mouth width ch–ch               52 mm    Farkas 1994 (≈50 F, 54 M)
+vermilion heights               8 / 9 mm upper ls–sto / lower sto–li
+lower face sto–gn               45 mm    so that face height n–gn = 117 mm (Farkas 1994: ≈112 F, 121 M)
+==============================  =======  ===========================================================
+
+Depths (z, mm, relative to the nose tip, pronasale = 0; negative = behind it) are approximate
+soft-tissue profile values assembled for this template, not a measured table: sellion −23 (radix
+depth), subnasale −18, alar base −27, upper/lower lip −15/−18 (Ricketts' E-line: lips a few mm
+behind the tip–chin line), mouth corners −31, chin (menton) −30, inner/outer eye corners −36/−46
+(cornea ≈ −32, lateral canthus ≈ 12 mm behind the cornea), medial/lateral brow −22/−47, and the
+face contour (jaw 0/16, where the frontal silhouette passes at eye level) −98 mm.
+
+**Placement.** The mm template is scaled isotropically and translated (nose tip at x = 0, world
+z = 0.35, see :data:`NOSE_TIP_Z`) so that, projected by the frontal EG3D camera (``orbit_pose(0, 0)``,
+radius 2.7, focal 4.2647) into a 512² image, the crop quad of :func:`helpers.invert.crop_recipe.face_quad`
+has its centre at the image centre (255.5, 255.5) and its side equal to ``CropRecipe().quad_side_px``
+(≈749 px): the standard geometry of every FFHQ/EG3D aligned photo. This gives ≈ 292 mm per world
+unit (:func:`template_info`), and the face spans ≈ 0.34 world units in depth: the frontal camera sees
+the nose tip at depth 2.35 and the jaw contour at 2.69, where EG3D's FFHQ renders put nose tip and
+cheeks (≈ 2.35 and 2.6–2.7; figures of the project brief, not re-measured here).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "BROWS",
+    "EYES",
+    "INNER_MOUTH",
+    "JAW",
+    "LEFT_EYE",
+    "MIRROR",
+    "MOUTH",
+    "NOSE",
+    "NOSE_BRIDGE",
+    "NOSE_TIP",
+    "NOSE_TIP_Z",
+    "NOSTRILS",
+    "OUTER_MOUTH",
+    "RIGHT_EYE",
+    "TEMPLATE_MM",
+    "TemplateInfo",
+    "landmark_template",
+    "mirror_landmarks",
+    "template_info",
+]
+
+#: Index groups (iBUG 68-point order, 0-based). "Right" = the subject's right = the image left.
+JAW: tuple[int, ...] = tuple(range(17))
+BROWS: tuple[int, ...] = tuple(range(17, 27))
+NOSE_BRIDGE: tuple[int, ...] = tuple(range(27, 31))
+NOSTRILS: tuple[int, ...] = tuple(range(31, 36))
+NOSE: tuple[int, ...] = NOSE_BRIDGE + NOSTRILS
+RIGHT_EYE: tuple[int, ...] = tuple(range(36, 42))
+LEFT_EYE: tuple[int, ...] = tuple(range(42, 48))
+EYES: tuple[int, ...] = RIGHT_EYE + LEFT_EYE
+OUTER_MOUTH: tuple[int, ...] = tuple(range(48, 60))
+INNER_MOUTH: tuple[int, ...] = tuple(range(60, 68))
+MOUTH: tuple[int, ...] = OUTER_MOUTH + INNER_MOUTH
+NOSE_TIP = 30
+
+#: World z of the nose tip (EG3D units): the frontal camera (z = 2.7) sees it at depth ≈ 2.35.
+NOSE_TIP_Z = 0.35
+
+
+def _mirror_permutation() -> np.ndarray:
+    pairs = [(i, 16 - i) for i in range(17)]  # jaw
+    pairs += [(17 + i, 26 - i) for i in range(5)]  # brows
+    pairs += [(31, 35), (32, 34), (33, 33), (27, 27), (28, 28), (29, 29), (30, 30)]  # nose
+    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
+    pairs += [(48, 54), (49, 53), (50, 52), (51, 51), (55, 59), (56, 58), (57, 57)]  # outer mouth
+    pairs += [(60, 64), (61, 63), (62, 62), (65, 67), (66, 66)]  # inner mouth
+    perm = np.arange(68)
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    assert sorted(perm.tolist()) == list(range(68)) and np.all(perm[perm] == np.arange(68))
+    return perm
+
+
+#: Left/right permutation of the 68 indices: point ``i`` of a mirrored face is point ``MIRROR[i]`` of the
+#: original (``MIRROR[MIRROR] = identity``).
+MIRROR: np.ndarray = _mirror_permutation()
+MIRROR.setflags(write=False)
+
+# The subject's left half (x >= 0, image right) and the midline, (x, y, z) in millimetres; origin: x on the
+# midline, y on the canthal line (eye centres at y ≈ 0), z at the nose tip. The right half is the mirror image.
+_HALF_MM: dict[int, tuple[float, float, float]] = {
+    # Jaw contour from the chin (8) up to the frontal silhouette at eye level (16).
+    8: (0.0, -109.0, -30.0),
+    9: (27.0, -100.0, -40.0),
+    10: (40.0, -91.0, -53.0),
+    11: (50.0, -80.0, -66.0),
+    12: (57.0, -67.0, -77.0),
+    13: (62.0, -53.0, -85.0),
+    14: (65.0, -38.0, -91.0),
+    15: (67.0, -23.0, -95.0),
+    16: (68.0, -8.0, -98.0),
+    # Left brow, medial (22) to lateral (26).
+    22: (14.0, 19.0, -22.0),
+    23: (24.0, 22.0, -25.0),
+    24: (34.0, 22.5, -30.0),
+    25: (44.0, 20.5, -37.0),
+    26: (52.0, 15.0, -47.0),
+    # Nose bridge: sellion (27, the deepest point between the eyes) to the tip (30), a slightly concave dorsum.
+    27: (0.0, 4.0, -23.0),
+    28: (0.0, -10.0, -16.0),
+    29: (0.0, -24.0, -8.0),
+    30: (0.0, -38.0, 0.0),
+    # Nostrils: subnasale (33) to the left alar base (35).
+    33: (0.0, -43.0, -18.0),
+    34: (7.5, -42.0, -21.0),
+    35: (15.0, -40.0, -27.0),
+    # Left eye: inner corner (42), upper lid (43, 44), outer corner (45), lower lid (46, 47).
+    42: (16.0, -1.0, -36.0),
+    43: (26.0, 4.5, -33.0),
+    44: (36.0, 4.2, -36.0),
+    45: (46.0, 1.0, -46.0),
+    46: (36.0, -3.8, -37.0),
+    47: (26.0, -4.0, -34.0),
+    # Outer lips: labrale superius (51), cupid's bow (52), left corner (54), lower lip (55-57).
+    51: (0.0, -56.0, -15.0),
+    52: (7.0, -55.0, -16.0),
+    53: (16.0, -58.0, -22.0),
+    54: (26.0, -63.5, -31.0),
+    55: (16.0, -70.0, -24.0),
+    56: (7.0, -72.5, -19.0),
+    57: (0.0, -73.0, -18.0),
+    # Inner lips of a closed mouth (upper 62-63, inner corner 64, lower 65-66).
+    62: (0.0, -63.0, -17.0),
+    63: (8.0, -63.0, -18.5),
+    64: (23.0, -63.5, -29.0),
+    65: (8.0, -65.0, -19.5),
+    66: (0.0, -65.0, -18.0),
+}
+
+
+def _template_mm() -> np.ndarray:
+    points = np.full((68, 3), np.nan)
+    for index, xyz in _HALF_MM.items():
+        points[index] = xyz
+    for index in range(68):
+        if index not in _HALF_MM:
+            points[index] = points[MIRROR[index]] * (-1.0, 1.0, 1.0)
+    assert np.all(np.isfinite(points))
+    return points
+
+
+#: (68, 3) template in millimetres (frame of this module; origin: midline, canthal line, nose tip depth).
+TEMPLATE_MM: np.ndarray = _template_mm()
+TEMPLATE_MM.setflags(write=False)
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """How the mm template was placed in EG3D world units.
+
+    Attributes:
+        mm_per_unit: millimetres per EG3D world unit (isotropic scale).
+        translation: (3,) world position (world units) of the mm template's origin.
+        nose_tip: (3,) world position of landmark 30.
+        depth_span: world-unit extent of the template along z (nose tip to the deepest point).
+        quad_center_px: (2,) crop-quad centre of the frontal 512² projection (pixel index coordinates).
+        quad_side_px: crop-quad side of the frontal 512² projection (pixels).
+    """
+
+    mm_per_unit: float
+    translation: np.ndarray
+    nose_tip: np.ndarray
+    depth_span: float
+    quad_center_px: np.ndarray
+    quad_side_px: float
+
+
+def _frontal_quad(points: np.ndarray, image_size: int) -> tuple[np.ndarray, float]:
+    # Imported here: camera.py imports this module.
+    import torch
+
+    from helpers.cameras import FOCAL, PIVOT, RADIUS
+    from helpers.invert.camera import camera_from_angles, project_landmarks
+    from helpers.invert.crop_recipe import face_quad
+
+    camera = camera_from_angles(0.0, 0.0, radius=RADIUS, pivot=PIVOT, focal=FOCAL, dtype=torch.float64).numpy()
+    quad = face_quad(project_landmarks(points, camera, image_size))
+    return quad.center, quad.side
+
+
+@functools.lru_cache(maxsize=1)
+def _placed() -> tuple[np.ndarray, TemplateInfo]:
+    from helpers.cameras import FOCAL, RADIUS
+    from helpers.invert.crop_recipe import CropRecipe
+
+    recipe = CropRecipe()
+    size, target_side, target_center = recipe.output_size, recipe.quad_side_px, recipe.center_px
+    mm = TEMPLATE_MM - TEMPLATE_MM[NOSE_TIP]  # nose tip at the origin
+    scale, y_offset = 1.0 / 300.0, 0.0  # world units per mm; world y of the nose tip
+    for _ in range(50):
+        # Fixed point: the quad side is ~ proportional to the scale, its centre ~ linear in the y offset.
+        points = mm * scale + (0.0, y_offset, NOSE_TIP_Z)
+        center, side = _frontal_quad(points, size)
+        if abs(side - target_side) < 1e-9 and abs(center[1] - target_center) < 1e-9:
+            break
+        scale *= target_side / side
+        # Image y points down, world y up; ~ focal·size/depth pixels per world unit near the eyes.
+        y_offset += (center[1] - target_center) * (RADIUS - NOSE_TIP_Z) / (FOCAL * size)
+    points = mm * scale + (0.0, y_offset, NOSE_TIP_Z)
+    center, side = _frontal_quad(points, size)
+    points.setflags(write=False)
+    info = TemplateInfo(
+        mm_per_unit=float(1.0 / scale),
+        translation=points[NOSE_TIP] - TEMPLATE_MM[NOSE_TIP] * scale,
+        nose_tip=points[NOSE_TIP].copy(),
+        depth_span=float(points[:, 2].max() - points[:, 2].min()),
+        quad_center_px=np.asarray(center, dtype=np.float64),
+        quad_side_px=float(side),
+    )
+    return points, info
+
+
+def landmark_template() -> np.ndarray:
+    """(68, 3) float64 template landmarks in EG3D world units and frame (read-only, cached).
+
+    See the module docstring for the proportions and the placement.
+    """
+    return _placed()[0]
+
+
+def template_info() -> TemplateInfo:
+    """Scale and placement of :func:`landmark_template` (mm per world unit, nose tip, depth span, quad)."""
+    return _placed()[1]
+
+
+def mirror_landmarks(landmarks: np.ndarray, image_size: int) -> np.ndarray:
+    """(68, 2) landmarks of the horizontally flipped image: ``x → W − 1 − x`` and left/right indices swapped.
+
+    Coordinates are pixel index coordinates (column j has its centre at x = j); ``image_size`` is W.
+    """
+    lm = np.asarray(landmarks, dtype=np.float64)
+    if lm.shape != (68, 2):
+        raise ValueError(f"expected (68, 2) landmarks, got {lm.shape}")
+    flipped = lm[MIRROR].copy()
+    flipped[:, 0] = image_size - 1 - flipped[:, 0]
+    return flipped

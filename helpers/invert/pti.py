@@ -1,0 +1,415 @@
+"""Pivotal Tuning Inversion (PTI) of one aligned face photo into EG3D.
+
+Two stages, as in Roich et al. 2021 ("Pivotal Tuning for Latent-based Editing of Real Images") applied
+to EG3D by the public EG3D projectors:
+
+1. **Projection** (:func:`project`): find the latent w (one 512-vector shared by all layers, or W+:
+   one per layer) whose render from the photo's camera looks like the photo. Adam on w starting
+   at the mean latent, with the StyleGAN2 projector's schedule: learning rate warm-up over the first
+   5 % of the steps and cosine ramp-down over the last 25 %, Gaussian noise added to w that decays
+   to zero at 75 % of the steps, and the backbone's noise images optimised too, kept white by a
+   multi-scale autocorrelation penalty. Loss: LPIPS between the render and the photo, both
+   area-downsampled to 256² (optionally + L2).
+2. **Pivotal tuning** (:func:`tune`): the w found is frozen (the *pivot*) and the generator's weights
+   are fine-tuned so that its render matches the photo: L2 + LPIPS, Adam at 3e-4, stopping early
+   once LPIPS ≤ 0.06.
+
+Images are (N, 3, H, W) tensors in [-1, 1] (EG3D's range). Cameras are EG3D 25-vectors (OpenCV
+cam2world + normalised intrinsics, see :mod:`helpers.cameras`). The generator given is never
+modified: projection works on a copy (its optimised noise images are discarded, as PTI does) and
+tuning returns a tuned copy. Random numbers (w samples, w noise, the renderer's stratified and
+importance draws) come from one seeded ``torch.Generator``: same inputs and seed → same result on
+the CPU.
+
+Presets (:meth:`PTIConfig.preset`): ``"default"`` is the published recipe (500 + 350 steps, 10,000
+w samples); ``"fast"`` (200 + 150 steps, 2,000 samples, higher tuning rate, fixed noise) trades some
+fidelity for about a third of the time; ``"smoke"`` (8 + 32 steps, LPIPS at 32², weighted towards
+L2) only exercises the code path for tests and the notebooks' smoke mode.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from helpers import cameras
+
+__all__ = [
+    "ProjectionConfig", "TuningConfig", "PTIConfig", "PRESETS", "Projection", "Tuning", "StepLog",
+    "project", "tune", "latent_statistics", "image_to_tensor", "tensor_to_image", "reconstruction_metrics",
+    "psnr", "conditioning_camera_for",
+]
+
+#: Called after each optimisation step with its log entry (for live loss curves and progress bars).
+StepCallback = Callable[["StepLog"], None]
+
+
+@dataclass(frozen=True)
+class ProjectionConfig:
+    """W / W+ projection settings (defaults: the EG3D projector recipe).
+
+    Attributes:
+        steps: optimisation steps.
+        lr: peak Adam learning rate on w.
+        w_plus: optimise one w per layer (W+) instead of one shared w.
+        w_avg_samples: z samples mapped to estimate the mean latent (start point) and its spread.
+        lr_rampup, lr_rampdown: fractions of the run spent warming up / ramping the rate down (cosine).
+        noise_factor: std of the noise added to w at step 0, as a fraction of the latents' spread.
+        noise_ramp: fraction of the run over which that noise decays (quadratically) to zero.
+        optimize_noise: also optimise the backbone's per-layer noise images (regularised).
+        noise_regularize: weight of the noise images' autocorrelation penalty.
+        lpips_resolution: images are area-downsampled to this size before LPIPS (256 in the recipe).
+        l2_weight: weight of an extra pixel L2 loss (0 in the recipe).
+    """
+
+    steps: int = 500
+    lr: float = 0.01
+    w_plus: bool = False
+    w_avg_samples: int = 10_000
+    lr_rampup: float = 0.05
+    lr_rampdown: float = 0.25
+    noise_factor: float = 0.05
+    noise_ramp: float = 0.75
+    optimize_noise: bool = True
+    noise_regularize: float = 1e5
+    lpips_resolution: int = 256
+    l2_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.w_avg_samples < 2 or self.lr <= 0:
+            raise ValueError(f"invalid projection settings: {self}")
+
+
+@dataclass(frozen=True)
+class TuningConfig:
+    """Pivotal-tuning settings (defaults: the PTI recipe).
+
+    Attributes:
+        steps: maximum optimisation steps on the generator's weights.
+        lr: Adam learning rate.
+        l2_weight, lpips_weight: weights of the pixel L2 (on [-1, 1] images) and LPIPS losses.
+        lpips_threshold: stop as soon as the LPIPS of the current render is at or below this.
+        lpips_resolution: size the images are area-downsampled to before LPIPS.
+    """
+
+    steps: int = 350
+    lr: float = 3e-4
+    l2_weight: float = 1.0
+    lpips_weight: float = 1.0
+    lpips_threshold: float = 0.06
+    lpips_resolution: int = 256
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.lr <= 0:
+            raise ValueError(f"invalid tuning settings: {self}")
+
+
+@dataclass(frozen=True)
+class PTIConfig:
+    """Both stages, the conditioning camera and the seed.
+
+    Attributes:
+        conditioning: camera the mapping network sees when sampling latents: ``"frontal"`` (EG3D's
+            usual choice, as the dataset generator) or ``"target"`` (the photo's camera).
+        seed: seeds every random number of the inversion.
+    """
+
+    projection: ProjectionConfig = field(default_factory=ProjectionConfig)
+    tuning: TuningConfig = field(default_factory=TuningConfig)
+    conditioning: str = "frontal"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.conditioning not in ("frontal", "target"):
+            raise ValueError(f"conditioning must be 'frontal' or 'target', got {self.conditioning!r}")
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> PTIConfig:
+        """One of :data:`PRESETS` (``default``, ``fast``, ``smoke``), with top-level field overrides."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown PTI preset {name!r}; choose one of {sorted(PRESETS)}")
+        return replace(PRESETS[name], **overrides)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PTIConfig:
+        return cls(projection=ProjectionConfig(**data["projection"]), tuning=TuningConfig(**data["tuning"]),
+                   conditioning=data["conditioning"], seed=data["seed"])
+
+
+PRESETS: dict[str, PTIConfig] = {
+    "default": PTIConfig(),
+    "fast": PTIConfig(ProjectionConfig(steps=200, lr=0.02, w_avg_samples=2000, optimize_noise=False),
+                      TuningConfig(steps=150, lr=5e-4)),
+    # Tests and smoke mode use random LPIPS weights, whose distance means little: lean on L2.
+    "smoke": PTIConfig(ProjectionConfig(steps=8, lr=0.05, w_avg_samples=64, lpips_resolution=32, l2_weight=10.0),
+                       TuningConfig(steps=32, lr=1e-3, lpips_resolution=32, lpips_threshold=0.0)),
+}
+
+
+@dataclass
+class StepLog:
+    """One optimisation step: stage, step index, losses (floats), learning rate and elapsed seconds."""
+
+    stage: str
+    step: int
+    loss: float
+    lpips: float
+    l2: float
+    lr: float
+    seconds: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        row = {k: v for k, v in asdict(self).items() if k != "extra"}
+        row.update(self.extra)
+        return row
+
+
+@dataclass
+class Projection:
+    """Result of :func:`project`: ws (1, num_ws, w_dim) — the pivot — and the loss curve."""
+
+    ws: torch.Tensor
+    history: list[StepLog]
+    seconds: float
+
+    @property
+    def w(self) -> np.ndarray:
+        """(w_dim,) when all layers share w, else (num_ws, w_dim); float32."""
+        ws = self.ws[0].detach().float().cpu().numpy()
+        return ws[0].copy() if np.array_equal(ws, np.broadcast_to(ws[:1], ws.shape)) else ws
+
+
+@dataclass
+class Tuning:
+    """Result of :func:`tune`: the tuned generator (a copy of ``base``, which is unchanged), the loss
+    curve, and whether LPIPS reached the threshold before the last step."""
+
+    generator: nn.Module
+    base: nn.Module
+    history: list[StepLog]
+    seconds: float
+    stopped_early: bool
+
+
+# ----------------------------------------------------------------------------------------------- images
+
+
+def image_to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(H, W, 3) uint8 → (1, 3, H, W) float32 in [-1, 1] (EG3D's ``x / 127.5 - 1``)."""
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[-1] != 3 or array.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 image, got {array.shape} {array.dtype}")
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(device)
+
+
+def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) or (3, H, W) in [-1, 1] → (H, W, 3) uint8 (EG3D's rounding: ``x·127.5 + 128``, clamped)."""
+    t = tensor.detach().float()
+    t = t[0] if t.ndim == 4 else t
+    return (t * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def _downsample(x: torch.Tensor, size: int) -> torch.Tensor:
+    return F.adaptive_avg_pool2d(x, size) if x.shape[-1] > size else x
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB between two uint8 images (peak 255); inf when identical."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+
+
+def reconstruction_metrics(reconstruction: np.ndarray, target: np.ndarray, lpips: nn.Module | None = None,
+                           lpips_resolution: int = 256) -> dict[str, float]:
+    """PSNR (dB), SSIM (scikit-image, colour, data range 255) and LPIPS (at ``lpips_resolution``, if a
+    model is given) between two (H, W, 3) uint8 images."""
+    from skimage.metrics import structural_similarity
+
+    metrics = {"psnr": psnr(reconstruction, target),
+               "ssim": float(structural_similarity(reconstruction, target, channel_axis=-1, data_range=255))}
+    if lpips is not None:
+        device = next(lpips.parameters()).device
+        with torch.no_grad():
+            a = _downsample(image_to_tensor(reconstruction, device), lpips_resolution)
+            b = _downsample(image_to_tensor(target, device), lpips_resolution)
+            metrics["lpips"] = float(lpips(a, b).item())
+    return metrics
+
+
+# ----------------------------------------------------------------------------------------------- latents
+
+
+def conditioning_camera_for(camera: torch.Tensor, conditioning: str) -> torch.Tensor:
+    """(1, 25) camera the mapping network is conditioned on: the frontal one or the photo's own."""
+    if conditioning == "frontal":
+        return cameras.conditioning_camera(1, device=camera.device)
+    return camera.reshape(1, -1)
+
+
+@torch.no_grad()
+def latent_statistics(G: nn.Module, c: torch.Tensor, samples: int, generator: torch.Generator,
+                      batch: int = 1000) -> tuple[torch.Tensor, float]:
+    """Mean w (1, w_dim) and spread ``sqrt(E|w - mean|²)`` of ``samples`` mapped random z under camera ``c``."""
+    ws = []
+    for start in range(0, samples, batch):
+        n = min(batch, samples - start)
+        z = torch.randn(n, G.z_dim, generator=generator).to(G.device)
+        ws.append(G.mapping(z, c.expand(n, -1))[:, 0].float())
+    w = torch.cat(ws)
+    mean = w.mean(0, keepdim=True)
+    return mean, float(((w - mean) ** 2).sum(1).mean().sqrt())
+
+
+def _noise_buffers(G: nn.Module) -> list[torch.Tensor]:
+    """The backbone's constant noise images (what ``noise_mode='const'`` adds), largest last."""
+    return [b for name, b in G.backbone.synthesis.named_buffers() if name.endswith("noise_const")]
+
+
+def _noise_penalty(buffers: list[torch.Tensor]) -> torch.Tensor:
+    """StyleGAN2 projector's regulariser: squared autocorrelation at a one-pixel shift, at every scale
+    down to 8² (noise images should stay white, not absorb the image)."""
+    total = buffers[0].new_zeros(())
+    for buf in buffers:
+        noise = buf[None, None]
+        while True:
+            total = total + (noise * torch.roll(noise, 1, dims=3)).mean() ** 2
+            total = total + (noise * torch.roll(noise, 1, dims=2)).mean() ** 2
+            if noise.shape[-1] <= 8:
+                break
+            noise = F.avg_pool2d(noise, 2)
+    return total
+
+
+def _lr_factor(t: float, cfg: ProjectionConfig) -> float:
+    """Learning-rate multiplier at run fraction t: cosine ramp-down over the last ``lr_rampdown``,
+    linear warm-up over the first ``lr_rampup``."""
+    ramp = min(1.0, (1.0 - t) / cfg.lr_rampdown) if cfg.lr_rampdown > 0 else 1.0
+    ramp = 0.5 - 0.5 * math.cos(ramp * math.pi)
+    return ramp * (min(1.0, t / cfg.lr_rampup) if cfg.lr_rampup > 0 else 1.0)
+
+
+def _prepare_target(target: torch.Tensor, size: int) -> torch.Tensor:
+    if target.ndim != 4 or target.shape[:2] != (1, 3):
+        raise ValueError(f"target must be a (1, 3, H, W) image in [-1, 1], got {tuple(target.shape)}")
+    return _downsample(target, size)
+
+
+def _render(G: nn.Module, ws: torch.Tensor, camera: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    draws = G.draws(1, generator=generator)
+    return G.synthesize(ws, camera, draws=draws)["image"]
+
+
+# ----------------------------------------------------------------------------------------------- stages
+
+
+def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: nn.Module,
+            config: PTIConfig = PTIConfig(), *, on_step: StepCallback | None = None,
+            w_init: torch.Tensor | None = None) -> Projection:
+    """Find the pivot latent of ``target`` (1, 3, S, S) in [-1, 1] seen from ``camera`` (25,) or (1, 25).
+
+    ``w_init`` (1, w_dim) or (1, num_ws, w_dim) starts from a given latent (e.g. a latent-regression
+    prediction) instead of the mean latent. Returns the pivot ws (1, num_ws, w_dim), detached.
+    """
+    cfg = config.projection
+    device = G.device
+    gen = torch.Generator().manual_seed(config.seed)
+    camera = torch.as_tensor(camera, dtype=torch.float32, device=device).reshape(1, -1)
+    target = target.to(device)
+    target_small = _prepare_target(target, cfg.lpips_resolution)
+    w_avg, w_std = latent_statistics(G, conditioning_camera_for(camera, config.conditioning), cfg.w_avg_samples, gen)
+
+    G = copy.deepcopy(G).eval().requires_grad_(False)  # its noise images are optimised in place
+    start = w_avg if w_init is None else torch.as_tensor(w_init, dtype=torch.float32, device=device)
+    start = start.reshape(1, -1, G.w_dim)
+    if cfg.w_plus:
+        start = start.expand(1, G.num_ws, -1) if start.shape[1] == 1 else start
+    elif start.shape[1] != 1:
+        start = start.mean(1, keepdim=True)
+    w_opt = start.detach().clone().requires_grad_(True)
+    params: list[torch.Tensor] = [w_opt]
+    buffers = _noise_buffers(G) if cfg.optimize_noise else []
+    for buf in buffers:
+        buf.copy_(torch.randn(buf.shape, generator=gen))
+        buf.requires_grad_(True)
+        params.append(buf)
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.999))
+    history: list[StepLog] = []
+    began = time.perf_counter()
+    for step in range(cfg.steps):
+        t = step / cfg.steps
+        lr = cfg.lr * _lr_factor(t, cfg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        noise_scale = w_std * cfg.noise_factor * max(0.0, 1.0 - t / cfg.noise_ramp) ** 2
+        w_noisy = w_opt + torch.randn(w_opt.shape, generator=gen).to(device) * noise_scale
+        ws = w_noisy.expand(1, G.num_ws, -1) if w_noisy.shape[1] == 1 else w_noisy
+        image = _render(G, ws, camera, gen)
+        dist = lpips(_downsample(image, cfg.lpips_resolution), target_small).sum()
+        l2 = F.mse_loss(image, target)
+        penalty = _noise_penalty(buffers) if buffers else image.new_zeros(())
+        loss = dist + cfg.noise_regularize * penalty + cfg.l2_weight * l2
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():  # keep the noise images zero-mean, unit-variance
+            for buf in buffers:
+                buf.sub_(buf.mean()).mul_(buf.square().mean().rsqrt())
+        entry = StepLog("projection", step, loss.item(), dist.item(), l2.item(), lr, time.perf_counter() - began,
+                        {"noise_penalty": penalty.item()})
+        history.append(entry)
+        if on_step is not None:
+            on_step(entry)
+    ws = w_opt.detach()
+    ws = ws.expand(1, G.num_ws, -1) if ws.shape[1] == 1 else ws
+    return Projection(ws=ws.clone(), history=history, seconds=time.perf_counter() - began)
+
+
+def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.Tensor, lpips: nn.Module,
+         config: PTIConfig = PTIConfig(), *, on_step: StepCallback | None = None) -> Tuning:
+    """Fine-tune a copy of ``G`` so that the render of the fixed ``pivot`` ws from ``camera`` matches ``target``.
+
+    Every weight of the generator (backbone, decoder, super-resolution) is trained; buffers (noise
+    images, ``w_avg``) are not. Stops early once LPIPS ≤ ``lpips_threshold`` (checked before each step).
+    """
+    cfg = config.tuning
+    device = G.device
+    gen = torch.Generator().manual_seed(config.seed + 1)
+    camera = torch.as_tensor(camera, dtype=torch.float32, device=device).reshape(1, -1)
+    target = target.to(device)
+    target_small = _prepare_target(target, cfg.lpips_resolution)
+    pivot = pivot.detach().to(device)
+    tuned = copy.deepcopy(G).eval().requires_grad_(True)
+    optimizer = torch.optim.Adam(tuned.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
+    history: list[StepLog] = []
+    began = time.perf_counter()
+    stopped = False
+    for step in range(cfg.steps):
+        image = _render(tuned, pivot, camera, gen)
+        dist = lpips(_downsample(image, cfg.lpips_resolution), target_small).sum()
+        if dist.item() <= cfg.lpips_threshold:
+            stopped = True
+            break
+        l2 = F.mse_loss(image, target)
+        loss = cfg.l2_weight * l2 + cfg.lpips_weight * dist
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        entry = StepLog("tuning", step, loss.item(), dist.item(), l2.item(), cfg.lr, time.perf_counter() - began)
+        history.append(entry)
+        if on_step is not None:
+            on_step(entry)
+    tuned.requires_grad_(False)
+    return Tuning(generator=tuned, base=G, history=history, seconds=time.perf_counter() - began, stopped_early=stopped)

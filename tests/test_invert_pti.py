@@ -1,0 +1,186 @@
+"""PTI on the tiny random generator: projection + tuning round trip, determinism, weight deltas, saving."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import cameras, eg3d
+from helpers.invert import pti
+from helpers.invert.delta import apply_weight_delta, load_weight_delta, save_weight_delta, weight_delta
+from helpers.invert.inversion import InversionConfig, invert_aligned
+from helpers.invert.lpips import load_lpips
+
+CAMERA = cameras.camera_vector(0.35, -0.1)[0].numpy()
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return eg3d.tiny_random(seed=0)
+
+
+@pytest.fixture(scope="module")
+def lpips():
+    return load_lpips("random", seed=0)
+
+
+@pytest.fixture(scope="module")
+def known_face(generator):
+    """A render of a known latent from a known camera: (target image tensor, ws)."""
+    z = torch.randn(1, generator.z_dim, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        ws = generator.mapping(z, cameras.conditioning_camera(1))
+        image = generator.synthesize(ws, torch.from_numpy(CAMERA), generator=torch.Generator().manual_seed(3))["image"]
+    return image, ws
+
+
+@pytest.fixture(scope="module")
+def inversion(generator, lpips, known_face):
+    target = pti.tensor_to_image(known_face[0])
+    return invert_aligned(target, CAMERA, generator, lpips, InversionConfig(pti=pti.PTIConfig.preset("smoke"),
+                                                                             mesh_resolution=32, mesh_level=0.0))
+
+
+def _mean(values):
+    return float(np.mean(values))
+
+
+def test_round_trip_reaches_30_db_and_losses_decrease(generator, lpips, known_face, inversion):
+    target = pti.tensor_to_image(known_face[0])
+    # What the projection starts from: the mean latent, far from the target.
+    w_avg, _ = pti.latent_statistics(generator, cameras.conditioning_camera(1), 64, torch.Generator().manual_seed(0))
+    start = pti.psnr(pti.tensor_to_image(generator.synthesize(
+        w_avg[:, None].expand(1, generator.num_ws, -1), torch.from_numpy(CAMERA),
+        generator=torch.Generator().manual_seed(0))["image"]), target)
+    metrics = inversion.metrics
+    assert metrics["projection"]["psnr"] > start + 3
+    assert metrics["tuned"]["psnr"] > 30.0
+    assert metrics["tuned"]["psnr"] >= metrics["projection"]["psnr"]
+    assert metrics["tuned"]["lpips"] <= metrics["projection"]["lpips"] + 1e-6
+    assert 0 < metrics["tuned"]["ssim"] <= 1
+    proj = [h.loss for h in inversion.projection.history]
+    tune = [h.loss for h in inversion.tuning.history]
+    assert len(proj) == 8 and len(tune) == 32
+    assert _mean(proj[-3:]) < 0.5 * _mean(proj[:2])
+    assert _mean(tune[-4:]) < _mean(tune[:4])
+    # The pivot is one w shared by every layer (W, not W+).
+    assert inversion.w.shape == (generator.w_dim,)
+
+
+def test_base_generator_is_not_modified(generator, inversion):
+    fresh = eg3d.tiny_random(seed=0)
+    for (name, a), b in zip(generator.state_dict().items(), fresh.state_dict().values()):
+        assert torch.equal(a, b), name
+    changed = weight_delta(generator, inversion.generator)
+    assert changed and not any("noise_const" in name for name in changed)
+
+
+def test_projection_is_deterministic_and_seeded(generator, lpips, known_face):
+    config = dataclasses.replace(pti.PTIConfig.preset("smoke"), projection=dataclasses.replace(
+        pti.PRESETS["smoke"].projection, steps=2))
+    a = pti.project(generator, known_face[0], CAMERA, lpips, config)
+    b = pti.project(generator, known_face[0], CAMERA, lpips, config)
+    c = pti.project(generator, known_face[0], CAMERA, lpips, dataclasses.replace(config, seed=1))
+    assert torch.equal(a.ws, b.ws)
+    assert not torch.equal(a.ws, c.ws)
+
+
+def test_w_plus_and_initial_latent(generator, lpips, known_face):
+    smoke = pti.PRESETS["smoke"]
+    config = dataclasses.replace(smoke, projection=dataclasses.replace(smoke.projection, steps=2, w_plus=True))
+    result = pti.project(generator, known_face[0], CAMERA, lpips, config, w_init=known_face[1])
+    assert result.ws.shape == (1, generator.num_ws, generator.w_dim)
+    assert result.w.shape == (generator.num_ws, generator.w_dim)  # layers differ after W+ steps
+    # Starting at the true latent, two small steps stay close to it.
+    assert (result.ws - known_face[1]).abs().mean() < 0.2 * (known_face[1] - generator.backbone.mapping.w_avg).abs().mean()
+
+
+def test_learning_rate_schedule_and_noise_penalty():
+    cfg = pti.ProjectionConfig()
+    assert pti._lr_factor(0.0, cfg) == 0.0
+    assert pti._lr_factor(0.05, cfg) == pytest.approx(1.0)
+    assert pti._lr_factor(0.5, cfg) == pytest.approx(1.0)
+    assert pti._lr_factor(0.875, cfg) == pytest.approx(0.5)
+    assert pti._lr_factor(1.0, cfg) == pytest.approx(0.0, abs=1e-12)
+    gen = torch.Generator().manual_seed(0)
+    white = [torch.randn(64, 64, generator=gen)]
+    smooth = [torch.nn.functional.avg_pool2d(torch.randn(1, 1, 68, 68, generator=gen), 5, 1)[0, 0]]
+    smooth = [(s - s.mean()) / s.std() for s in smooth]
+    assert pti._noise_penalty(smooth) > 100 * pti._noise_penalty(white)
+
+
+def test_presets_and_config_round_trip():
+    assert pti.PTIConfig.preset("default").projection.steps == 500
+    assert pti.PTIConfig.preset("default").tuning.lpips_threshold == 0.06
+    config = pti.PTIConfig.preset("fast", seed=3)
+    assert config.seed == 3
+    assert pti.PTIConfig.from_dict(json.loads(json.dumps(config.as_dict()))) == config
+    with pytest.raises(ValueError, match="unknown PTI preset"):
+        pti.PTIConfig.preset("slow")
+    with pytest.raises(ValueError, match="conditioning"):
+        pti.PTIConfig(conditioning="side")
+
+
+def test_metrics():
+    a = np.zeros((8, 8, 3), np.uint8)
+    b = a.copy()
+    b[0, 0, 0] = 255
+    assert pti.psnr(a, a) == float("inf")
+    assert pti.psnr(a, b) == pytest.approx(10 * np.log10(8 * 8 * 3))
+    image = (np.arange(16 * 16 * 3).reshape(16, 16, 3) % 256).astype(np.uint8)
+    assert np.array_equal(pti.tensor_to_image(pti.image_to_tensor(image)), image)
+    with pytest.raises(ValueError, match="uint8"):
+        pti.image_to_tensor(image.astype(np.float32))
+
+
+def test_weight_delta_round_trip(tmp_path, generator, inversion):
+    tuned = inversion.generator
+    delta = weight_delta(generator, tuned)
+    base_id = {"checkpoint": "tiny-random", "sha256": None}
+    path = save_weight_delta(delta, tmp_path / "delta.safetensors", base=base_id)
+    loaded, recorded = load_weight_delta(path)
+    assert recorded == base_id and set(loaded) == set(delta)
+    rebuilt = apply_weight_delta(generator, path, base_identity=base_id)
+    for name, value in tuned.state_dict().items():
+        scale = float(delta[name].abs().max()) if name in delta else 0.0
+        assert torch.allclose(rebuilt.state_dict()[name], value, atol=scale * 1e-3 + 1e-7), name
+    full = sum(v.numel() * 4 for v in tuned.state_dict().values() if v.is_floating_point())
+    assert path.stat().st_size < 0.6 * full  # float16: about half a float32 checkpoint
+    with pytest.raises(ValueError, match="tuned from"):
+        apply_weight_delta(generator, path, base_identity={"checkpoint": "ffhq512-128", "sha256": "ab"})
+    other = tmp_path / "other.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(2)}, str(other))
+    with pytest.raises(ValueError, match="not a weight delta"):
+        load_weight_delta(other)
+
+
+def test_inversion_save_writes_every_output(tmp_path, inversion):
+    from helpers.depth_png import read_depth_png
+    from helpers.mesh import load_mesh
+
+    out = inversion.save(tmp_path / "inv", base_identity={"checkpoint": "tiny-random", "sha256": None})
+    names = {p.name for p in out.iterdir()}
+    assert {"target.png", "reconstruction.png", "projected.png", "novel_views.png", "pivot_w.npy", "camera.npy",
+            "depth.png", "opacity.png", "generator_delta.safetensors", "losses.csv", "inversion.json",
+            "mesh.ply"} <= names
+    info = json.loads((out / "inversion.json").read_text())
+    assert info["metrics"]["tuned"]["psnr"] == pytest.approx(inversion.metrics["tuned"]["psnr"])
+    near, far = info["depth_range"]
+    depth = read_depth_png(out / "depth.png", near, far)
+    surface = inversion.opacity >= 0.5
+    assert surface.any()
+    assert np.allclose(depth[surface], inversion.depth[surface], atol=(far - near) / 65535 + 1e-6)
+    assert np.array_equal(np.load(out / "camera.npy"), inversion.camera)
+    lines = (out / "losses.csv").read_text().splitlines()
+    assert len(lines) == 1 + 8 + 32 and lines[0].startswith("stage,")
+    mesh = load_mesh(out / "mesh.ply", allow_empty=True)
+    assert mesh.num_vertices > 0
+    assert np.all(np.abs(mesh.vertices) <= 0.5 * float(inversion.generator.config.rendering.box_warp) + 1e-6)
+    strip = inversion.novel_views(yaws=(-0.3, 0.3))
+    assert strip.shape == (512, 1024, 3)
