@@ -184,3 +184,39 @@ def test_inversion_save_writes_every_output(tmp_path, inversion):
     assert np.all(np.abs(mesh.vertices) <= 0.5 * float(inversion.generator.config.rendering.box_warp) + 1e-6)
     strip = inversion.novel_views(yaws=(-0.3, 0.3))
     assert strip.shape == (512, 1024, 3)
+
+
+def test_orbit_parameters_round_trip():
+    from helpers.invert.camera import camera_from_angles
+    from helpers.invert.inversion import orbit_parameters
+
+    camera = camera_from_angles(0.3, -0.2, 0.1).numpy()
+    assert orbit_parameters(camera) == pytest.approx((0.3, -0.2, 0.1), abs=1e-5)
+
+
+def test_camera_refinement_moves_a_wrong_camera_towards_the_true_one(generator, lpips, known_face):
+    """The target was rendered at yaw 0.35; projection starts from a camera 0.15 rad off and refines it."""
+    from helpers.invert.camera import camera_from_angles
+
+    smoke = pti.PRESETS["smoke"]
+    config = dataclasses.replace(smoke, projection=dataclasses.replace(smoke.projection, steps=8, refine_camera=True,
+                                                                       camera_lr=0.05))
+    wrong = camera_from_angles(0.2, -0.1, 0.0).numpy()
+    result = pti.project(generator, known_face[0], wrong, lpips, config, w_init=known_face[1],
+                         camera_angles=(0.2, -0.1, 0.0))
+    yaw, _, _ = cameras.orbit_angles(result.camera[:16].reshape(4, 4).astype(np.float64))
+    assert abs(yaw - 0.35) < abs(0.2 - 0.35)
+    assert not np.array_equal(result.camera, wrong)
+    with pytest.raises(ValueError, match="camera_angles"):
+        pti.project(generator, known_face[0], wrong, lpips, config)
+
+
+def test_report_pictures(inversion):
+    from helpers.invert.report import comparison_strip, loss_figure
+
+    strip = comparison_strip(inversion, size=64)
+    assert strip.shape == (64, 256, 3) and strip.dtype == np.uint8
+    fig = loss_figure(inversion.projection.history + inversion.tuning.history)
+    assert [len(trace.x) for trace in fig.data] == [8, 8, 32, 32]
+    lines = inversion.summary().splitlines()
+    assert lines[0].strip().startswith("projection: psnr") and "tuned: psnr" in lines[1]

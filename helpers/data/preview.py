@@ -11,7 +11,8 @@ import numpy as np
 from helpers.data.folder import DatasetFolder
 
 
-def _resize(array: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
+def resize_square(array: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
+    """A square picture resized to size × size (bilinear, or nearest for masks and depth)."""
     from PIL import Image
 
     resample = Image.NEAREST if nearest else Image.BILINEAR
@@ -45,11 +46,11 @@ def contact_sheet(dataset: DatasetFolder, ids: Sequence[str] | None = None, *, t
         sample = dataset.load(sample_id)
         blank = np.full((tile, tile, 3), 255, np.uint8)  # photo collections (LPFF) have no depth or mask
         panels = [
-            _resize(sample.image, tile),
+            resize_square(sample.image, tile),
             blank if sample.depth is None else
-            np.repeat(_resize(depth_to_gray(sample.depth), tile, nearest=True)[..., None], 3, -1),
+            np.repeat(resize_square(depth_to_gray(sample.depth), tile, nearest=True)[..., None], 3, -1),
             blank if sample.mask is None else
-            np.repeat(_resize(np.round(sample.mask * 255).astype(np.uint8), tile, nearest=True)[..., None], 3, -1),
+            np.repeat(resize_square(np.round(sample.mask * 255).astype(np.uint8), tile, nearest=True)[..., None], 3, -1),
         ]
         r, c = divmod(n, columns)
         y, x = r * (tile + gap), c * (cell_w + 3 * gap)

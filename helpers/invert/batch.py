@@ -248,6 +248,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--projection-steps", type=int, default=None, help="override the preset's projection steps")
     parser.add_argument("--tuning-steps", type=int, default=None, help="override the preset's tuning steps")
     parser.add_argument("--w-plus", action="store_true", help="project into W+ (one w per layer)")
+    parser.add_argument("--refine-camera", action="store_true",
+                        help="refine the landmark camera's angles during projection")
     parser.add_argument("--face", default="largest",
                         help="which face when a photo has several: largest, only (error if several) or an index")
     parser.add_argument("--camera-labels", default=None,
@@ -273,8 +275,8 @@ def config_from_args(args: argparse.Namespace) -> BatchConfig:
     projection, tuning = pti.projection, pti.tuning
     if args.projection_steps is not None:
         projection = replace(projection, steps=args.projection_steps)
-    if args.w_plus:
-        projection = replace(projection, w_plus=True)
+    if args.w_plus or args.refine_camera:
+        projection = replace(projection, w_plus=args.w_plus, refine_camera=args.refine_camera)
     if args.tuning_steps is not None:
         tuning = replace(tuning, steps=args.tuning_steps)
     face: str | int = int(args.face) if args.face.isdigit() else args.face

@@ -31,7 +31,7 @@ from torch import nn
 from helpers import cameras
 from helpers.invert import pti
 
-__all__ = ["InversionConfig", "Inversion", "invert_photo", "invert_aligned", "render_view"]
+__all__ = ["InversionConfig", "Inversion", "invert_photo", "invert_aligned", "orbit_parameters", "render_view"]
 
 
 @dataclass(frozen=True)
@@ -132,11 +132,11 @@ class Inversion:
         return grid.to_mesh(level=self.config.mesh_level if level is None else level)
 
     def summary(self) -> str:
-        """One line per stage: PSNR / SSIM / LPIPS and seconds."""
+        """One line per stage: PSNR / SSIM / LPIPS against the photo, and the stage's seconds."""
         lines = []
-        for stage, values in self.metrics.items():
-            text = ", ".join(f"{k} {v:.4g}" for k, v in values.items())
-            lines.append(f"{stage:>10}: {text} ({self.seconds.get(stage, 0.0):.1f} s)")
+        for stage, key in (("projection", "projection"), ("tuned", "tuning")):
+            text = ", ".join(f"{k} {v:.4g}" for k, v in self.metrics[stage].items())
+            lines.append(f"{stage:>10}: {text} ({self.seconds.get(key, 0.0):.1f} s)")
         return "\n".join(lines)
 
     def save(self, out_dir: str | os.PathLike[str], *, base_identity: dict[str, Any] | None = None,
@@ -209,6 +209,19 @@ def render_view(G: nn.Module, ws: torch.Tensor, camera: np.ndarray | torch.Tenso
             "opacity": opacity}
 
 
+def orbit_parameters(camera: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) of :func:`helpers.invert.camera.camera_from_angles` for an EG3D camera (25,):
+    yaw and pitch from its position, roll from its x axis against the look-at camera at that position.
+    (A camera that does not look at the pivot is re-parametrised as one that does.)"""
+    from helpers.invert.camera import camera_from_angles
+
+    yaw, pitch, _ = cameras.orbit_angles(camera[:16].reshape(4, 4).astype(np.float64))
+    reference = camera_from_angles(float(yaw), float(pitch), 0.0).numpy()[:16].reshape(4, 4)
+    x_axis = camera[:16].reshape(4, 4)[:3, 0]
+    roll = np.arctan2(float(x_axis @ reference[:3, 1]), float(x_axis @ reference[:3, 0]))
+    return float(yaw), float(pitch), float(roll)
+
+
 def invert_aligned(target: np.ndarray, camera: np.ndarray | torch.Tensor, G: nn.Module, lpips: nn.Module,
                    config: InversionConfig = InversionConfig(), *, on_step: pti.StepCallback | None = None,
                    w_init: torch.Tensor | None = None, aligned: Any = None, camera_estimate: Any = None,
@@ -227,8 +240,11 @@ def invert_aligned(target: np.ndarray, camera: np.ndarray | torch.Tensor, G: nn.
     cameras.check_camera(camera)
     seconds = dict(seconds or {})
     target_t = pti.image_to_tensor(target, G.device)
-    projection = pti.project(G, target_t, camera, lpips, config.pti, on_step=on_step, w_init=w_init)
+    angles = orbit_parameters(camera) if config.pti.projection.refine_camera else None
+    projection = pti.project(G, target_t, camera, lpips, config.pti, on_step=on_step, w_init=w_init,
+                             camera_angles=angles)
     seconds["projection"] = projection.seconds
+    camera = projection.camera  # refined when refine_camera, else unchanged
     tuning = pti.tune(G, target_t, camera, projection.ws, lpips, config.pti, on_step=on_step)
     seconds["tuning"] = tuning.seconds
     began = time.perf_counter()

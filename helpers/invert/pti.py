@@ -69,6 +69,9 @@ class ProjectionConfig:
         noise_regularize: weight of the noise images' autocorrelation penalty.
         lpips_resolution: images are area-downsampled to this size before LPIPS (256 in the recipe).
         l2_weight: weight of an extra pixel L2 loss (0 in the recipe).
+        refine_camera: also optimise the camera's orbit angles (yaw, pitch, roll), starting from the
+            landmark fit, so that a few degrees of error in the fit are corrected by the image loss.
+        camera_lr: peak Adam learning rate of those angles (radians), on the same schedule as w.
     """
 
     steps: int = 500
@@ -83,9 +86,11 @@ class ProjectionConfig:
     noise_regularize: float = 1e5
     lpips_resolution: int = 256
     l2_weight: float = 0.0
+    refine_camera: bool = False
+    camera_lr: float = 0.002
 
     def __post_init__(self) -> None:
-        if self.steps < 0 or self.w_avg_samples < 2 or self.lr <= 0:
+        if self.steps < 0 or self.w_avg_samples < 2 or self.lr <= 0 or self.camera_lr <= 0:
             raise ValueError(f"invalid projection settings: {self}")
 
 
@@ -179,11 +184,13 @@ class StepLog:
 
 @dataclass
 class Projection:
-    """Result of :func:`project`: ws (1, num_ws, w_dim) — the pivot — and the loss curve."""
+    """Result of :func:`project`: ws (1, num_ws, w_dim) — the pivot —, the loss curve, and the camera
+    (25,) float32 the pivot was fitted with (refined when ``refine_camera``, else the one given)."""
 
     ws: torch.Tensor
     history: list[StepLog]
     seconds: float
+    camera: np.ndarray
 
     @property
     def w(self) -> np.ndarray:
@@ -317,11 +324,13 @@ def _render(G: nn.Module, ws: torch.Tensor, camera: torch.Tensor, generator: tor
 
 def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: nn.Module,
             config: PTIConfig = PTIConfig(), *, on_step: StepCallback | None = None,
-            w_init: torch.Tensor | None = None) -> Projection:
+            w_init: torch.Tensor | None = None, camera_angles: tuple[float, float, float] | None = None) -> Projection:
     """Find the pivot latent of ``target`` (1, 3, S, S) in [-1, 1] seen from ``camera`` (25,) or (1, 25).
 
     ``w_init`` (1, w_dim) or (1, num_ws, w_dim) starts from a given latent (e.g. a latent-regression
-    prediction) instead of the mean latent. Returns the pivot ws (1, num_ws, w_dim), detached.
+    prediction) instead of the mean latent. ``camera_angles`` (yaw, pitch, roll; radians, see
+    :func:`helpers.invert.camera.camera_from_angles`) are needed with ``refine_camera``: the camera is
+    then rebuilt from them at each step. Returns the pivot ws (1, num_ws, w_dim), detached.
     """
     cfg = config.projection
     device = G.device
@@ -345,14 +354,23 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: nn.
         buf.copy_(torch.randn(buf.shape, generator=gen))
         buf.requires_grad_(True)
         params.append(buf)
-    optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.999))
+    groups: list[dict[str, Any]] = [{"params": params, "peak": cfg.lr}]
+    angles = None
+    if cfg.refine_camera:
+        if camera_angles is None:
+            raise ValueError("refine_camera needs the camera's orbit angles (camera_angles=(yaw, pitch, roll))")
+        angles = torch.tensor(camera_angles, dtype=torch.float32, device=device, requires_grad=True)
+        groups.append({"params": [angles], "peak": cfg.camera_lr})
+    optimizer = torch.optim.Adam([{"params": g["params"]} for g in groups], lr=cfg.lr, betas=(0.9, 0.999))
     history: list[StepLog] = []
     began = time.perf_counter()
     for step in range(cfg.steps):
         t = step / cfg.steps
         lr = cfg.lr * _lr_factor(t, cfg)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        for group, spec in zip(optimizer.param_groups, groups):
+            group["lr"] = spec["peak"] * _lr_factor(t, cfg)
+        if angles is not None:
+            camera = _camera_from(angles, camera)
         noise_scale = w_std * cfg.noise_factor * max(0.0, 1.0 - t / cfg.noise_ramp) ** 2
         w_noisy = w_opt + torch.randn(w_opt.shape, generator=gen).to(device) * noise_scale
         ws = w_noisy.expand(1, G.num_ws, -1) if w_noisy.shape[1] == 1 else w_noisy
@@ -374,7 +392,18 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: nn.
             on_step(entry)
     ws = w_opt.detach()
     ws = ws.expand(1, G.num_ws, -1) if ws.shape[1] == 1 else ws
-    return Projection(ws=ws.clone(), history=history, seconds=time.perf_counter() - began)
+    if angles is not None:
+        camera = _camera_from(angles.detach(), camera)
+    return Projection(ws=ws.clone(), history=history, seconds=time.perf_counter() - began,
+                      camera=camera.detach().reshape(-1).float().cpu().numpy())
+
+
+def _camera_from(angles: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """(1, 25) camera for orbit angles, keeping the focal length of ``like``."""
+    from helpers.invert.camera import camera_from_angles
+
+    focal = float(like.detach().reshape(-1)[16])
+    return camera_from_angles(angles[0], angles[1], angles[2], focal=focal).reshape(1, -1)
 
 
 def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.Tensor, lpips: nn.Module,
