@@ -204,12 +204,13 @@ def main() -> None:
     command = "python benchmarks/pti_speed.py" + ("" if len(sys.argv) == 1 else " " + shlex.join(sys.argv[1:]))
     print(f"\n{machine_text(device)}, load {min(loads):.1f}–{max(loads):.1f} | {datetime.date.today().isoformat()} | "
           f"`{command}`\n")
-    print("| generator | device | preset | align s | camera s | projection s/step | projection total "
-          "(extrapolated) | tuning s/step | tuning total (extrapolated, upper bound) | renders + metrics s | "
+    print("| generator | device | preset | align s | camera s | projection s/step (best) | projection total "
+          "(extrapolated) | tuning s/step (best) | tuning total (extrapolated, upper bound) | renders + metrics s | "
           f"mesh {args.mesh_resolution}³ s | per photo (extrapolated) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {args.generator} | {device.type} | {args.preset} | {align_s:.2f} | {camera_s:.3f} | {med_p:.3f} | "
-          f"{proj_total:.0f} s ({preset.projection.steps} steps + {proj_setup:.1f} s set-up) | {med_t:.3f} | "
+    print(f"| {args.generator} | {device.type} | {args.preset} | {align_s:.2f} | {camera_s:.3f} | "
+          f"{med_p:.3f} ({min(proj_steps):.3f}) | {proj_total:.0f} s ({preset.projection.steps} steps + "
+          f"{proj_setup:.1f} s set-up) | {med_t:.3f} ({min(tune_steps):.3f}) | "
           f"{tune_total:.0f} s ({preset.tuning.steps} steps + {tune_setup:.1f} s set-up) | {render_s:.2f} | "
           f"{mesh_s:.2f} | {image_total:.0f} s ({image_total + mesh_s:.0f} s with mesh) |")
 

@@ -13,14 +13,12 @@ from helpers import cameras
 from helpers.invert import landmark_template as lt
 from helpers.invert.camera import (
     CameraFitConfig,
-    accuracy_poses,
     camera_from_angles,
     camera_from_dataset_json,
     estimate_camera,
-    measure_accuracy,
     project_landmarks,
-    synthetic_landmarks,
 )
+from helpers.invert.camera_accuracy import accuracy_poses, measure_accuracy, synthetic_landmarks
 from helpers.invert.crop_recipe import CropRecipe, face_quad
 
 DEG = math.pi / 180

@@ -17,7 +17,8 @@ a face seen from 2.7 units away); the face has the template's average proportion
 expression; landmarks are dlib-like. Jaw-contour landmarks are down-weighted (0.25): they slide along the
 silhouette when the head turns, so they are not fixed points of the face.
 
-**Measured accuracy** (``python -m helpers.invert.camera`` runs :func:`measure_accuracy`, as the round-trip test
+**Measured accuracy** (``python -m helpers.invert.camera_accuracy`` runs
+:func:`helpers.invert.camera_accuracy.measure_accuracy`, as the round-trip test
 does: landmarks projected from known EG3D cameras, yaw and elevation on a 7 × 7 grid over ±45° plus 30 random
 poses with roll within ±10°, the template scaled by 0.9–1.1, the image scaled by 0.95–1.05 and shifted by ±10 px,
 then Gaussian noise of σ px per coordinate, 512² images, ``fit_roll=True``; absolute errors in degrees over the
@@ -54,9 +55,8 @@ import difflib
 import functools
 import math
 import os
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,17 +68,12 @@ from helpers.cameras import FOCAL, PIVOT, RADIUS, elevation_to_pitch, intrinsics
 from helpers.invert import landmark_template as lt
 
 __all__ = [
-    "AccuracyRow",
     "CameraEstimate",
     "CameraFitConfig",
-    "accuracy_poses",
     "camera_from_angles",
     "camera_from_dataset_json",
     "estimate_camera",
-    "format_accuracy",
-    "measure_accuracy",
     "project_landmarks",
-    "synthetic_landmarks",
 ]
 
 _T = TypeVar("_T", np.ndarray, torch.Tensor)
@@ -456,127 +451,3 @@ def camera_from_dataset_json(path: str | os.PathLike[str], image_name: str) -> n
         close = difflib.get_close_matches(image_name, labels.names, n=5, cutoff=0.6)
         hint = f"; close names: {close}" if close else ""
         raise KeyError(f"{image_name!r} is not labelled in {file} ({exc.args[0] if exc.args else ''}){hint}") from None
-
-
-# --------------------------------------------------------------------------------------------
-# Synthetic round trip and accuracy
-# --------------------------------------------------------------------------------------------
-
-
-def synthetic_landmarks(
-    yaw: float,
-    pitch: float,
-    roll: float = 0.0,
-    *,
-    rng: np.random.Generator | None = None,
-    noise_px: float = 0.0,
-    template_scale: float = 1.0,
-    image_scale: float = 1.0,
-    image_offset: Sequence[float] = (0.0, 0.0),
-    shape_noise: float = 0.0,
-    image_size: int = 512,
-) -> np.ndarray:
-    """(68, 2) landmarks of the template seen by the EG3D camera (yaw, pitch, roll) (radians, orbit convention).
-
-    The template is scaled by ``template_scale`` about its centroid (a bigger or smaller head) and optionally
-    perturbed per point (``shape_noise``, world units, Gaussian); the projection is scaled by ``image_scale``
-    about the image centre and shifted by ``image_offset`` (pixels), and Gaussian noise of ``noise_px`` pixels
-    per coordinate is added. For tests and :func:`measure_accuracy`.
-    """
-    rng = rng if rng is not None else np.random.default_rng(0)
-    template = lt.landmark_template()
-    centroid = template.mean(0)
-    points = (template - centroid) * template_scale + centroid
-    if shape_noise:
-        points = points + rng.normal(0.0, shape_noise, points.shape)
-    camera = camera_from_angles(yaw, pitch, roll, dtype=torch.float64).numpy()
-    c0 = (image_size - 1) / 2.0
-    lm = (project_landmarks(points, camera, image_size) - c0) * image_scale + c0 + np.asarray(image_offset)
-    if noise_px:
-        lm = lm + rng.normal(0.0, noise_px, lm.shape)
-    return lm
-
-
-@dataclass(frozen=True)
-class AccuracyRow:
-    """Errors (degrees) of :func:`estimate_camera` on synthetic landmarks at one noise level."""
-
-    noise_px: float
-    count: int
-    yaw_max: float
-    yaw_mean: float
-    elevation_max: float
-    elevation_mean: float
-    pitch_max: float
-    pitch_mean: float
-    ms_per_fit: float
-    errors: np.ndarray = field(repr=False)  # (count, 3): |Δyaw|, |Δelevation|, |Δpitch parameter| in degrees
-
-
-def accuracy_poses(n_random: int = 30, seed: int = 0, limit_deg: float = 45.0,
-                   max_roll_deg: float = 10.0) -> np.ndarray:
-    """(N, 3) test poses [yaw, elevation, roll] in degrees: a 7 × 7 yaw × elevation grid over ±``limit_deg``
-    (roll 0) and ``n_random`` random poses (roll within ±``max_roll_deg``)."""
-    values = np.linspace(-limit_deg, limit_deg, 7)
-    grid = np.stack(np.meshgrid(values, values, indexing="ij"), -1).reshape(-1, 2)
-    grid = np.concatenate([grid, np.zeros((len(grid), 1))], 1)
-    rng = np.random.default_rng(seed)
-    rand = np.stack([rng.uniform(-limit_deg, limit_deg, n_random), rng.uniform(-limit_deg, limit_deg, n_random),
-                     rng.uniform(-max_roll_deg, max_roll_deg, n_random)], 1)
-    return np.concatenate([grid, rand])
-
-
-def measure_accuracy(
-    noise_levels: Sequence[float] = (0.0, 1.0, 2.0, 3.0),
-    *,
-    poses_deg: np.ndarray | None = None,
-    seed: int = 0,
-    shape_noise: float = 0.0,
-    config: CameraFitConfig = CameraFitConfig(),
-    image_size: int = 512,
-) -> list[AccuracyRow]:
-    """Round-trip accuracy: fit cameras to synthetic landmarks from known poses, per noise level (pixels).
-
-    Each pose (``poses_deg``, default :func:`accuracy_poses`) gets a random template scale (0.9–1.1), image
-    scale (0.95–1.05), image offset (±10 px) and noise of σ pixels. ``shape_noise`` (world units) perturbs the
-    template's points to mimic a face that differs from the template (1 mm ≈ 0.0034 world units).
-    """
-    poses = accuracy_poses(seed=seed) if poses_deg is None else np.asarray(poses_deg, dtype=np.float64)
-    rows = []
-    for noise in noise_levels:
-        rng = np.random.default_rng([seed, round(noise * 1000)])
-        errors = []
-        elapsed = 0.0
-        for yaw_deg, elev_deg, roll_deg in poses:
-            yaw, elevation = yaw_deg * _DEG, elev_deg * _DEG
-            pitch = float(elevation_to_pitch(elevation))
-            lm = synthetic_landmarks(
-                yaw, pitch, roll_deg * _DEG, rng=rng, noise_px=noise, template_scale=rng.uniform(0.9, 1.1),
-                image_scale=rng.uniform(0.95, 1.05), image_offset=rng.uniform(-10, 10, 2), shape_noise=shape_noise,
-                image_size=image_size)
-            start = time.perf_counter()
-            est = estimate_camera(lm, image_size, config)
-            elapsed += time.perf_counter() - start
-            errors.append([abs(est.yaw_deg - yaw_deg), abs(est.elevation_deg - elev_deg),
-                           abs(math.degrees(est.pitch - pitch))])
-        e = np.array(errors)
-        rows.append(AccuracyRow(float(noise), len(e), *(float(v) for v in (e[:, 0].max(), e[:, 0].mean(),
-                                e[:, 1].max(), e[:, 1].mean(), e[:, 2].max(), e[:, 2].mean())),
-                                ms_per_fit=1000 * elapsed / len(e), errors=e))
-    return rows
-
-
-def format_accuracy(rows: Sequence[AccuracyRow]) -> str:
-    """A plain-text table of :func:`measure_accuracy` rows (degrees)."""
-    lines = ["noise px | yaw max / mean | elevation max / mean | pitch param max / mean | ms/fit"]
-    for r in rows:
-        lines.append(f"{r.noise_px:8.1f} | {r.yaw_max:5.2f} / {r.yaw_mean:4.2f}  | {r.elevation_max:5.2f} / "
-                     f"{r.elevation_mean:4.2f}        | {r.pitch_max:5.2f} / {r.pitch_mean:4.2f}          | "
-                     f"{r.ms_per_fit:5.1f}")
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":  # python -m helpers.invert.camera: print the accuracy table
-    print(format_accuracy(measure_accuracy()))
-    print("with 2 mm template mismatch per point (0.0068 world units), 1 px noise:")
-    print(format_accuracy(measure_accuracy((1.0,), shape_noise=2.0 / lt.template_info().mm_per_unit)))
