@@ -88,3 +88,28 @@ def test_cli_trains_and_reports_baselines(tiny_data, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "w_avg baseline" in printed and "below the w_avg baseline" in printed
     assert math.isfinite(float((tmp_path / "cli" / "epochs.csv").read_text().splitlines()[1].split(",")[3]))
+
+
+def test_pti_starts_from_the_predicted_w(generator):
+    """With zero projection steps the pivot is exactly the encoder's prediction for the aligned photo."""
+    pytest.importorskip("dlib", reason="needs the [face] extra")
+    import dataclasses
+
+    from skimage import data
+
+    from helpers.invert.inversion import InversionConfig
+    from helpers.invert.lpips import load_lpips
+    from helpers.invert.pti import PRESETS
+    from helpers.latent.infer import invert_from_prediction, predict_w
+
+    encoder = LatentEncoder(LatentEncoderConfig(input_size=32, width=4), generator.backbone.mapping.w_avg)
+    with torch.no_grad():
+        encoder.head[-1].weight.normal_(std=0.01)  # a prediction that is not w_avg
+    smoke = PRESETS["smoke"]
+    pti = dataclasses.replace(smoke, projection=dataclasses.replace(smoke.projection, steps=0),
+                              tuning=dataclasses.replace(smoke.tuning, steps=1))
+    result = invert_from_prediction(data.astronaut(), encoder, generator, load_lpips("random"),
+                                    InversionConfig(pti=pti))
+    expected = predict_w(result.target, encoder)[0].numpy()
+    assert np.allclose(result.w, expected, atol=1e-6)
+    assert not np.allclose(result.w, generator.backbone.mapping.w_avg.numpy())

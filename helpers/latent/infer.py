@@ -1,7 +1,8 @@
 """Photo → w → EG3D: the face's image, depth, mesh and novel views from one forward pass of an encoder.
 
-The photo should be an aligned square face crop like the training images (EG3D's FFHQ crop; alignment of
-arbitrary photos arrives with the PTI work). The encoder predicts w; EG3D renders it from the frontal camera
+The photo should be an aligned square face crop like the training images (EG3D's FFHQ crop;
+:func:`helpers.invert.align.align_face` makes one from any photo). :func:`invert_from_prediction` refines the
+prediction with PTI, starting the projection from the predicted w instead of the mean latent. The encoder predicts w; EG3D renders it from the frontal camera
 (image at the model's resolution, z-depth and opacity at its neural rendering resolution) and its density volume
 gives the mesh (marching cubes at ``level``, EG3D world units and frame, the same frame as the cameras).
 """
@@ -20,7 +21,8 @@ from helpers.latent.encoder import LatentEncoder
 from helpers.mesh import DensityGrid, Mesh, lattice_points
 from helpers.photo import center_square, load_rgb
 
-__all__ = ["LatentReconstruction", "novel_views", "predict_w", "reconstruct_from_latent", "reconstruct_photo"]
+__all__ = ["LatentReconstruction", "invert_from_prediction", "novel_views", "predict_w", "reconstruct_from_latent",
+           "reconstruct_photo"]
 
 
 @dataclass
@@ -93,3 +95,22 @@ def novel_views(generator: nn.Module, ws: torch.Tensor, yaws: tuple[float, ...] 
     views = [subject.render(cameras.camera_vector(yaw, pitch)[0].numpy(), 0, near=0.0, far=0.0).image
              for yaw in yaws]
     return np.concatenate(views, axis=1)
+
+
+def invert_from_prediction(photo: Any, encoder: LatentEncoder, generator: nn.Module, lpips: nn.Module,
+                           config: Any = None, *, on_step: Any = None) -> Any:
+    """PTI of a photo, started from the encoder's w: align the photo (:mod:`helpers.invert.align`), fit its
+    camera, predict w from the aligned crop and run :func:`helpers.invert.inversion.invert_aligned` with it as
+    the projection's start (fewer projection steps are then needed: ``PTIConfig.preset("fast")``).
+    Returns the :class:`helpers.invert.inversion.Inversion`."""
+    from helpers.invert.align import AlignConfig, align_face
+    from helpers.invert.camera import CameraFitConfig, estimate_camera
+    from helpers.invert.inversion import InversionConfig, invert_aligned
+
+    config = config or InversionConfig()
+    aligned = align_face(photo, config.align or AlignConfig())
+    estimate = estimate_camera(aligned.landmarks, image_size=aligned.image.shape[0],
+                               config=config.camera_fit or CameraFitConfig())
+    w = predict_w(aligned.image, encoder.to(generator.device))
+    return invert_aligned(aligned.image, estimate.camera, generator, lpips, config, on_step=on_step,
+                          w_init=w.reshape(1, -1, w.shape[-1]), aligned=aligned, camera_estimate=estimate)
