@@ -20,7 +20,7 @@ Stages, on ``skimage.data.astronaut()`` (the library's own code paths):
   LPIPS), measured as it runs (``Inversion.seconds["render"]``);
 * **mesh**: ``Inversion.mesh(--mesh-resolution)`` of the tuned generator (σ on the lattice + marching cubes). Random
   weights never reach EG3D's σ = 10, so when that level gives no surface it is timed again at the median σ (a
-  face-sized surface, as ``benchmarks/generate_speed.py`` does).
+  face-sized surface, as ``benchmarks/generate_speed.py`` does; the first call's time is printed too).
 
 LPIPS loading is excluded: ``load_lpips("random")`` (VGG-16 with random weights: the same cost as the pretrained
 one). ``--generator``: ``tiny-random``, ``ffhq512-128-random`` (the full-size ffhq512-128 architecture with random
@@ -145,7 +145,8 @@ def main() -> None:
     print(f"generator {args.generator}: {params / 1e6:.1f}M parameters, neural rendering "
           f"{G.neural_rendering_resolution}², image {G.img_resolution}²; preset {args.preset}: "
           f"{preset.projection.steps} + {preset.tuning.steps} steps, w_avg_samples {preset.projection.w_avg_samples}, "
-          f"LPIPS at {preset.projection.lpips_resolution}²; timing {args.warmup} warm-up + {args.steps} steps per stage",
+          f"LPIPS at {preset.projection.lpips_resolution}²; timing {args.warmup} warm-up + {args.steps} steps "
+          "per stage",
           flush=True)
 
     stamps: dict[str, list[float]] = {"projection": [], "tuning": []}
@@ -181,8 +182,8 @@ def main() -> None:
         with torch.inference_mode():
             sigma = inv.generator.sample_density(inv.generator.planes(inv.ws), points, with_features=False)["sigma"]
         level = float(sigma.float().median())
-        mesh_s, mesh = timed(lambda: inv.mesh(args.mesh_resolution, level=level), device)
-        mesh_note = f"median σ {level:.4g} (no σ = 10 surface with random weights)"
+        first_s, (mesh_s, mesh) = mesh_s, timed(lambda: inv.mesh(args.mesh_resolution, level=level), device)
+        mesh_note = f"median σ {level:.4g}; σ = 10 gave no surface with these weights, in {first_s:.2f} s"
     loads.append(loadavg())
 
     med_p, med_t = statistics.median(proj_steps), statistics.median(tune_steps)
@@ -201,7 +202,8 @@ def main() -> None:
           f"projection {proj_total:.1f} s, tuning ≤ {tune_total:.1f} s (no early stop), "
           f"photo → inversion ≤ {image_total:.1f} s, + mesh {image_total + mesh_s:.1f} s")
 
-    command = "python benchmarks/pti_speed.py" + ("" if len(sys.argv) == 1 else " " + shlex.join(sys.argv[1:]))
+    env = "".join(f"{k}={os.environ[k]} " for k in ("GLIBC_TUNABLES", "OMP_NUM_THREADS") if k in os.environ)
+    command = env + "python benchmarks/pti_speed.py" + ("" if len(sys.argv) == 1 else " " + shlex.join(sys.argv[1:]))
     print(f"\n{machine_text(device)}, load {min(loads):.1f}–{max(loads):.1f} | {datetime.date.today().isoformat()} | "
           f"`{command}`\n")
     print("| generator | device | preset | align s | camera s | projection s/step (best) | projection total "

@@ -325,3 +325,15 @@ def test_downsample_for_lpips_averages_blocks_and_keeps_small_images() -> None:
     assert downsample_for_lpips(torch.zeros(1, 3, 512, 256)).shape == (1, 3, 256, 128)
     with pytest.raises(ValueError, match="N, C, H, W"):
         downsample_for_lpips(torch.zeros(3, 8, 8))
+
+
+def test_distance_to_precomputed_features_equals_forward():
+    model = load_lpips("random", seed=3)
+    gen = torch.Generator().manual_seed(5)
+    x = torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1
+    y = torch.rand(1, 3, 32, 32, generator=gen) * 2 - 1
+    with torch.no_grad():
+        target = model.features(y)
+    assert torch.allclose(model.distance_to_features(x, target), model(x, y), atol=1e-6)
+    with pytest.raises(ValueError, match="feature maps"):
+        model.distance_to_features(x, target[:3])

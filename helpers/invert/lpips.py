@@ -231,10 +231,19 @@ class LPIPS(nn.Module):
         Args and shapes as :meth:`forward`.
         """
         _check_pair(x, y)
-        fx, fy = self.features(x, normalize), self.features(y, normalize)
+        return self._terms(self.features(x, normalize), self.features(y, normalize))
+
+    def _terms(self, fx: list[torch.Tensor], fy: list[torch.Tensor]) -> torch.Tensor:
         # A batch-1 side is broadcast in the difference, so a fixed target's features are computed once.
         terms = [lin((a - b).square()).mean(dim=(2, 3)) for lin, a, b in zip(self.lins, fx, fy)]
         return torch.cat(terms, dim=1)
+
+    def distance_to_features(self, x: torch.Tensor, target: list[torch.Tensor]) -> torch.Tensor:
+        """``(N,)`` distances from images ``x`` (in [-1, 1]) to a fixed image whose :meth:`features` are
+        ``target`` (computed once: what an optimisation loop against one photo needs)."""
+        if len(target) != len(self.lins):
+            raise ValueError(f"expected {len(self.lins)} feature maps from LPIPS.features, got {len(target)}")
+        return self._terms(self.features(x), target).sum(dim=1)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, normalize: bool = False) -> torch.Tensor:
         """LPIPS distance per image pair.

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers import cameras
+from helpers.invert.lpips import LPIPS, downsample_for_lpips
 
 __all__ = [
     "ProjectionConfig", "TuningConfig", "PTIConfig", "PRESETS", "Projection", "Tuning", "StepLog",
@@ -229,17 +230,13 @@ def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
     return (t * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
-def _downsample(x: torch.Tensor, size: int) -> torch.Tensor:
-    return F.adaptive_avg_pool2d(x, size) if x.shape[-1] > size else x
-
-
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB between two uint8 images (peak 255); inf when identical."""
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
-def reconstruction_metrics(reconstruction: np.ndarray, target: np.ndarray, lpips: nn.Module | None = None,
+def reconstruction_metrics(reconstruction: np.ndarray, target: np.ndarray, lpips: LPIPS | None = None,
                            lpips_resolution: int = 256) -> dict[str, float]:
     """PSNR (dB), SSIM (scikit-image, colour, data range 255) and LPIPS (at ``lpips_resolution``, if a
     model is given) between two (H, W, 3) uint8 images."""
@@ -250,8 +247,8 @@ def reconstruction_metrics(reconstruction: np.ndarray, target: np.ndarray, lpips
     if lpips is not None:
         device = next(lpips.parameters()).device
         with torch.no_grad():
-            a = _downsample(image_to_tensor(reconstruction, device), lpips_resolution)
-            b = _downsample(image_to_tensor(target, device), lpips_resolution)
+            a = downsample_for_lpips(image_to_tensor(reconstruction, device), lpips_resolution)
+            b = downsample_for_lpips(image_to_tensor(target, device), lpips_resolution)
             metrics["lpips"] = float(lpips(a, b).item())
     return metrics
 
@@ -308,10 +305,12 @@ def _lr_factor(t: float, cfg: ProjectionConfig) -> float:
     return ramp * (min(1.0, t / cfg.lr_rampup) if cfg.lr_rampup > 0 else 1.0)
 
 
-def _prepare_target(target: torch.Tensor, size: int) -> torch.Tensor:
+def _target_features(lpips: LPIPS, target: torch.Tensor, size: int) -> list[torch.Tensor]:
+    """LPIPS features of the photo at ``size``, computed once per stage (the photo does not change)."""
     if target.ndim != 4 or target.shape[:2] != (1, 3):
         raise ValueError(f"target must be a (1, 3, H, W) image in [-1, 1], got {tuple(target.shape)}")
-    return _downsample(target, size)
+    with torch.no_grad():
+        return lpips.features(downsample_for_lpips(target, size))
 
 
 def _render(G: nn.Module, ws: torch.Tensor, camera: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -322,7 +321,7 @@ def _render(G: nn.Module, ws: torch.Tensor, camera: torch.Tensor, generator: tor
 # ----------------------------------------------------------------------------------------------- stages
 
 
-def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: nn.Module,
+def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPIPS,
             config: PTIConfig = PTIConfig(), *, on_step: StepCallback | None = None,
             w_init: torch.Tensor | None = None, camera_angles: tuple[float, float, float] | None = None) -> Projection:
     """Find the pivot latent of ``target`` (1, 3, S, S) in [-1, 1] seen from ``camera`` (25,) or (1, 25).
@@ -337,7 +336,7 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: nn.
     gen = torch.Generator().manual_seed(config.seed)
     camera = torch.as_tensor(camera, dtype=torch.float32, device=device).reshape(1, -1)
     target = target.to(device)
-    target_small = _prepare_target(target, cfg.lpips_resolution)
+    target_features = _target_features(lpips, target, cfg.lpips_resolution)
     w_avg, w_std = latent_statistics(G, conditioning_camera_for(camera, config.conditioning), cfg.w_avg_samples, gen)
 
     G = copy.deepcopy(G).eval().requires_grad_(False)  # its noise images are optimised in place
@@ -375,7 +374,7 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: nn.
         w_noisy = w_opt + torch.randn(w_opt.shape, generator=gen).to(device) * noise_scale
         ws = w_noisy.expand(1, G.num_ws, -1) if w_noisy.shape[1] == 1 else w_noisy
         image = _render(G, ws, camera, gen)
-        dist = lpips(_downsample(image, cfg.lpips_resolution), target_small).sum()
+        dist = lpips.distance_to_features(downsample_for_lpips(image, cfg.lpips_resolution), target_features).sum()
         l2 = F.mse_loss(image, target)
         penalty = _noise_penalty(buffers) if buffers else image.new_zeros(())
         loss = dist + cfg.noise_regularize * penalty + cfg.l2_weight * l2
@@ -406,7 +405,7 @@ def _camera_from(angles: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return camera_from_angles(angles[0], angles[1], angles[2], focal=focal).reshape(1, -1)
 
 
-def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.Tensor, lpips: nn.Module,
+def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.Tensor, lpips: LPIPS,
          config: PTIConfig = PTIConfig(), *, on_step: StepCallback | None = None) -> Tuning:
     """Fine-tune a copy of ``G`` so that the render of the fixed ``pivot`` ws from ``camera`` matches ``target``.
 
@@ -418,7 +417,7 @@ def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.
     gen = torch.Generator().manual_seed(config.seed + 1)
     camera = torch.as_tensor(camera, dtype=torch.float32, device=device).reshape(1, -1)
     target = target.to(device)
-    target_small = _prepare_target(target, cfg.lpips_resolution)
+    target_features = _target_features(lpips, target, cfg.lpips_resolution)
     pivot = pivot.detach().to(device)
     tuned = copy.deepcopy(G).eval().requires_grad_(True)
     optimizer = torch.optim.Adam(tuned.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
@@ -427,7 +426,7 @@ def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.
     stopped = False
     for step in range(cfg.steps):
         image = _render(tuned, pivot, camera, gen)
-        dist = lpips(_downsample(image, cfg.lpips_resolution), target_small).sum()
+        dist = lpips.distance_to_features(downsample_for_lpips(image, cfg.lpips_resolution), target_features).sum()
         if dist.item() <= cfg.lpips_threshold:
             stopped = True
             break
