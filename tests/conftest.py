@@ -37,3 +37,19 @@ def eg3d_reference() -> Path:
 def attention_unet_reference() -> Path:
     """Folder of the original Attention U-Net's reference data (see its README.md)."""
     return fixture_path("attention_unet_reference")
+
+
+@pytest.fixture(scope="session")
+def tiny_generator():
+    """EG3D's tiny random generator (seed 0). Shared: tests must not modify it (PTI works on copies)."""
+    from helpers import eg3d
+
+    return eg3d.tiny_random(seed=0)
+
+
+@pytest.fixture(scope="session")
+def random_lpips():
+    """LPIPS-VGG16 with seeded random weights (no download)."""
+    from helpers.invert.lpips import load_lpips
+
+    return load_lpips("random", seed=0)

@@ -11,11 +11,10 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from helpers import cameras, eg3d
+from helpers import cameras
 from helpers.data.folder import DatasetFolder, read_samples
 from helpers.data.sample_settings import MeshSettings
 from helpers.invert import batch, inversion, pti
-from helpers.invert.lpips import load_lpips
 
 pytest.importorskip("dlib", reason="needs the [face] extra: pip install dlib-bin face_recognition_models")
 
@@ -25,13 +24,13 @@ QUICK = dataclasses.replace(SMOKE, projection=dataclasses.replace(SMOKE.projecti
 
 
 @pytest.fixture(scope="module")
-def generator():
-    return eg3d.tiny_random(seed=0)
+def generator(tiny_generator):
+    return tiny_generator
 
 
 @pytest.fixture(scope="module")
-def lpips():
-    return load_lpips("random", seed=0)
+def lpips(random_lpips):
+    return random_lpips
 
 
 @pytest.fixture(scope="module")

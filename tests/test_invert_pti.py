@@ -13,19 +13,18 @@ from helpers import cameras, eg3d
 from helpers.invert import pti
 from helpers.invert.delta import apply_weight_delta, load_weight_delta, save_weight_delta, weight_delta
 from helpers.invert.inversion import InversionConfig, invert_aligned
-from helpers.invert.lpips import load_lpips
 
 CAMERA = cameras.camera_vector(0.35, -0.1)[0].numpy()
 
 
 @pytest.fixture(scope="module")
-def generator():
-    return eg3d.tiny_random(seed=0)
+def generator(tiny_generator):
+    return tiny_generator
 
 
 @pytest.fixture(scope="module")
-def lpips():
-    return load_lpips("random", seed=0)
+def lpips(random_lpips):
+    return random_lpips
 
 
 @pytest.fixture(scope="module")

@@ -31,8 +31,16 @@ from helpers import __version__, cameras
 from helpers.data import folder
 from helpers.data.sample_settings import MeshSettings, SampleSettings
 
-__all__ = ["BatchConfig", "BatchReport", "invert_folder", "list_photos", "read_failures", "FAILURES",
-           "add_arguments", "run"]
+__all__ = [
+    "FAILURES",
+    "BatchConfig",
+    "BatchReport",
+    "add_arguments",
+    "invert_folder",
+    "list_photos",
+    "read_failures",
+    "run",
+]
 
 FAILURES = "failures.jsonl"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")

@@ -20,8 +20,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CropRecipe", "FaceQuad", "face_quad", "crop_transform", "apply_transform", "eye_mouth_points",
-           "LEFT_EYE", "RIGHT_EYE", "MOUTH_LEFT", "MOUTH_RIGHT"]
+__all__ = [
+    "LEFT_EYE",
+    "MOUTH_LEFT",
+    "MOUTH_RIGHT",
+    "RIGHT_EYE",
+    "CropRecipe",
+    "FaceQuad",
+    "apply_transform",
+    "crop_transform",
+    "eye_mouth_points",
+    "face_quad",
+]
 
 #: Landmark indices (0-based, iBUG 68-point order). "Left" is the subject's right eye, on the image's left.
 LEFT_EYE = slice(36, 42)

@@ -22,7 +22,7 @@ from torch import nn
 
 from helpers.atomic import atomic_path
 
-__all__ = ["FORMAT", "weight_delta", "save_weight_delta", "load_weight_delta", "apply_weight_delta"]
+__all__ = ["FORMAT", "apply_weight_delta", "load_weight_delta", "save_weight_delta", "weight_delta"]
 
 FORMAT = "eg3d-face-toolkit/weight-delta"
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}

@@ -31,7 +31,7 @@ from torch import nn
 from helpers import cameras
 from helpers.invert import pti
 
-__all__ = ["InversionConfig", "Inversion", "invert_photo", "invert_aligned", "orbit_parameters", "render_view"]
+__all__ = ["Inversion", "InversionConfig", "invert_aligned", "invert_photo", "orbit_parameters", "render_view"]
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,21 @@ from helpers import cameras
 from helpers.invert.lpips import LPIPS, downsample_for_lpips
 
 __all__ = [
-    "ProjectionConfig", "TuningConfig", "PTIConfig", "PRESETS", "Projection", "Tuning", "StepLog",
-    "project", "tune", "latent_statistics", "image_to_tensor", "tensor_to_image", "reconstruction_metrics",
-    "psnr", "conditioning_camera_for",
+    "PRESETS",
+    "PTIConfig",
+    "Projection",
+    "ProjectionConfig",
+    "StepLog",
+    "Tuning",
+    "TuningConfig",
+    "conditioning_camera_for",
+    "image_to_tensor",
+    "latent_statistics",
+    "project",
+    "psnr",
+    "reconstruction_metrics",
+    "tensor_to_image",
+    "tune",
 ]
 
 #: Called after each optimisation step with its log entry (for live loss curves and progress bars).

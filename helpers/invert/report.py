@@ -9,7 +9,7 @@ import numpy as np
 
 from helpers.invert.pti import StepLog
 
-__all__ = ["loss_figure", "LiveLossCurve", "comparison_strip"]
+__all__ = ["LiveLossCurve", "comparison_strip", "loss_figure"]
 
 
 def loss_figure(history: Sequence[StepLog]) -> Any:
