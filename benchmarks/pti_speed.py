@@ -25,7 +25,7 @@ Stages, on ``skimage.data.astronaut()`` (the library's own code paths):
 LPIPS loading is excluded: ``load_lpips("random")`` (VGG-16 with random weights: the same cost as the pretrained
 one). ``--generator``: ``tiny-random``, ``ffhq512-128-random`` (the full-size ffhq512-128 architecture with random
 weights built offline, ``Generator.from_config(GeneratorConfig.ffhq512_128(), seed=0)``: a real checkpoint costs the
-same), or any name / path :func:`helpers.eg3d.load` accepts. PTI runs in float32 only (no precision option).
+same), or any name / path :func:`helpers.eg3d.load` accepts. `--precision bf16` autocasts the renders and LPIPS (the recipe is float32).
 Absolute times only hold on the machine they were measured on; the script prints the load average.
 """
 
@@ -105,6 +105,8 @@ def main() -> None:
                     help="tiny-random, ffhq512-128-random, or a checkpoint name / path (default: %(default)s)")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--preset", choices=("default", "fast"), default="default")
+    ap.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
+                    help="PTI precision: bf16 autocasts renders and LPIPS (default: %(default)s)")
     ap.add_argument("--steps", type=int, default=3, help="timed steps per stage (default: %(default)s)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed first steps per stage (default: %(default)s)")
     ap.add_argument("--repeats", type=int, default=3, help="timings of alignment / camera fit (median)")
@@ -136,7 +138,7 @@ def main() -> None:
 
     G = build_generator(args.generator, device)
     lpips = load_lpips("random", device=device)
-    preset = pti.PTIConfig.preset(args.preset)
+    preset = pti.PTIConfig.preset(args.preset, precision=args.precision)
     n = args.warmup + args.steps
     config = dataclasses.replace(
         preset, projection=dataclasses.replace(preset.projection, steps=n),

@@ -219,3 +219,24 @@ def test_report_pictures(inversion):
     assert [len(trace.x) for trace in fig.data] == [8, 8, 32, 32]
     lines = inversion.summary().splitlines()
     assert lines[0].strip().startswith("projection: psnr") and "tuned: psnr" in lines[1]
+
+
+def test_bf16_autocast_runs_and_stays_close(generator, lpips, known_face):
+    """bf16 autocast of renders and LPIPS (the GPU speed option) on the CPU: finite losses, a pivot close to fp32."""
+    smoke = pti.PRESETS["smoke"]
+    short = dataclasses.replace(smoke, projection=dataclasses.replace(smoke.projection, steps=2),
+                                tuning=dataclasses.replace(smoke.tuning, steps=2))
+    fp32 = pti.project(generator, known_face[0], CAMERA, lpips, short)
+    bf16 = pti.project(generator, known_face[0], CAMERA, lpips, dataclasses.replace(short, precision="bf16"))
+    assert all(np.isfinite(h.loss) for h in bf16.history)
+    assert bf16.ws.dtype == torch.float32
+    start, _ = pti.latent_statistics(generator, cameras.conditioning_camera(1), short.projection.w_avg_samples,
+                                     torch.Generator().manual_seed(short.seed))
+    moved = (fp32.ws[:, 0] - start).abs().mean()  # how far two fp32 steps move w
+    assert (bf16.ws - fp32.ws).abs().mean() < 0.25 * moved
+    tuned = pti.tune(generator, known_face[0], CAMERA, bf16.ws, lpips, dataclasses.replace(short, precision="bf16"))
+    assert all(np.isfinite(h.loss) for h in tuned.history)
+    assert next(tuned.generator.parameters()).dtype == torch.float32
+    assert pti.PTIConfig(precision="auto").resolved_precision(torch.device("cpu")) == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        pti.PTIConfig(precision="fp16")

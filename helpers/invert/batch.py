@@ -270,6 +270,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not keep inversions/<id>/ (weight delta, novel views, losses)")
     parser.add_argument("--retry-failed", action="store_true", help=f"retry photos listed in {FAILURES}")
     parser.add_argument("--seed", type=int, default=0, help="seed of the inversion's random numbers")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
+                        help="fp32 (the recipe) or bf16 autocast of renders and LPIPS; auto: bf16 on GPUs that "
+                             "support it (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1… (default: %(default)s)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
@@ -279,7 +282,7 @@ def config_from_args(args: argparse.Namespace) -> BatchConfig:
     from helpers.invert.inversion import InversionConfig
     from helpers.invert.pti import PTIConfig
 
-    pti = PTIConfig.preset(args.preset, seed=args.seed)
+    pti = PTIConfig.preset(args.preset, seed=args.seed, precision=args.precision)
     projection, tuning = pti.projection, pti.tuning
     if args.projection_steps is not None:
         projection = replace(projection, steps=args.projection_steps)

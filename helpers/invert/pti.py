@@ -43,6 +43,7 @@ from torch import nn
 
 from helpers import cameras
 from helpers.invert.lpips import LPIPS, downsample_for_lpips
+from helpers.runtime import autocast
 
 __all__ = [
     "PRESETS",
@@ -61,6 +62,9 @@ __all__ = [
     "tensor_to_image",
     "tune",
 ]
+
+#: Precisions PTI accepts (fp16 would need loss scaling and is not offered).
+PRECISION_CHOICES = ("fp32", "bf16", "auto")
 
 #: Called after each optimisation step with its log entry (for live loss curves and progress bars).
 StepCallback = Callable[["StepLog"], None]
@@ -139,16 +143,28 @@ class PTIConfig:
         conditioning: camera the mapping network sees when sampling latents: ``"frontal"`` (EG3D's
             usual choice, as the dataset generator) or ``"target"`` (the photo's camera).
         seed: seeds every random number of the inversion.
+        precision: ``"fp32"`` (the recipe), ``"bf16"`` (autocast of the renders and LPIPS; latents,
+            weights, optimiser and losses stay float32) or ``"auto"`` (bf16 on GPUs that support it,
+            else fp32).
     """
 
     projection: ProjectionConfig = field(default_factory=ProjectionConfig)
     tuning: TuningConfig = field(default_factory=TuningConfig)
     conditioning: str = "frontal"
     seed: int = 0
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.conditioning not in ("frontal", "target"):
             raise ValueError(f"conditioning must be 'frontal' or 'target', got {self.conditioning!r}")
+        if self.precision not in PRECISION_CHOICES:
+            raise ValueError(f"precision must be one of {PRECISION_CHOICES}, got {self.precision!r}")
+
+    def resolved_precision(self, device: torch.device) -> str:
+        """The precision actually used on ``device`` (``"auto"`` resolved; fp16 is never used)."""
+        if self.precision != "auto":
+            return self.precision
+        return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> PTIConfig:
@@ -163,7 +179,7 @@ class PTIConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PTIConfig:
         return cls(projection=ProjectionConfig(**data["projection"]), tuning=TuningConfig(**data["tuning"]),
-                   conditioning=data["conditioning"], seed=data["seed"])
+                   conditioning=data["conditioning"], seed=data["seed"], precision=data.get("precision", "fp32"))
 
 
 PRESETS: dict[str, PTIConfig] = {
@@ -345,6 +361,7 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPI
     """
     cfg = config.projection
     device = G.device
+    precision = config.resolved_precision(device)
     gen = torch.Generator().manual_seed(config.seed)
     camera = torch.as_tensor(camera, dtype=torch.float32, device=device).reshape(1, -1)
     target = target.to(device)
@@ -385,8 +402,10 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPI
         noise_scale = w_std * cfg.noise_factor * max(0.0, 1.0 - t / cfg.noise_ramp) ** 2
         w_noisy = w_opt + torch.randn(w_opt.shape, generator=gen).to(device) * noise_scale
         ws = w_noisy.expand(1, G.num_ws, -1) if w_noisy.shape[1] == 1 else w_noisy
-        image = _render(G, ws, camera, gen)
-        dist = lpips.distance_to_features(downsample_for_lpips(image, cfg.lpips_resolution), target_features).sum()
+        with autocast(device, precision):
+            image = _render(G, ws, camera, gen)
+            dist = lpips.distance_to_features(downsample_for_lpips(image, cfg.lpips_resolution), target_features)
+        dist, image = dist.float().sum(), image.float()
         l2 = F.mse_loss(image, target)
         penalty = _noise_penalty(buffers) if buffers else image.new_zeros(())
         loss = dist + cfg.noise_regularize * penalty + cfg.l2_weight * l2
@@ -426,6 +445,7 @@ def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.
     """
     cfg = config.tuning
     device = G.device
+    precision = config.resolved_precision(device)
     gen = torch.Generator().manual_seed(config.seed + 1)
     camera = torch.as_tensor(camera, dtype=torch.float32, device=device).reshape(1, -1)
     target = target.to(device)
@@ -437,8 +457,10 @@ def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.
     began = time.perf_counter()
     stopped = False
     for step in range(cfg.steps):
-        image = _render(tuned, pivot, camera, gen)
-        dist = lpips.distance_to_features(downsample_for_lpips(image, cfg.lpips_resolution), target_features).sum()
+        with autocast(device, precision):
+            image = _render(tuned, pivot, camera, gen)
+            dist = lpips.distance_to_features(downsample_for_lpips(image, cfg.lpips_resolution), target_features)
+        dist, image = dist.float().sum(), image.float()
         if dist.item() <= cfg.lpips_threshold:
             stopped = True
             break
