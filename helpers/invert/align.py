@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from helpers.invert.crop_recipe import CropRecipe, apply_transform, crop_transform, eye_mouth_points, face_quad
+from helpers.invert.crop_recipe import CropRecipe, apply_transform, crop_transform, eye_mouth_points
 from helpers.invert.landmarks import DetectedFace, detect_faces
 from helpers.photo import load_rgb
 
@@ -319,7 +319,7 @@ def align_face(photo: Any, config: AlignConfig = AlignConfig(), *, landmarks: np
         chosen = candidates[index]
         points, box, num_faces, score = chosen.landmarks, chosen.box, len(candidates), chosen.score
     _check_size(points, config)
-    quad = face_quad(points, config.recipe.quad_scale)
+    quad = config.recipe.quad(points)
     transform = crop_transform(quad, config.recipe)
     image = warp_to_crop(rgb, transform, config.recipe.output_size, padding=config.padding,
                          quad_side_px=config.recipe.quad_side_px)

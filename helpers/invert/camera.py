@@ -27,18 +27,18 @@ then Gaussian noise of σ px per coordinate, 512² images, ``fit_roll=True``; ab
 =========  ================  ======================  ==========================
 noise σ    yaw max / mean    elevation max / mean    pitch parameter max / mean
 =========  ================  ======================  ==========================
-0 px       0.14 / 0.03       0.12 / 0.03             0.19 / 0.05
-1 px       0.28 / 0.09       0.31 / 0.08             0.42 / 0.11
-2 px       0.46 / 0.15       0.47 / 0.15             0.68 / 0.21
-3 px       1.03 / 0.27       0.79 / 0.20             1.23 / 0.28
+0 px       0.10 / 0.02       0.09 / 0.03             0.14 / 0.04
+1 px       0.37 / 0.12       0.35 / 0.09             0.48 / 0.13
+2 px       0.61 / 0.20       0.64 / 0.20             0.91 / 0.28
+3 px       1.35 / 0.36       1.07 / 0.26             1.68 / 0.36
 =========  ================  ======================  ==========================
 
 The pitch parameter is the official orbit parameter expressed in degrees (``sin(elevation) = −(2/π)·pitch``,
 so its error is up to π/2 times the elevation error). The error at zero noise is the perspective effect of the
 random template scale, which a 2D scale cannot absorb exactly. A fit takes ≈ 8–10 ms on one CPU core (about
 ten calls of the torch camera builder dominate). When the face itself differs from the template by random
-3D offsets of σ = 2 mm (4 mm) per landmark, with 1 px noise, the errors grow to 1.7° (3.4°) max and 0.5°
-(1.1°) mean for yaw and elevation.
+3D offsets of σ = 2 mm per landmark, with 1 px noise, the errors grow to 1.8° max and 0.5° mean for yaw and
+elevation.
 
 **Not measured**: the mismatch between the average template and real faces (individual proportions,
 expression — an open smile moves the mouth and jaw points by 10 px or more —, dlib's landmark placement

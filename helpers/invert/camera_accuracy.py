@@ -101,7 +101,7 @@ def measure_accuracy(
 
     Each pose (``poses_deg``, default :func:`accuracy_poses`) gets a random template scale (0.9–1.1), image
     scale (0.95–1.05), image offset (±10 px) and noise of σ pixels. ``shape_noise`` (world units) perturbs the
-    template's points to mimic a face that differs from the template (1 mm ≈ 0.0034 world units).
+    template's points to mimic a face that differs from the template (1 mm ≈ 0.0025 world units).
     """
     poses = accuracy_poses(seed=seed) if poses_deg is None else np.asarray(poses_deg, dtype=np.float64)
     rows = []
@@ -140,5 +140,6 @@ def format_accuracy(rows: Sequence[AccuracyRow]) -> str:
 
 if __name__ == "__main__":  # python -m helpers.invert.camera_accuracy: print the accuracy table
     print(format_accuracy(measure_accuracy()))
-    print("with 2 mm template mismatch per point (0.0068 world units), 1 px noise:")
-    print(format_accuracy(measure_accuracy((1.0,), shape_noise=2.0 / lt.template_info().mm_per_unit)))
+    mismatch = 2.0 / lt.template_info().mm_per_unit
+    print(f"with 2 mm template mismatch per point ({mismatch:.4f} world units), 1 px noise:")
+    print(format_accuracy(measure_accuracy((1.0,), shape_noise=mismatch)))

@@ -1,14 +1,26 @@
 """Geometry of the FFHQ/EG3D face crop: an oriented square ("quad") from the eyes and mouth.
 
-The recipe (FFHQ's alignment, as EG3D's in-the-wild preprocessing and LPFF use it, in one stage):
+The recipe is FFHQ's alignment in one stage, with two constants calibrated so that the result is EG3D's crop:
 
 1. From 68 landmarks (dlib/iBUG order): eye centres = means of points 36–41 and 42–47; mouth corners =
    points 48 and 54. ``eye_to_eye`` = right − left eye, ``eye_to_mouth`` = mouth midpoint − eye midpoint.
 2. Half-side vector ``x`` = direction of ``eye_to_eye`` rotated towards the face's vertical axis
    (``eye_to_eye − rot90(eye_to_mouth)``), with length ``max(2·|eye_to_eye|, 1.8·|eye_to_mouth|)·quad_scale``;
-   ``y = rot90(x)``; centre ``c = eye_midpoint + 0.1·eye_to_mouth``. The quad's side is ``2·|x|``.
+   ``y = rot90(x)``; centre ``c = eye_midpoint + (0.1 + center_shift)·eye_to_mouth``. The quad's side is
+   ``2·|x|``.
 3. The quad is resampled to a ``transform_size``² image (1024), whose central ``crop_size``² (700) is
    resized to ``output_size``² (512).
+
+With ``quad_scale = 1`` and ``center_shift = 0`` this is FFHQ's own alignment followed by a centre crop
+(:meth:`CropRecipe.ffhq`). EG3D's FFHQ images were made differently: FFHQ's alignment, then Deep3DFaceRecon's
+``align_img`` (five landmarks fitted to the Basel Face Model's mean landmarks by a scaled orthographic
+projection; scale ×300 / fitted scale, 1024² around the model's origin, centre 700² → 512²). Measured with
+``benchmarks/crop_vs_eg3d.py`` on our neutral average face (:mod:`helpers.invert.landmark_template`), that crop
+is 1.350× wider than FFHQ's and centred 0.279·|eye_to_mouth| lower. Those are the defaults
+(:data:`EG3D_QUAD_SCALE`, :data:`EG3D_CENTER_SHIFT`), so :class:`CropRecipe` gives EG3D's crop: eyes
+≈ 139 px apart and ≈ 55 px above the centre of the 512² image. On ``skimage.data.astronaut()`` (smiling) the
+calibrated crop differs from EG3D's by 5 % in scale and 1 px in centre; faces vary that much between the
+two methods.
 
 Coordinates are pixel *index* coordinates (the centre of pixel column j is x = j), as dlib returns
 them; x to the right, y down. The whole recipe is one similarity transform, :func:`crop_transform`.
@@ -21,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "EG3D_CENTER_SHIFT",
+    "EG3D_QUAD_SCALE",
     "LEFT_EYE",
     "MOUTH_LEFT",
     "MOUTH_RIGHT",
@@ -39,15 +53,30 @@ RIGHT_EYE = slice(42, 48)
 MOUTH_LEFT = 48
 MOUTH_RIGHT = 54
 
+#: EG3D's crop relative to FFHQ's one-stage quad (module docstring; ``benchmarks/crop_vs_eg3d.py``).
+EG3D_QUAD_SCALE = 1.350
+EG3D_CENTER_SHIFT = 0.279
+
 
 @dataclass(frozen=True)
 class CropRecipe:
-    """Sizes of the crop, in pixels. Defaults: EG3D's FFHQ recipe (1024 → centre 700 → 512)."""
+    """The crop: sizes in pixels (1024 → centre 700 → 512), the quad's scale and the shift of its centre
+    along the face (in units of |eye_to_mouth|). Defaults: EG3D's crop; :meth:`ffhq` gives FFHQ's."""
 
     output_size: int = 512
     transform_size: int = 1024
     crop_size: int = 700
-    quad_scale: float = 1.0
+    quad_scale: float = EG3D_QUAD_SCALE
+    center_shift: float = EG3D_CENTER_SHIFT
+
+    @classmethod
+    def ffhq(cls) -> CropRecipe:
+        """FFHQ's own alignment (quad scale 1, centre at eye midpoint + 0.1·eye_to_mouth), then the centre crop."""
+        return cls(quad_scale=1.0, center_shift=0.0)
+
+    def quad(self, landmarks: np.ndarray) -> FaceQuad:
+        """The crop quad of a face with (68, 2) landmarks under this recipe."""
+        return face_quad(landmarks, self.quad_scale, self.center_shift)
 
     def __post_init__(self) -> None:
         if not (0 < self.crop_size <= self.transform_size) or self.output_size <= 0 or self.quad_scale <= 0:
@@ -91,8 +120,8 @@ def eye_mouth_points(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     return lm[LEFT_EYE].mean(0), lm[RIGHT_EYE].mean(0), lm[MOUTH_LEFT], lm[MOUTH_RIGHT]
 
 
-def face_quad(landmarks: np.ndarray, quad_scale: float = 1.0) -> FaceQuad:
-    """The FFHQ crop quad of a face, from its (68, 2) landmarks (see the module doc)."""
+def face_quad(landmarks: np.ndarray, quad_scale: float = 1.0, center_shift: float = 0.0) -> FaceQuad:
+    """The crop quad of a face from its (68, 2) landmarks (see the module doc; the defaults are FFHQ's quad)."""
     eye_left, eye_right, mouth_left, mouth_right = eye_mouth_points(landmarks)
     eye_avg = (eye_left + eye_right) / 2
     eye_to_eye = eye_right - eye_left
@@ -103,7 +132,7 @@ def face_quad(landmarks: np.ndarray, quad_scale: float = 1.0) -> FaceQuad:
         raise ValueError("degenerate landmarks: eyes and mouth coincide")
     x = x / norm * max(np.hypot(*eye_to_eye) * 2.0, np.hypot(*eye_to_mouth) * 1.8) * quad_scale
     y = np.array([-x[1], x[0]])
-    return FaceQuad(center=eye_avg + 0.1 * eye_to_mouth, x=x, y=y)
+    return FaceQuad(center=eye_avg + (0.1 + center_shift) * eye_to_mouth, x=x, y=y)
 
 
 def crop_transform(quad: FaceQuad, recipe: CropRecipe = CropRecipe()) -> np.ndarray:

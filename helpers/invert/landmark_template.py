@@ -43,12 +43,12 @@ face contour (jaw 0/16, where the frontal silhouette passes at eye level) −98 
 
 **Placement.** The mm template is scaled isotropically and translated (nose tip at x = 0, world
 z = 0.35, see :data:`NOSE_TIP_Z`) so that, projected by the frontal EG3D camera (``orbit_pose(0, 0)``,
-radius 2.7, focal 4.2647) into a 512² image, the crop quad of :func:`helpers.invert.crop_recipe.face_quad`
-has its centre at the image centre (255.5, 255.5) and its side equal to ``CropRecipe().quad_side_px``
-(≈749 px): the standard geometry of every FFHQ/EG3D aligned photo. This gives ≈ 292 mm per world
-unit (:func:`template_info`), and the face spans ≈ 0.34 world units in depth: the frontal camera sees
-the nose tip at depth 2.35 and the jaw contour at 2.69, where EG3D's FFHQ renders put nose tip and
-cheeks (≈ 2.35 and 2.6–2.7; figures of the project brief, not re-measured here).
+radius 2.7, focal 4.2647) into a 512² image, its crop quad (:meth:`helpers.invert.crop_recipe.CropRecipe.quad`,
+EG3D's crop) has its centre at the image centre (255.5, 255.5) and its side equal to
+``CropRecipe().quad_side_px`` (≈749 px): the standard geometry of every EG3D-aligned photo. This gives
+≈ 399 mm per world unit (:func:`template_info`): the face is ≈ 0.34 world units wide and spans ≈ 0.25 in
+depth; the frontal camera sees the nose tip at depth 2.35 (a figure of the project brief, not re-measured)
+and the jaw contour at ≈ 2.59.
 """
 
 from __future__ import annotations
@@ -212,10 +212,10 @@ def _frontal_quad(points: np.ndarray, image_size: int) -> tuple[np.ndarray, floa
 
     from helpers.cameras import FOCAL, PIVOT, RADIUS
     from helpers.invert.camera import camera_from_angles, project_landmarks
-    from helpers.invert.crop_recipe import face_quad
+    from helpers.invert.crop_recipe import CropRecipe
 
     camera = camera_from_angles(0.0, 0.0, radius=RADIUS, pivot=PIVOT, focal=FOCAL, dtype=torch.float64).numpy()
-    quad = face_quad(project_landmarks(points, camera, image_size))
+    quad = CropRecipe().quad(project_landmarks(points, camera, image_size))
     return quad.center, quad.side
 
 

@@ -1,0 +1,116 @@
+"""How our one-stage face crop compares with EG3D's own FFHQ crop, face by face.
+
+EG3D's FFHQ images were cropped in two stages: FFHQ's oriented alignment, then Deep3DFaceRecon's
+``align_img``. That second step fits five landmarks (eye centres from the eye corners, nose tip, mouth
+corners) to the Basel Face Model's standard 3D landmarks under a scaled orthographic projection (a
+linear least-squares fit), scales the image by ``300 / s`` (s = the fitted scale), crops 1024² around the
+projected model origin, then keeps the centre 700² and resizes it to 512². There is no rotation in that
+step: the first stage has already levelled the eyes.
+
+``helpers.invert.crop_recipe`` calibrates two constants of the one-stage recipe on these numbers. This script
+applies that second step to the same landmarks our crop uses and prints, for each face:
+- our output scale (output pixels per photo pixel) divided by EG3D's;
+- the offset between the two crop centres, in output pixels.
+A ratio of 1 and an offset of 0 mean that the crops coincide.
+
+The faces are:
+- ``skimage.data.astronaut()``, with dlib landmarks;
+- our 3D landmark template (``helpers.invert.landmark_template``), seen frontally through EG3D's camera, as an average face;
+- any photos given with ``--photos``.
+
+The BFM standard landmarks are not part of this project. Point ``--bfm`` at a folder holding
+``similarity_Lm3D_all.mat``: Deep3DFaceRecon's ``BFM/`` folder, or its mirror in a checkout of a public
+repository that ships it. Nothing from that file is written anywhere.
+
+    python benchmarks/crop_vs_eg3d.py --bfm /path/to/Deep3DFaceReconstruction/BFM [--photos DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def five_points(landmarks: np.ndarray) -> np.ndarray:
+    """Deep3DFaceRecon's 5 points from 68 (0-based): eye centres as corner means, nose tip, mouth corners."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    return np.stack([(lm[36] + lm[39]) / 2, (lm[42] + lm[45]) / 2, lm[30], lm[48], lm[54]])
+
+
+def orthographic_fit(points2d: np.ndarray, points3d: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares affine camera x = A·X + t (A 2×3). Returns t (2,) and the mean norm of A's rows (the scale)."""
+    n = len(points2d)
+    design = np.zeros((2 * n, 8))
+    design[0::2, 0:3], design[0::2, 3] = points3d, 1
+    design[1::2, 4:7], design[1::2, 7] = points3d, 1
+    k = np.linalg.lstsq(design, points2d.reshape(-1), rcond=None)[0]
+    return np.array([k[3], k[7]]), float((np.linalg.norm(k[0:3]) + np.linalg.norm(k[4:7])) / 2)
+
+
+def eg3d_crop(landmarks: np.ndarray, height: int, lm3d: np.ndarray, rescale: float = 300.0,
+              crop: int = 700, output: int = 512) -> tuple[np.ndarray, float]:
+    """EG3D's second-stage crop of a photo: (crop centre in photo pixels (x, y), output px per photo px)."""
+    pts = five_points(landmarks)
+    pts[:, 1] = height - 1 - pts[:, 1]  # Deep3DFaceRecon works with y up
+    t, s = orthographic_fit(pts, lm3d)
+    centre = np.array([t[0], height - 1 - t[1]])
+    return centre, rescale / s * output / crop
+
+
+def standard_lm3d(bfm: Path) -> np.ndarray:
+    """The 5 standard 3D landmarks from ``similarity_Lm3D_all.mat`` (68 BFM points, same reduction as above)."""
+    from scipy.io import loadmat
+
+    return five_points(loadmat(str(bfm / "similarity_Lm3D_all.mat"))["lm"])
+
+
+def compare(name: str, landmarks: np.ndarray, height: int, lm3d: np.ndarray, recipe: Any) -> dict[str, Any]:
+    from helpers.invert.crop_recipe import apply_transform, crop_transform
+
+    ours = crop_transform(recipe.quad(landmarks), recipe)
+    scale_ours = float(np.linalg.norm(ours[0, :2]))
+    centre, scale_eg3d = eg3d_crop(landmarks, height, lm3d)
+    # EG3D's crop centre, seen in our output: the offset of the two crops in output pixels.
+    offset = apply_transform(ours, centre[None])[0] - recipe.center_px
+    return {"face": name, "scale_ratio": scale_ours / scale_eg3d, "dx": float(offset[0]), "dy": float(offset[1])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bfm", type=Path, required=True, help="folder with similarity_Lm3D_all.mat")
+    parser.add_argument("--photos", type=Path, default=None, help="more photos (one face each)")
+    args = parser.parse_args()
+    from skimage import data
+
+    from helpers import cameras
+    from helpers.invert.camera import project_landmarks
+    from helpers.invert.crop_recipe import CropRecipe
+    from helpers.invert.landmark_template import landmark_template
+    from helpers.invert.landmarks import detect_faces
+
+    lm3d = standard_lm3d(args.bfm)
+    frontal = cameras.camera_vector(0.0, 0.0)[0].numpy().astype(np.float64)
+    faces = [("landmark template (frontal)", project_landmarks(landmark_template(), frontal, 512), 512)]
+    photos = [("astronaut", data.astronaut())]
+    if args.photos:
+        from helpers.invert.batch import list_photos
+        from helpers.photo import load_rgb
+
+        photos += [(p.name, load_rgb(p)) for p in list_photos(args.photos)]
+    for name, image in photos:
+        detected = detect_faces(image)
+        if detected:
+            faces.append((name, detected[0].landmarks, image.shape[0]))
+    print("| recipe | face | our scale / EG3D's | centre offset x, y (output px; + = EG3D's centre right / below ours) |")
+    print("|---|---|---:|---|")
+    for label, recipe in (("CropRecipe.ffhq()", CropRecipe.ffhq()), ("CropRecipe() (EG3D-calibrated)", CropRecipe())):
+        for name, landmarks, height in faces:
+            r = compare(name, landmarks, height, lm3d, recipe)
+            print(f"| {label} | {r['face']} | {r['scale_ratio']:.3f} | {r['dx']:+.1f}, {r['dy']:+.1f} |")
+
+
+if __name__ == "__main__":
+    main()
