@@ -18,6 +18,9 @@ The faces are:
 - our 3D landmark template (``helpers.invert.landmark_template``), seen frontally through EG3D's camera, as an average face;
 - any photos given with ``--photos``.
 
+It also prints the camera our landmark fit gives the BFM mean face seen from EG3D's frontal camera: the
+template's tilt (``helpers.invert.landmark_template.TILT_DEG``) is chosen so that this reads 0°.
+
 The BFM standard landmarks are not part of this project. Point ``--bfm`` at a folder holding
 ``similarity_Lm3D_all.mat``: Deep3DFaceRecon's ``BFM/`` folder, or its mirror in a checkout of a public
 repository that ships it. Nothing from that file is written anywhere.
@@ -110,6 +113,28 @@ def main() -> None:
         for name, landmarks, height in faces:
             r = compare(name, landmarks, height, lm3d, recipe)
             print(f"| {label} | {r['face']} | {r['scale_ratio']:.3f} | {r['dx']:+.1f}, {r['dy']:+.1f} |")
+    print()
+    print(frontal_convention(args.bfm, frontal))
+
+
+def frontal_convention(bfm: Path, frontal: np.ndarray) -> str:
+    """The camera our landmark fit gives the BFM mean face seen by the frontal EG3D camera (0, 0 = same "frontal")."""
+    from scipy.io import loadmat
+
+    from helpers.invert.camera import estimate_camera, project_landmarks
+    from helpers.invert.landmark_template import landmark_template
+
+    mean = loadmat(str(bfm / "similarity_Lm3D_all.mat"))["lm"].astype(np.float64)
+    template = landmark_template()
+
+    def eye_distance(p: np.ndarray) -> float:
+        return float(np.linalg.norm(p[36:42].mean(0) - p[42:48].mean(0)))
+
+    # The mean face at the template's size, nose tip on the template's (the BFM frame: y up, face towards +z).
+    placed = (mean - mean[30]) * eye_distance(template) / eye_distance(mean) + template[30]
+    fit = estimate_camera(project_landmarks(placed, frontal, 512))
+    return (f"BFM mean face seen by the frontal EG3D camera: fitted yaw {fit.yaw_deg:+.2f}°, "
+            f"elevation {fit.elevation_deg:+.2f}° (landmark rms {fit.rms_px:.1f} px)")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def test_frontal_projection_has_the_crop_recipe_geometry() -> None:
     quad = recipe.quad(lm)
     np.testing.assert_allclose(quad.center, [recipe.center_px] * 2, atol=1.0)
     assert quad.side == pytest.approx(recipe.quad_side_px, abs=1.0)
-    assert abs(quad.x[1]) < 1e-6  # eyes level in the frontal view
+    assert abs(quad.x[1]) < 1e-4  # eyes level in the frontal view (float32 camera)
     # Nose tip at camera depth ≈ 2.35, jaw contour behind it (≈ 2.59).
     depth = 2.7 - lt.landmark_template()[:, 2]
     assert depth[lt.NOSE_TIP] == pytest.approx(2.35)

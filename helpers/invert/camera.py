@@ -27,10 +27,10 @@ then Gaussian noise of σ px per coordinate, 512² images, ``fit_roll=True``; ab
 =========  ================  ======================  ==========================
 noise σ    yaw max / mean    elevation max / mean    pitch parameter max / mean
 =========  ================  ======================  ==========================
-0 px       0.10 / 0.02       0.09 / 0.03             0.14 / 0.04
-1 px       0.37 / 0.12       0.35 / 0.09             0.48 / 0.13
-2 px       0.61 / 0.20       0.64 / 0.20             0.91 / 0.28
-3 px       1.35 / 0.36       1.07 / 0.26             1.68 / 0.36
+0 px       0.10 / 0.02       0.09 / 0.03             0.13 / 0.04
+1 px       0.37 / 0.11       0.36 / 0.09             0.49 / 0.13
+2 px       0.59 / 0.19       0.63 / 0.20             0.90 / 0.28
+3 px       1.31 / 0.36       1.12 / 0.26             1.75 / 0.37
 =========  ================  ======================  ==========================
 
 The pitch parameter is the official orbit parameter expressed in degrees (``sin(elevation) = −(2/π)·pitch``,
@@ -40,13 +40,15 @@ ten calls of the torch camera builder dominate). When the face itself differs fr
 3D offsets of σ = 2 mm per landmark, with 1 px noise, the errors grow to 1.8° max and 0.5° mean for yaw and
 elevation.
 
+**Frontal.** EG3D's FFHQ cameras come from Deep3DFaceRecon poses, in which the Basel Face Model's mean face at
+zero rotation faces the camera. The template is tilted (:data:`helpers.invert.landmark_template.TILT_DEG`) so that
+the BFM's 68 mean landmarks seen by the frontal EG3D camera fit at yaw −0.1°, elevation 0.0° (untilted: −3.1°).
+
 **Not measured**: the mismatch between the average template and real faces (individual proportions,
 expression — an open smile moves the mouth and jaw points by 10 px or more —, dlib's landmark placement
-conventions, self-occlusion at large yaw), and above all which head orientation counts as "frontal": the
-template's facial plane defines yaw = elevation = 0, and another convention, such as the BFM-based one behind
-EG3D's ``dataset.json`` labels, may differ by a few degrees, mostly in elevation. On real photos expect errors
-of several degrees; compare with the ``dataset.json`` labels (:func:`camera_from_dataset_json`) where
-available.
+conventions, self-occlusion at large yaw), and the agreement with EG3D's own ``dataset.json`` cameras on real
+FFHQ photos (no FFHQ data offline). On real photos expect errors of a few degrees; compare with the
+``dataset.json`` labels (:func:`camera_from_dataset_json`) where available.
 """
 
 from __future__ import annotations

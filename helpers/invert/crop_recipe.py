@@ -16,10 +16,10 @@ With ``quad_scale = 1`` and ``center_shift = 0`` this is FFHQ's own alignment fo
 ``align_img`` (five landmarks fitted to the Basel Face Model's mean landmarks by a scaled orthographic
 projection; scale ×300 / fitted scale, 1024² around the model's origin, centre 700² → 512²). Measured with
 ``benchmarks/crop_vs_eg3d.py`` on our neutral average face (:mod:`helpers.invert.landmark_template`), that crop
-is 1.350× wider than FFHQ's and centred 0.279·|eye_to_mouth| lower. Those are the defaults
+is 1.340× wider than FFHQ's and centred 0.306·|eye_to_mouth| lower. Those are the defaults
 (:data:`EG3D_QUAD_SCALE`, :data:`EG3D_CENTER_SHIFT`), so :class:`CropRecipe` gives EG3D's crop: eyes
-≈ 139 px apart and ≈ 55 px above the centre of the 512² image. On ``skimage.data.astronaut()`` (smiling) the
-calibrated crop differs from EG3D's by 5 % in scale and 1 px in centre; faces vary that much between the
+≈ 140 px apart and ≈ 58 px above the centre of the 512² image. On ``skimage.data.astronaut()`` (smiling) the
+calibrated crop differs from EG3D's by 4 % in scale and 2 px in centre; faces vary that much between the
 two methods.
 
 Coordinates are pixel *index* coordinates (the centre of pixel column j is x = j), as dlib returns
@@ -54,8 +54,8 @@ MOUTH_LEFT = 48
 MOUTH_RIGHT = 54
 
 #: EG3D's crop relative to FFHQ's one-stage quad (module docstring; ``benchmarks/crop_vs_eg3d.py``).
-EG3D_QUAD_SCALE = 1.350
-EG3D_CENTER_SHIFT = 0.279
+EG3D_QUAD_SCALE = 1.340
+EG3D_CENTER_SHIFT = 0.306
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,8 @@ z = 0.35, see :data:`NOSE_TIP_Z`) so that, projected by the frontal EG3D camera 
 radius 2.7, focal 4.2647) into a 512² image, its crop quad (:meth:`helpers.invert.crop_recipe.CropRecipe.quad`,
 EG3D's crop) has its centre at the image centre (255.5, 255.5) and its side equal to
 ``CropRecipe().quad_side_px`` (≈749 px): the standard geometry of every EG3D-aligned photo. This gives
-≈ 399 mm per world unit (:func:`template_info`): the face is ≈ 0.34 world units wide and spans ≈ 0.25 in
-depth; the frontal camera sees the nose tip at depth 2.35 (a figure of the project brief, not re-measured)
+≈ 395 mm per world unit (:func:`template_info`): the face is ≈ 0.34 world units wide and spans ≈ 0.25 in
+depth (tilted by :data:`TILT_DEG`); the frontal camera sees the nose tip at depth 2.35 (a figure of the project brief, not re-measured)
 and the jaw contour at ≈ 2.59.
 """
 
@@ -96,6 +96,12 @@ NOSE_TIP = 30
 
 #: World z of the nose tip (EG3D units): the frontal camera (z = 2.7) sees it at depth ≈ 2.35.
 NOSE_TIP_Z = 0.35
+#: Tilt of the template (degrees, about the x axis, positive = face turned up) so that "frontal" means what it
+#: means for EG3D's FFHQ cameras: those come from Deep3DFaceRecon poses, where the Basel Face Model's mean face
+#: at zero rotation faces the camera. Measured with the BFM's 68 mean landmarks (Deep3DFaceRecon's
+#: ``similarity_Lm3D_all.mat``, supplied locally, not part of the project) seen by the frontal EG3D camera: they fit
+#: the untilted template at −3.1° elevation, the template tilted by 3.6° at 0.0° (yaw −0.1°).
+TILT_DEG = 3.6
 
 
 def _mirror_permutation() -> np.ndarray:
@@ -219,6 +225,13 @@ def _frontal_quad(points: np.ndarray, image_size: int) -> tuple[np.ndarray, floa
     return quad.center, quad.side
 
 
+def _tilted(points: np.ndarray, degrees: float) -> np.ndarray:
+    """Points rotated about the x axis (through the origin) by ``degrees``: positive turns the face upwards."""
+    a = np.radians(degrees)
+    rotation = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(a), np.sin(a)], [0.0, -np.sin(a), np.cos(a)]])
+    return points @ rotation.T
+
+
 @functools.lru_cache(maxsize=1)
 def _placed() -> tuple[np.ndarray, TemplateInfo]:
     from helpers.cameras import FOCAL, RADIUS
@@ -226,7 +239,7 @@ def _placed() -> tuple[np.ndarray, TemplateInfo]:
 
     recipe = CropRecipe()
     size, target_side, target_center = recipe.output_size, recipe.quad_side_px, recipe.center_px
-    mm = TEMPLATE_MM - TEMPLATE_MM[NOSE_TIP]  # nose tip at the origin
+    mm = _tilted(TEMPLATE_MM - TEMPLATE_MM[NOSE_TIP], TILT_DEG)  # nose tip at the origin
     scale, y_offset = 1.0 / 300.0, 0.0  # world units per mm; world y of the nose tip
     for _ in range(50):
         # Fixed point: the quad side is ~ proportional to the scale, its centre ~ linear in the y offset.
