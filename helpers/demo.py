@@ -237,3 +237,17 @@ class EG3DSubject:
         with torch.inference_mode():
             sigma = self.generator.sample_density(self.planes, p, with_features=False)["sigma"]
         return sigma[0, :, 0].float().cpu().numpy()
+
+    def mesh(self, resolution: int, level: float = 10.0):
+        """The face's surface: marching cubes at ``level`` (EG3D's 10 on raw σ) on a ``resolution``³ lattice over
+        the generator's box, in EG3D world units and frame (the cameras' frame)."""
+        from helpers.mesh import DensityGrid, lattice_points
+
+        points = lattice_points(resolution, box_size=self.box_size)
+        grid = DensityGrid.from_values(self.density(points).astype(np.float32), resolution, box_size=self.box_size)
+        return grid.to_mesh(level=level)
+
+    def orbit_strip(self, yaws: tuple[float, ...], pitch: float = 0.0) -> np.ndarray:
+        """(S, len(yaws)·S, 3) uint8: renders from orbit cameras at ``yaws`` (radians) and ``pitch``, side by side."""
+        views = [self.render(cameras.camera_vector(yaw, pitch)[0].numpy(), 0, near=0.0, far=0.0).image for yaw in yaws]
+        return np.concatenate(views, axis=1)

@@ -111,25 +111,21 @@ class Inversion:
         """The tuned face from another camera (25,): image, depth, opacity (see :func:`render_view`)."""
         return render_view(self.generator, self.ws, camera)
 
+    def subject(self) -> Any:
+        """The tuned face as an :class:`helpers.demo.EG3DSubject` (tri-planes computed once, for many views)."""
+        from helpers.demo import EG3DSubject
+
+        return EG3DSubject(self.generator, self.ws, "inverted photo")
+
     def novel_views(self, yaws: tuple[float, ...] = (-0.6, -0.3, 0.0, 0.3, 0.6), pitch: float = 0.0) -> np.ndarray:
         """(S, len(yaws)·S, 3) uint8 strip of renders from orbit cameras at ``yaws`` (radians)."""
-        views = [self.render(cameras.camera_vector(yaw, pitch)[0])["image"] for yaw in yaws]
-        return np.concatenate(views, axis=1)
+        return self.subject().orbit_strip(yaws, pitch)
 
     def mesh(self, resolution: int | None = None, level: float | None = None):
         """The face's surface from the tuned density field: marching cubes on a ``resolution``³ lattice
         over the generator's box (EG3D world units and frame, the frame of ``camera``)."""
-        from helpers.mesh import DensityGrid, lattice_points
-
-        G = self.generator
-        resolution = int(resolution or self.config.mesh_resolution)
-        box = float(G.config.rendering.box_warp)
-        points = torch.from_numpy(lattice_points(resolution, box_size=box)).to(G.device)
-        with torch.inference_mode():
-            planes = G.planes(self.ws)
-            sigma = G.sample_density(planes, points, with_features=False)["sigma"][0, :, 0].float().cpu().numpy()
-        grid = DensityGrid.from_values(sigma, resolution, box_size=box)
-        return grid.to_mesh(level=self.config.mesh_level if level is None else level)
+        return self.subject().mesh(int(resolution or self.config.mesh_resolution),
+                                   self.config.mesh_level if level is None else level)
 
     def summary(self) -> str:
         """One line per stage: PSNR / SSIM / LPIPS against the photo, and the stage's seconds."""

@@ -18,7 +18,7 @@ from torch import nn
 
 from helpers import cameras
 from helpers.latent.encoder import LatentEncoder
-from helpers.mesh import DensityGrid, Mesh, lattice_points
+from helpers.mesh import Mesh
 from helpers.photo import center_square, load_rgb
 
 __all__ = ["LatentReconstruction", "invert_from_prediction", "novel_views", "predict_w", "reconstruct_from_latent",
@@ -61,12 +61,7 @@ def reconstruct_from_latent(generator: nn.Module, ws: torch.Tensor, *, camera: n
     camera = cameras.camera_vector(0.0, 0.0)[0].numpy() if camera is None else np.asarray(camera, np.float32)
     subject = _subject(generator, ws)
     view = subject.render(camera, 0, near=0.0, far=0.0)
-    mesh = None
-    if mesh_resolution:
-        box = subject.box_size
-        points = lattice_points(mesh_resolution, box_size=box)
-        grid = DensityGrid.from_values(subject.density(points).astype(np.float32), mesh_resolution, box_size=box)
-        mesh = grid.to_mesh(level=level)
+    mesh = subject.mesh(mesh_resolution, level) if mesh_resolution else None
     w = ws[0].float().cpu().numpy()
     w = w[0] if np.allclose(w, w[:1]) else w
     return LatentReconstruction(w=w, ws=ws, image=view.image, depth=view.depth, mask=view.mask,
@@ -91,10 +86,7 @@ def reconstruct_photo(image: Any, encoder: LatentEncoder, generator: nn.Module, 
 def novel_views(generator: nn.Module, ws: torch.Tensor, yaws: tuple[float, ...] = (-0.6, -0.3, 0.0, 0.3, 0.6),
                 pitch: float = 0.0) -> np.ndarray:
     """(S, len(yaws)·S, 3) uint8 strip of EG3D renders of ws from cameras at the given yaws (radians)."""
-    subject = _subject(generator, ws)
-    views = [subject.render(cameras.camera_vector(yaw, pitch)[0].numpy(), 0, near=0.0, far=0.0).image
-             for yaw in yaws]
-    return np.concatenate(views, axis=1)
+    return _subject(generator, ws).orbit_strip(yaws, pitch)
 
 
 def invert_from_prediction(photo: Any, encoder: LatentEncoder, generator: nn.Module, lpips: nn.Module,
