@@ -40,7 +40,7 @@ def attention_unet_reference() -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_generator():
+def generator():
     """EG3D's tiny random generator (seed 0). Shared: tests must not modify it (PTI works on copies)."""
     from helpers import eg3d
 
@@ -48,7 +48,7 @@ def tiny_generator():
 
 
 @pytest.fixture(scope="session")
-def random_lpips():
+def lpips():
     """LPIPS-VGG16 with seeded random weights (no download)."""
     from helpers.invert.lpips import load_lpips
 

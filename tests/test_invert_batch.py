@@ -24,16 +24,6 @@ QUICK = dataclasses.replace(SMOKE, projection=dataclasses.replace(SMOKE.projecti
 
 
 @pytest.fixture(scope="module")
-def generator(tiny_generator):
-    return tiny_generator
-
-
-@pytest.fixture(scope="module")
-def lpips(random_lpips):
-    return random_lpips
-
-
-@pytest.fixture(scope="module")
 def photos(tmp_path_factory):
     """Two faces (the astronaut and her mirror image), a photo without a face and a text file named .jpg."""
     root = tmp_path_factory.mktemp("photos")

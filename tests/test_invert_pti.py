@@ -18,16 +18,6 @@ CAMERA = cameras.camera_vector(0.35, -0.1)[0].numpy()
 
 
 @pytest.fixture(scope="module")
-def generator(tiny_generator):
-    return tiny_generator
-
-
-@pytest.fixture(scope="module")
-def lpips(random_lpips):
-    return random_lpips
-
-
-@pytest.fixture(scope="module")
 def known_face(generator):
     """A render of a known latent from a known camera: (target image tensor, ws)."""
     z = torch.randn(1, generator.z_dim, generator=torch.Generator().manual_seed(7))
