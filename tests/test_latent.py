@@ -19,6 +19,7 @@ from helpers.latent.encoder import LatentEncoder, LatentEncoderConfig, load_late
 from helpers.latent.evaluate import latent_errors
 from helpers.latent.infer import novel_views, reconstruct_photo
 
+
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     """24 tiny-random EG3D samples (image 512², depth 32², latents, cameras)."""
