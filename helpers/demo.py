@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -247,7 +248,10 @@ class EG3DSubject:
         grid = DensityGrid.from_values(self.density(points).astype(np.float32), resolution, box_size=self.box_size)
         return grid.to_mesh(level=level)
 
-    def orbit_strip(self, yaws: tuple[float, ...], pitch: float = 0.0) -> np.ndarray:
-        """(S, len(yaws)·S, 3) uint8: renders from orbit cameras at ``yaws`` (radians) and ``pitch``, side by side."""
-        views = [self.render(cameras.camera_vector(yaw, pitch)[0].numpy(), 0, near=0.0, far=0.0).image for yaw in yaws]
-        return np.concatenate(views, axis=1)
+    def orbit_views(self, yaws: Sequence[float], pitch: float = 0.0) -> list[np.ndarray]:
+        """(S, S, 3) uint8 renders from orbit cameras at ``yaws`` (radians) and ``pitch``."""
+        return [self.render(cameras.camera_vector(yaw, pitch)[0].numpy(), 0, near=0.0, far=0.0).image for yaw in yaws]
+
+    def orbit_strip(self, yaws: Sequence[float], pitch: float = 0.0) -> np.ndarray:
+        """(S, len(yaws)·S, 3) uint8: :meth:`orbit_views` side by side."""
+        return np.concatenate(self.orbit_views(yaws, pitch), axis=1)

@@ -63,7 +63,7 @@ def test_batch_logs_failures_and_resumes(tmp_path, monkeypatch, generator, lpips
     kill = {"armed": True}
     monkeypatch.setattr(inversion, "invert_photo", counting)
     config = batch.BatchConfig(checkpoint="tiny-random", inversion=inversion.InversionConfig(pti=QUICK),
-                               lpips="random", mesh=MeshSettings(resolution=32, level=0.0), progress=False)
+                               lpips="random", mesh=MeshSettings(resolution=32, level=0.0), frames=2, progress=False)
     out = tmp_path / "set"
     with pytest.raises(KeyboardInterrupt):
         batch.invert_folder(photos, out, config, generator=generator, lpips=lpips, log=lambda *_: None)
@@ -95,6 +95,7 @@ def test_batch_logs_failures_and_resumes(tmp_path, monkeypatch, generator, lpips
     labels = json.loads((out / "dataset.json").read_text())["labels"]
     assert [name for name, _ in labels] == ["images/astronaut.png", "images/astronaut_mirrored.png"]
     assert (out / "inversions" / "astronaut" / "generator_delta.safetensors").exists()
+    assert (out / "inversions" / "astronaut" / "orbit.gif").exists()
     # The mirrored photo's camera mirrors the original's yaw (same face, turned the other way).
     yaws = {r["id"]: r["yaw"] for r in read_samples(out).values()}
     assert yaws["astronaut"] == pytest.approx(-yaws["astronaut_mirrored"], abs=np.radians(3))

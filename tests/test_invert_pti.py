@@ -153,11 +153,15 @@ def test_inversion_save_writes_every_output(tmp_path, inversion):
     from helpers.depth_png import read_depth_png
     from helpers.mesh import load_mesh
 
-    out = inversion.save(tmp_path / "inv", base_identity={"checkpoint": "tiny-random", "sha256": None})
+    out = inversion.save(tmp_path / "inv", base_identity={"checkpoint": "tiny-random", "sha256": None}, frames=3)
     names = {p.name for p in out.iterdir()}
     assert {"target.png", "reconstruction.png", "projected.png", "novel_views.png", "pivot_w.npy", "camera.npy",
             "depth.png", "opacity.png", "generator_delta.safetensors", "losses.csv", "inversion.json",
-            "mesh.ply"} <= names
+            "mesh.ply", "orbit.gif"} <= names
+    from PIL import Image
+
+    with Image.open(out / "orbit.gif") as gif:
+        assert gif.n_frames == 3 and gif.size == (512, 512)
     info = json.loads((out / "inversion.json").read_text())
     assert info["metrics"]["tuned"]["psnr"] == pytest.approx(inversion.metrics["tuned"]["psnr"])
     near, far = info["depth_range"]

@@ -58,6 +58,7 @@ class BatchConfig:
             landmark fit (matched by file name).
         mesh: per-sample mesh settings, or None for no meshes.
         details: also keep ``inversions/<id>/`` (reconstruction, novel views, weight delta, losses).
+        frames: renders in each ``inversions/<id>/orbit.gif`` turntable (0: none).
         retry_failed: retry photos listed in ``failures.jsonl``.
         device: ``auto``, ``cpu``, ``cuda``…
         progress: show progress bars.
@@ -69,6 +70,7 @@ class BatchConfig:
     camera_labels: str | None = None
     mesh: MeshSettings | None = field(default_factory=MeshSettings)
     details: bool = True
+    frames: int = 24
     retry_failed: bool = False
     device: str = "auto"
     progress: bool = True
@@ -220,7 +222,8 @@ def invert_folder(photos: str | Path, out: str | Path, config: BatchConfig = Bat
                 record.update(source=path.name, metrics=result.metrics,
                               seconds={k: round(v, 3) for k, v in result.seconds.items()})
                 if config.details:
-                    result.save(root / "inversions" / sample_id, base_identity=identity, mesh=False)
+                    result.save(root / "inversions" / sample_id, base_identity=identity, mesh=False,
+                                frames=config.frames)
                     record["details"] = f"inversions/{sample_id}"  # a folder: not in "files"
                 lines.append(record)  # last: the sample becomes visible only now
                 written.append(sample_id)
@@ -268,6 +271,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mesh-resolution", type=int, default=MeshSettings.resolution, help="density lattice size")
     parser.add_argument("--no-details", dest="details", action="store_false",
                         help="do not keep inversions/<id>/ (weight delta, novel views, losses)")
+    parser.add_argument("--frames", type=int, default=BatchConfig.frames,
+                        help="renders in each inversions/<id>/orbit.gif turntable, 0 for none (default: %(default)s)")
     parser.add_argument("--retry-failed", action="store_true", help=f"retry photos listed in {FAILURES}")
     parser.add_argument("--seed", type=int, default=0, help="seed of the inversion's random numbers")
     parser.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
@@ -295,7 +300,7 @@ def config_from_args(args: argparse.Namespace) -> BatchConfig:
     inversion = InversionConfig(pti=replace(pti, projection=projection, tuning=tuning), align=AlignConfig(face=face),
                                 mesh_resolution=args.mesh_resolution)
     return BatchConfig(checkpoint=args.checkpoint, inversion=inversion, lpips=args.lpips,
-                       camera_labels=args.camera_labels, mesh=mesh, details=args.details,
+                       camera_labels=args.camera_labels, mesh=mesh, details=args.details, frames=args.frames,
                        retry_failed=args.retry_failed, device=args.device, progress=args.progress)
 
 

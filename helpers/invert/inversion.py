@@ -121,6 +121,11 @@ class Inversion:
         """(S, len(yaws)·S, 3) uint8 strip of renders from orbit cameras at ``yaws`` (radians)."""
         return self.subject().orbit_strip(yaws, pitch)
 
+    def orbit_frames(self, count: int = 24, yaw_range: float = 0.5, pitch: float = 0.0) -> list[np.ndarray]:
+        """``count`` renders for a looping turntable video: yaw = yaw_range·sin(2πk/count) (radians)."""
+        yaws = [yaw_range * float(np.sin(2 * np.pi * k / count)) for k in range(count)]
+        return self.subject().orbit_views(yaws, pitch)
+
     def mesh(self, resolution: int | None = None, level: float | None = None):
         """The face's surface from the tuned density field: marching cubes on a ``resolution``³ lattice
         over the generator's box (EG3D world units and frame, the frame of ``camera``)."""
@@ -136,11 +141,12 @@ class Inversion:
         return "\n".join(lines)
 
     def save(self, out_dir: str | os.PathLike[str], *, base_identity: dict[str, Any] | None = None,
-             mesh: bool = True) -> Path:
+             mesh: bool = True, frames: int = 24) -> Path:
         """Write the inversion into ``out_dir``: ``target.png``, ``reconstruction.png``, ``projected.png``,
-        ``novel_views.png``, ``pivot_w.npy``, ``camera.npy``, ``depth.png`` (16-bit z-depth, near/far in
-        ``inversion.json``), ``opacity.png``, ``generator_delta.safetensors`` (:mod:`helpers.invert.delta`),
-        ``losses.csv``, ``inversion.json`` (metrics, timings, camera fit, settings) and ``mesh.ply``."""
+        ``novel_views.png``, ``orbit.gif`` (a looping turntable of ``frames`` renders; 0: none),
+        ``pivot_w.npy``, ``camera.npy``, ``depth.png`` (16-bit z-depth, near/far in ``inversion.json``),
+        ``opacity.png``, ``generator_delta.safetensors`` (:mod:`helpers.invert.delta`), ``losses.csv``,
+        ``inversion.json`` (metrics, timings, camera fit, settings) and ``mesh.ply``."""
         from helpers.atomic import write_npy_atomic, write_png_atomic, write_text_atomic
         from helpers.depth_png import write_depth_png
         from helpers.invert.delta import save_weight_delta, weight_delta
@@ -151,6 +157,8 @@ class Inversion:
         write_png_atomic(out / "reconstruction.png", self.reconstruction)
         write_png_atomic(out / "projected.png", self.projected)
         write_png_atomic(out / "novel_views.png", self.novel_views())
+        if frames:
+            _write_gif(out / "orbit.gif", self.orbit_frames(frames))
         write_png_atomic(out / "opacity.png", np.round(self.opacity * 255).astype(np.uint8))
         write_npy_atomic(out / "pivot_w.npy", self.w)
         write_npy_atomic(out / "camera.npy", self.camera)
@@ -203,6 +211,17 @@ def render_view(G: nn.Module, ws: torch.Tensor, camera: np.ndarray | torch.Tenso
 
     return {"image": pti.tensor_to_image(out["image"]), "depth": masked("depth_z"), "depth_ray": masked("depth_ray"),
             "opacity": opacity}
+
+
+def _write_gif(path: Path, frames: list[np.ndarray], milliseconds: int = 80) -> None:
+    """A looping animated GIF (PIL, no video library needed), written atomically."""
+    from PIL import Image
+
+    from helpers.atomic import atomic_path
+
+    images = [Image.fromarray(f) for f in frames]
+    with atomic_path(path) as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=milliseconds, loop=0)
 
 
 def orbit_parameters(camera: np.ndarray) -> tuple[float, float, float]:
