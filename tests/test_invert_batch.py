@@ -136,3 +136,17 @@ def test_invert_command(tmp_path, photos, capsys):
     meta = json.loads((out / "meta.json").read_text())
     assert meta["settings"]["inversion"]["pti"]["projection"]["steps"] == 1
     assert list(read_samples(out)) == ["astronaut"] and not (out / "inversions").exists()
+
+
+def test_batch_uses_published_cameras_when_given(tmp_path, generator, lpips, photos):
+    """EG3D's FFHQ dataset.json: a listed photo gets its published camera, the others the landmark fit."""
+    labelled = cameras.camera_vector(0.3, -0.1)[0].numpy()
+    labels = tmp_path / "dataset.json"
+    labels.write_text(json.dumps({"labels": [["00000/astronaut.png", labelled.tolist()]]}))
+    config = batch.BatchConfig(checkpoint="tiny-random", inversion=inversion.InversionConfig(pti=QUICK),
+                               lpips="random", mesh=None, details=False, camera_labels=str(labels), progress=False)
+    batch.invert_folder(photos, tmp_path / "set", config, generator=generator, lpips=lpips, log=lambda *_: None)
+    records = read_samples(tmp_path / "set")
+    assert records["astronaut"]["camera_source"] == "labels"
+    assert np.allclose(records["astronaut"]["camera"], labelled)
+    assert records["astronaut_mirrored"]["camera_source"] == "landmarks"

@@ -54,8 +54,8 @@ class BatchConfig:
         checkpoint: EG3D checkpoint name / file (``tiny-random`` for tests and smoke mode).
         inversion: alignment, camera and PTI settings.
         lpips: LPIPS weights: ``"pretrained"`` (downloaded once) or ``"random"`` (tests only).
-        camera_labels: EG3D's FFHQ ``dataset.json``; photos listed in it use its camera instead of the
-            landmark fit (matched by file name).
+        camera_labels: EG3D's FFHQ ``dataset.json``; photos listed in it (by name or stem) use its camera
+            instead of the landmark fit; the manifest records ``camera_source`` ("labels" or "landmarks").
         mesh: per-sample mesh settings, or None for no meshes.
         details: also keep ``inversions/<id>/`` (reconstruction, novel views, weight delta, losses).
         frames: renders in each ``inversions/<id>/orbit.gif`` turntable (0: none).
@@ -140,11 +140,16 @@ def _meta(config: BatchConfig, identity: dict[str, Any], G: Any, settings: Sampl
     }
 
 
-def _camera_labels(path: str | None) -> dict[str, np.ndarray]:
-    if not path:
-        return {}
-    labels = json.loads(Path(path).read_text())["labels"]
-    return {Path(name).stem: np.asarray(values, dtype=np.float32) for name, values in labels}
+def _labelled_camera(labels: str | None, photo: Path) -> np.ndarray | None:
+    """The photo's camera from an EG3D ``dataset.json`` (matched by name or stem), or None if it is not listed."""
+    if not labels:
+        return None
+    from helpers.invert.camera import camera_from_dataset_json
+
+    try:
+        return camera_from_dataset_json(labels, photo.name)
+    except KeyError:
+        return None
 
 
 def _sample(inversion: Any, sample_id: str, renderer: Any) -> Any:
@@ -207,7 +212,6 @@ def invert_folder(photos: str | Path, out: str | Path, config: BatchConfig = Bat
         log(f"{len(skipped)} of {len(paths)} photos already done or failed before (see {FAILURES}); "
             f"{len(todo)} to invert")
     lp = lpips if lpips is not None else load_lpips(config.lpips, device=G.device, progress=config.progress)
-    labels = _camera_labels(config.camera_labels)
     renderer = SampleRenderer(G, settings)
     written, failed = [], []
     with folder.ManifestWriter(root / folder.MANIFEST) as lines, \
@@ -215,11 +219,13 @@ def invert_folder(photos: str | Path, out: str | Path, config: BatchConfig = Bat
         for sample_id, path in bar:
             bar.set_postfix_str(sample_id)
             try:
-                result = invert_photo(path, G, lp, inversion_config, camera=labels.get(path.stem))
+                labelled = _labelled_camera(config.camera_labels, path)
+                result = invert_photo(path, G, lp, inversion_config, camera=labelled)
                 renderer.generator = result.generator  # density and colours of the tuned field
                 writer = SampleWriter(root, settings, depth_range, renderer)
                 record = writer.write(_sample(result, sample_id, renderer))
-                record.update(source=path.name, metrics=result.metrics,
+                record.update(source=path.name, camera_source="labels" if labelled is not None else "landmarks",
+                              metrics=result.metrics,
                               seconds={k: round(v, 3) for k, v in result.seconds.items()})
                 if config.details:
                     result.save(root / "inversions" / sample_id, base_identity=identity, mesh=False,
