@@ -298,7 +298,11 @@ class GenerateReport:
         return self.written / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _meta(config: GenerateConfig, identity: dict[str, Any], gen_config: Any, depth_range: tuple[float, float]) -> dict:
+def dataset_meta(identity: dict[str, Any], gen_config: Any, settings: dict[str, Any], depth_range: tuple[float, float],
+                 **extra: Any) -> dict[str, Any]:
+    """``meta.json`` of a dataset folder written with an EG3D generator: format, generator (name, sha256,
+    resolutions, rendering settings), ``settings`` (what a resumed run must repeat), depth PNG range, camera
+    convention, package version and date, plus ``extra`` descriptive keys. Used by generation and inversion."""
     return {
         "format": folder.FORMAT_NAME,
         "format_version": folder.FORMAT_VERSION,
@@ -309,17 +313,23 @@ def _meta(config: GenerateConfig, identity: dict[str, Any], gen_config: Any, dep
             "neural_rendering_resolution": gen_config.neural_rendering_resolution,
             "rendering": json.loads(json.dumps(dataclasses.asdict(gen_config.rendering))),
         },
-        "settings": settings_json(config.settings, depth_range),
+        "settings": settings,
         "depth_png": {"near": depth_range[0], "far": depth_range[1],
                       "encoding": "16-bit camera z-depth, 0 = no surface, 1..65535 linear in [near, far]"},
-        "z": "numpy.random.RandomState(seed).randn(z_dim), as EG3D's gen_samples.py "
-             "(helpers.data.generate.latent_z)",
-        "render_draws": "torch.Generator().manual_seed(seed) (helpers.data.generate.render_draws)",
-        "latents": "w (w_dim,) when all layers share it, else ws (num_ws, w_dim)",
+        **extra,
         "camera_convention": "EG3D 25-vector: OpenCV cam2world (4x4 row-major) + normalised intrinsics (3x3)",
         "package_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _meta(config: GenerateConfig, identity: dict[str, Any], gen_config: Any, depth_range: tuple[float, float]) -> dict:
+    return dataset_meta(
+        identity, gen_config, settings_json(config.settings, depth_range), depth_range,
+        z="numpy.random.RandomState(seed).randn(z_dim), as EG3D's gen_samples.py (helpers.data.generate.latent_z)",
+        render_draws="torch.Generator().manual_seed(seed) (helpers.data.generate.render_draws)",
+        latents="w (w_dim,) when all layers share it, else ws (num_ws, w_dim)",
+    )
 
 
 def generate(config: GenerateConfig, *, generator: Any = None, log=print) -> GenerateReport:

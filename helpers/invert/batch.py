@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from helpers import __version__, cameras
+from helpers import cameras
 from helpers.data import folder
 from helpers.data.sample_settings import MeshSettings, SampleSettings
 
@@ -119,25 +119,14 @@ def read_failures(root: str | Path) -> dict[str, dict[str, Any]]:
 
 def _meta(config: BatchConfig, identity: dict[str, Any], G: Any, settings: SampleSettings,
           depth_range: tuple[float, float]) -> dict[str, Any]:
-    from helpers.data.generate import settings_json
+    from helpers.data.generate import dataset_meta, settings_json
     from helpers.invert.inversion import InversionConfig
 
     inversion = config.inversion or InversionConfig()
-    return {
-        "format": folder.FORMAT_NAME,
-        "format_version": folder.FORMAT_VERSION,
-        "kind": "inverted photos (PTI), Prosopo-style: images are the aligned photos",
-        "generator": {"checkpoint": identity["checkpoint"], "sha256": identity["sha256"],
-                      "image_resolution": G.img_resolution,
-                      "neural_rendering_resolution": G.neural_rendering_resolution},
-        "settings": {**settings_json(settings, depth_range), "inversion": inversion.as_dict(), "lpips": config.lpips},
-        "depth_png": {"near": depth_range[0], "far": depth_range[1],
-                      "encoding": "16-bit camera z-depth, 0 = no surface, 1..65535 linear in [near, far]"},
-        "latents": "pivot w (w_dim,) of the projection, or ws (num_ws, w_dim) for W+",
-        "camera_convention": "EG3D 25-vector: OpenCV cam2world (4x4 row-major) + normalised intrinsics (3x3)",
-        "package_version": __version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
+    recorded = {**settings_json(settings, depth_range), "inversion": inversion.as_dict(), "lpips": config.lpips}
+    return dataset_meta(identity, G.config, recorded, depth_range,
+                        kind="inverted photos (PTI), Prosopo-style: images are the aligned photos",
+                        latents="pivot w (w_dim,) of the projection, or ws (num_ws, w_dim) for W+")
 
 
 def _labelled_camera(labels: str | None, photo: Path) -> np.ndarray | None:
@@ -159,9 +148,9 @@ def _sample(inversion: Any, sample_id: str, renderer: Any) -> Any:
     yaw, pitch, radius = cameras.orbit_angles(cam2world.astype(np.float64))
     view = cameras.Viewpoint(category="photo", yaw=float(yaw), pitch=float(pitch), radius=float(radius),
                              focal=float(inversion.camera[16]), lookat=tuple(float(v) for v in cameras.PIVOT))
-    view_out = inversion.render(inversion.camera)
+    # The reconstruction's own render (no second render): depth, ray depth and opacity from the photo's camera.
     sample = RenderedSample(seed=-1, view=view, camera=inversion.camera, image=inversion.target,
-                            depth_z=view_out["depth"], depth_ray=view_out["depth_ray"], opacity=view_out["opacity"],
+                            depth_z=inversion.depth, depth_ray=inversion.depth_ray, opacity=inversion.opacity,
                             ws=inversion.ws[0].float().cpu().numpy(), name=sample_id)
     if renderer is not None and renderer.settings.mesh is not None:
         with torch.inference_mode():

@@ -73,7 +73,7 @@ class Inversion:
         projection, tuning: the two stages (pivot ws, tuned generator, loss curves).
         reconstruction: the tuned generator's render of the pivot from ``camera``.
         projected: the base generator's render of the pivot (before tuning).
-        depth, opacity: of the reconstruction.
+        depth, depth_ray, opacity: of the reconstruction (z-depth, distance along the ray, opacity).
         metrics: ``{"projection": {...}, "tuned": {...}}`` PSNR (dB), SSIM, LPIPS against ``target``.
         seconds: wall time of each stage.
     """
@@ -87,6 +87,7 @@ class Inversion:
     reconstruction: np.ndarray
     projected: np.ndarray
     depth: np.ndarray
+    depth_ray: np.ndarray
     opacity: np.ndarray
     metrics: dict[str, dict[str, float]]
     seconds: dict[str, float]
@@ -271,7 +272,8 @@ def invert_aligned(target: np.ndarray, camera: np.ndarray | torch.Tensor, G: nn.
     seconds["render"] = time.perf_counter() - began
     return Inversion(target=target, aligned=aligned, camera_estimate=camera_estimate, camera=camera,
                      projection=projection, tuning=tuning, reconstruction=after["image"], projected=before["image"],
-                     depth=after["depth"], opacity=after["opacity"], metrics=metrics, seconds=seconds, config=config)
+                     depth=after["depth"], depth_ray=after["depth_ray"],
+                     opacity=after["opacity"], metrics=metrics, seconds=seconds, config=config)
 
 
 def invert_photo(photo: Any, G: nn.Module, lpips: nn.Module, config: InversionConfig = InversionConfig(), *,
