@@ -114,6 +114,15 @@ def test_results_do_not_depend_on_chunking_or_plane_reuse(G: Generator, inputs) 
         assert torch.equal(official_layout[key], base[key]), key
 
 
+def test_render_without_super_resolution(G: Generator, inputs) -> None:
+    """Depth-only callers skip the 512² head and get the same volume-rendered outputs."""
+    base = render(G, inputs)
+    bare = render(G, inputs, super_resolution=False)
+    assert "image" not in bare
+    for key in ("image_raw", "features", "depth_ray", "depth_z", "opacity"):
+        assert torch.equal(bare[key], base[key]), key
+
+
 def test_depth_z_is_camera_space_z(G: Generator, inputs) -> None:
     """depth_z = depth_ray * cos(angle to the optical axis), computed here from the intrinsics alone."""
     out = render(G, inputs)

@@ -184,6 +184,7 @@ class Generator(nn.Module):
         noise_mode: str = "const",
         ray_chunk: int | None = DEFAULT_RAY_CHUNK,
         return_depths_fine: bool = False,
+        super_resolution: bool = True,
     ) -> dict[str, torch.Tensor]:
         """Render ws (N, num_ws, w_dim) from cameras (N, 25) (or one (25,) camera for all N).
 
@@ -198,6 +199,8 @@ class Generator(nn.Module):
         Depths are in world units. Random numbers: ``draws`` if given, else drawn from ``generator``
         (else the global RNG). ``noise_mode`` applies to the backbone (see :meth:`planes`); the
         super-resolution uses the checkpoint's own setting. ``ray_chunk`` bounds memory.
+        ``super_resolution=False`` skips the super-resolution network (no ``image`` key): for callers that only
+        need depth, opacity or the raw render, it saves most of a full-size render's time.
         """
         res = int(neural_rendering_resolution or self.neural_rendering_resolution)
         n = ws.shape[0]
@@ -222,12 +225,13 @@ class Generator(nn.Module):
         depth_ray = to_image(out.depth)
         cos = (directions * forward_axis(cam2world)[:, None, :]).sum(-1, keepdim=True)
         rgb_raw = features[:, :3]
-        image = self.superresolution(rgb_raw, features, ws, generator=generator)
         result = {
-            "image": image, "image_raw": rgb_raw, "features": features, "depth_ray": depth_ray,
+            "image_raw": rgb_raw, "features": features, "depth_ray": depth_ray,
             "depth_z": depth_ray * to_image(cos), "opacity": to_image(out.weights_sum),
             "ws": ws, "planes": planes,
         }
+        if super_resolution:
+            result["image"] = self.superresolution(rgb_raw, features, ws, generator=generator)
         if return_depths_fine:
             result["depths_fine"] = out.depths_fine
         return result

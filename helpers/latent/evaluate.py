@@ -51,7 +51,7 @@ def render_depth(generator: nn.Module, ws: torch.Tensor, cameras: torch.Tensor) 
     ``(N, 25)`` at its neural rendering resolution R, with fixed random draws (seed 0) so calls are comparable.
     Differentiable with respect to ``ws``."""
     draws = generator.draws(ws.shape[0], generator=torch.Generator().manual_seed(0))
-    return generator.synthesize(ws, cameras, draws=draws)["depth_z"].float()
+    return generator.synthesize(ws, cameras, draws=draws, super_resolution=False)["depth_z"].float()
 
 
 def constant_predictor(w: torch.Tensor) -> Predictor:
