@@ -76,9 +76,13 @@ def lattice_points(resolution: int, box_size: float = 1.0) -> np.ndarray:
     """
     n = _check_resolution(resolution)
     box_size = _check_box(box_size)
-    axis = np.linspace(-box_size / 2, box_size / 2, n, dtype=np.float64)
-    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1)
-    return grid.reshape(-1, 3).astype(np.float32)
+    axis = np.linspace(-box_size / 2, box_size / 2, n, dtype=np.float64).astype(np.float32)
+    # Broadcast into one float32 array: no float64 meshgrid (1.2 GB at N = 256), ~10× faster.
+    grid = np.empty((n, n, n, 3), dtype=np.float32)
+    grid[..., 0] = axis[:, None, None]
+    grid[..., 1] = axis[None, :, None]
+    grid[..., 2] = axis[None, None, :]
+    return grid.reshape(-1, 3)
 
 
 def official_sample_points(resolution: int, box_size: float = 1.0) -> np.ndarray:
