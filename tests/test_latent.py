@@ -151,7 +151,7 @@ def test_cli_trains_and_reports_baselines(tiny_data, tmp_path, capsys):
                      "--device", "cpu", "--no-progress"])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "w_avg baseline" in printed and "below the w_avg baseline" in printed
+    assert "below the w_avg baseline" in printed and "below the mean-w baseline" in printed
     assert math.isfinite(float((tmp_path / "cli" / "epochs.csv").read_text().splitlines()[1].split(",")[3]))
 
 

@@ -217,9 +217,11 @@ def train_latent(config: LatentTrainConfig, *, log: Callable[[str], None] = prin
     text = compare_markdown(tables, keys=keys)
     write_text_atomic(Path(config.out) / "baselines.md", text + "\n")
     log(text)
-    ratio = tables["encoder"].mean()["latent_l1"] / tables["w_avg baseline"].mean()["latent_l1"]
-    if math.isfinite(ratio):
-        log(f"latent L1: {100 * (1 - ratio):.1f}% below the w_avg baseline")
+    ours = tables["encoder"].mean()["latent_l1"]
+    ratios = {name: ours / tables[name].mean()["latent_l1"] for name in ("w_avg baseline", "mean-w baseline")}
+    if all(math.isfinite(r) for r in ratios.values()):
+        # The mean-w line tells whether the encoder reads anything from the images beyond the data's mean latent.
+        log("latent L1: " + ", ".join(f"{100 * (1 - r):.1f}% below the {name}" for name, r in ratios.items()))
     return result, tables
 
 
