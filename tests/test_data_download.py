@@ -27,7 +27,7 @@ from local_http import FileServer, serving
 
 from helpers import cli
 from helpers.data import download as dl
-from helpers.data import registry
+from helpers.data import fetch_kaggle, registry
 from helpers.data.download import (
     GoogleDriveSource,
     HttpSource,
@@ -86,7 +86,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(dl, "_colab_secret", lambda name: None)
+    monkeypatch.setattr(fetch_kaggle, "_colab_secret", lambda name: None)
     return folder
 
 
@@ -275,7 +275,7 @@ def test_kaggle_json_and_single_files(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def test_colab_secrets_are_used_when_nothing_else_is_there(monkeypatch: pytest.MonkeyPatch) -> None:
     secrets = {"KAGGLE_USERNAME": "colab-user", "KAGGLE_KEY": "colab-key"}
-    monkeypatch.setattr(dl, "_colab_secret", secrets.get)
+    monkeypatch.setattr(fetch_kaggle, "_colab_secret", secrets.get)
     assert dl.kaggle_credentials().startswith("Colab secrets")
     assert os.environ["KAGGLE_USERNAME"] == "colab-user" and os.environ["KAGGLE_KEY"] == "colab-key"
 

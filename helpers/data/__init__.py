@@ -17,8 +17,10 @@ Public datasets: :mod:`helpers.data.registry` (indexes :mod:`helpers.data.datase
 ``ffhq-eg3d-labels``, ``3dfacenet-coarse``, ``3dfacenet-fine``: sources, licences shown before download, expected
 layouts; :func:`~helpers.data.registry.download` and :func:`~helpers.data.registry.convert`),
 :mod:`helpers.data.datasets_cli` (``python -m helpers datasets list|info|download|convert``),
-:mod:`helpers.data.download` (fetch back-ends: HTTP, Google Drive, Kaggle, Hugging Face; cached, resumable,
-verified, atomic; unpacking in :mod:`helpers.data.archives`), :mod:`helpers.data.lpff` (LPFF's published layout, pose angles, rebalancing and mirroring as
+:mod:`helpers.data.download` (``fetch`` from HTTP, Google Drive, Kaggle, Hugging Face; cached, resumable,
+verified, atomic; sources in :mod:`helpers.data.download_sources`, back-ends in :mod:`helpers.data.fetch_gdrive`,
+:mod:`helpers.data.fetch_kaggle`, :mod:`helpers.data.fetch_hf`, landing and markers in
+:mod:`helpers.data.fetch_store`, unpacking in :mod:`helpers.data.archives`), :mod:`helpers.data.lpff` (LPFF's published layout, pose angles, rebalancing and mirroring as
 published, converter; pose statistics and the copies rule in :mod:`helpers.data.pose_rebalance`),
 :mod:`helpers.data.ffhq_labels` (EG3D's FFHQ ``dataset.json`` cameras and
 ``FFHQ_num_replicas.json`` rebalancing), :mod:`helpers.data.bfm` (Basel Face Model 2009 and 3DFaceNet's expression
