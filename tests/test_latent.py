@@ -118,7 +118,8 @@ def test_short_training_beats_the_w_avg_baseline(tiny_data, tmp_path):
     On this generator the gain comes from learning the data's mean w: ``tiny_random``'s ``w_avg`` is a random
     vector (a trained generator's is the mean of its w), and its images carry almost nothing recoverable about w
     (``benchmarks/latent_learnability.py``: a ridge regression from the pixels, fitted on 300 samples, ends 1.6 %
-    below the mean w's error), so the encoder ends level with the mean-w baseline. ``test_encoder_reads_w_from_the_image`` is where learning from the image is shown."""
+    below the mean w's error), so the encoder ends level with the mean-w baseline.
+    ``test_encoder_reads_w_from_the_image`` is where learning from the image is shown."""
     means = _train(tiny_data, tmp_path / "run", steps=150)
     encoder, w_avg, mean_w = means["encoder"], means["w_avg baseline"], means["mean-w baseline"]
     assert encoder["latent_l1"] <= 0.70 * w_avg["latent_l1"]
