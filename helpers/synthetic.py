@@ -4,6 +4,8 @@ The head is a union of ellipsoids (skull, nose, ears, neck) in EG3D world units 
 face towards +z), expressed as a density field whose surface is at the official marching-cubes
 threshold ``σ = 10``. It is rendered by ray marching through EG3D cameras, so its depth maps,
 masks and meshes carry exact ground truth for every geometry function of the toolkit.
+:func:`random_head` draws varied heads around the default one (the samples of :mod:`helpers.data.heads`), and
+:func:`head_parameters` flattens a head into a (512,) vector that stands in for a latent code.
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ from helpers import cameras
 
 #: Official EG3D marching-cubes threshold on raw density.
 SURFACE_LEVEL = 10.0
+#: Length of :func:`head_parameters`' vector (EG3D's w_dim, so it stands in for a latent).
+LATENT_DIM = 512
+_PART_NAMES = ("skull", "nose", "ear_right", "ear_left", "neck")
+#: Names of the first values of :func:`head_parameters` (the rest are zeros).
+PARAMETERS: tuple[str, ...] = (
+    *(f"{part}.{kind}_{axis}" for part in _PART_NAMES for kind in ("center", "radius") for axis in "xyz"),
+    "color.r", "color.g", "color.b", "light.x", "light.y", "light.z",
+)
 
 
 @dataclass(frozen=True)
@@ -31,7 +41,8 @@ class Ellipsoid:
         return 1.0 - np.sqrt(np.sum(q * q, axis=-1))
 
 
-def _default_parts() -> tuple[Ellipsoid, ...]:
+def default_parts() -> tuple[Ellipsoid, ...]:
+    """The default head's ellipsoids: skull, nose, right ear, left ear, neck (world units)."""
     return (
         Ellipsoid((0.0, 0.03, 0.0), (0.24, 0.32, 0.27)),  # skull and face
         Ellipsoid((0.0, -0.03, 0.25), (0.045, 0.085, 0.1)),  # nose
@@ -64,7 +75,7 @@ class AnalyticHead:
         light: direction towards the key light (world frame).
     """
 
-    parts: tuple[Ellipsoid, ...] = field(default_factory=_default_parts)
+    parts: tuple[Ellipsoid, ...] = field(default_factory=default_parts)
     slope: float = 100.0
     level: float = SURFACE_LEVEL
     color: tuple[float, float, float] = (0.86, 0.67, 0.55)
@@ -147,3 +158,53 @@ class AnalyticHead:
             mask=hit.reshape(resolution, resolution),
             camera=camera.astype(np.float32),
         )
+
+
+# ------------------------------------------------------------------------------------------------ random heads
+def random_head(rng: np.random.Generator) -> AnalyticHead:
+    """A head-like :class:`AnalyticHead` around the default one, drawn from ``rng`` (world units).
+
+    Skull radii vary by ±18 % and its centre by a few hundredths; nose, ears (symmetric) and neck radii by
+    15–25 %, and they stay attached: the nose sits on the front of the skull, the ears on its sides, the neck
+    under it. Skin colour runs from light to dark brown (plus a little jitter), the key light comes from the
+    front upper half in a random direction (unit vector).
+    """
+    skull, nose, ear, _, neck = default_parts()
+
+    def scaled(part: Ellipsoid, spread: float) -> np.ndarray:
+        return np.asarray(part.radii) * rng.uniform(1 - spread, 1 + spread, 3)
+
+    skull_r = scaled(skull, 0.18)
+    skull_c = np.array([0.0, skull.center[1] + rng.uniform(-0.03, 0.03), rng.uniform(-0.02, 0.02)])
+    nose_r = scaled(nose, 0.22)
+    nose_c = np.array([0.0, skull_c[1] - 0.06 + rng.uniform(-0.04, 0.03),
+                       skull_c[2] + skull_r[2] - 0.02 + rng.uniform(-0.02, 0.01)])
+    ear_r = scaled(ear, 0.22)
+    ear_c = np.array([skull_r[0] - 0.005 + rng.uniform(-0.01, 0.01), skull_c[1] - 0.03 + rng.uniform(-0.03, 0.03),
+                      skull_c[2] + ear.center[2] + rng.uniform(-0.02, 0.02)])
+    neck_r = scaled(neck, 0.15)
+    neck_c = np.array([0.0, skull_c[1] - skull_r[1] - 0.04 + rng.uniform(-0.02, 0.02), neck.center[2]
+                       + rng.uniform(-0.03, 0.02)])
+    mirror = np.array([-1.0, 1.0, 1.0])
+    centres_radii = ((skull_c, skull_r), (nose_c, nose_r), (ear_c, ear_r), (ear_c * mirror, ear_r), (neck_c, neck_r))
+    parts = tuple(Ellipsoid(_floats(c), _floats(r)) for c, r in centres_radii)
+
+    light_skin, dark_skin = np.array([0.95, 0.80, 0.70]), np.array([0.42, 0.28, 0.20])
+    color = np.clip(light_skin + rng.uniform() * (dark_skin - light_skin) + rng.uniform(-0.03, 0.03, 3), 0.0, 1.0)
+    light = np.array([rng.uniform(-0.8, 0.8), rng.uniform(0.1, 0.9), 1.0])
+    return AnalyticHead(parts=parts, color=_floats(color), light=_floats(light / np.linalg.norm(light)))
+
+
+def _floats(values: np.ndarray) -> tuple[float, float, float]:
+    a, b, c = (float(v) for v in values)
+    return a, b, c
+
+
+def head_parameters(head: AnalyticHead) -> np.ndarray:
+    """(512,) float32: each part's centre and radii, skin colour and light (:data:`PARAMETERS`), zero-padded."""
+    values = [v for part in head.parts for v in (*part.center, *part.radii)] + [*head.color, *head.light]
+    if len(values) > LATENT_DIM:
+        raise ValueError(f"a head of {len(head.parts)} parts has more than {LATENT_DIM} parameters")
+    out = np.zeros(LATENT_DIM, dtype=np.float32)
+    out[: len(values)] = values
+    return out

@@ -21,18 +21,15 @@ from helpers.data.depth_dataset import DepthDataset, DepthDatasetConfig
 from helpers.data.heads import (
     DEPTH_RANGE,
     HEADS_JSON,
-    PARAMETERS,
     HeadDatasetConfig,
     HeadDatasetError,
-    head_parameters,
     head_sample,
     lpff_name,
-    random_head,
     write_head_dataset,
 )
 from helpers.data.original import OriginalFolder
 from helpers.depth_png import encode_legacy_depth_png
-from helpers.synthetic import _default_parts
+from helpers.synthetic import PARAMETERS, default_parts, head_parameters, random_head
 
 SMALL = {"count": 4, "image_size": 48, "depth_size": 32, "steps": 64, "seed": 3}
 #: Half a step of the 16-bit depth format plus float32 rounding (world units).
@@ -69,7 +66,7 @@ def written(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_random_heads_vary_but_stay_head_like():
-    defaults = _default_parts()
+    defaults = default_parts()
     heads = [random_head(np.random.default_rng((0, i))) for i in range(20)]
     vectors = np.stack([head_parameters(h) for h in heads])
     assert vectors.shape == (20, 512) and vectors.dtype == np.float32

@@ -1,10 +1,10 @@
 """A small dataset of randomised analytic heads with exact depth: no EG3D, CPU only, offline, seconds.
 
 Each sample is one :class:`helpers.synthetic.AnalyticHead` whose skull, nose, ears and neck radii and offsets
-vary by ±15–25 % around the default head (:func:`random_head`), with a random skin colour and key-light direction,
-seen from a random yaw/pitch on EG3D's camera orbit, ray-marched at ``image_size`` (image) and ``depth_size``
-(depth and mask). It serves learning tests, smoke-mode notebooks and benchmarks that need ground-truth depth
-without a generator. :func:`write_head_dataset` writes it in one of four layouts:
+vary by ±15–25 % around the default head (:func:`helpers.synthetic.random_head`), with a random skin colour and
+key-light direction, seen from a random yaw/pitch on EG3D's camera orbit, ray-marched at ``image_size`` (image)
+and ``depth_size`` (depth and mask). It serves learning tests, smoke-mode notebooks and benchmarks that need
+ground-truth depth without a generator. :func:`write_head_dataset` writes it in one of four layouts:
 
 - ``"folder"``: this toolkit's dataset folder (:mod:`helpers.data.folder`, DESIGN §5), read by
   :class:`helpers.data.folder.DatasetFolder` and :class:`helpers.data.depth_dataset.DepthDataset`:
@@ -39,9 +39,9 @@ image with bright = near (:func:`helpers.depth_png.write_legacy_depth_png`): rea
 as the farthest surface (the reader's fallback mask cuts both).
 
 **Latents.** ``latents/<id>.npy`` (and the original layouts' ``latent/``, tiled to (1, 14, 512)) hold the head's
-parameters, :func:`head_parameters`: the 36 values named in :data:`PARAMETERS` (centre and radii of each
-ellipsoid, skin colour, unit light direction), zero-padded to (512,) float32: a regression target for learning
-tests, not an EG3D w.
+parameters, :func:`helpers.synthetic.head_parameters`: the 36 values named in
+:data:`helpers.synthetic.PARAMETERS` (centre and radii of each ellipsoid, skin colour, unit light direction),
+zero-padded to (512,) float32: a regression target for learning tests, not an EG3D w.
 
 **Determinism.** Everything derives from ``config.seed``: sample ``i`` draws its head, then its yaw and pitch,
 from ``numpy.random.default_rng((seed, i))`` (:func:`head_sample`), so the heads do not change with the pose
@@ -70,12 +70,11 @@ from helpers.data.original import LAYOUTS
 from helpers.data.sample_settings import SampleSettings
 from helpers.data.sample_writer import sample_files
 from helpers.depth_png import write_depth_png, write_legacy_depth_png
-from helpers.synthetic import AnalyticHead, Ellipsoid, SyntheticView, _default_parts
+from helpers.synthetic import LATENT_DIM, PARAMETERS, AnalyticHead, SyntheticView, head_parameters, random_head
 
 __all__ = [
-    "DEPTH_RANGE", "GENERATOR", "HEADS_JSON", "LATENT_DIM", "LPFF_CROPS", "PARAMETERS", "HeadDatasetConfig",
-    "HeadDatasetError", "HeadSample", "head_parameters", "head_sample", "lpff_name", "random_head",
-    "write_head_dataset",
+    "DEPTH_RANGE", "GENERATOR", "HEADS_JSON", "LPFF_CROPS", "HeadDatasetConfig", "HeadDatasetError", "HeadSample",
+    "head_sample", "lpff_name", "write_head_dataset",
 ]
 
 Layout = Literal["folder", "synthetic", "prosopo", "lpff"]
@@ -83,8 +82,6 @@ _LAYOUTS = ("folder", "synthetic", "prosopo", "lpff")
 
 #: z range (world units) of the ray march and of the 16-bit depth PNGs: ``AnalyticHead.render``'s near/far.
 DEPTH_RANGE = (2.0, 3.4)
-#: Length of the stored latent vector (EG3D's w_dim).
-LATENT_DIM = 512
 #: Shape of the original layouts' latent files (EG3D FFHQ 512: 14 ws).
 ORIGINAL_LATENT_SHAPE = (1, 14, LATENT_DIM)
 #: Marker of the original and LPFF layouts (they cannot hold a ``meta.json``).
@@ -99,12 +96,6 @@ GENERATOR = {
     "description": "union of 5 ellipsoids (skull, nose, ears, neck) with randomised radii, offsets, skin colour "
                    "and light; ray-marched density field with exact z-depth (helpers.synthetic.AnalyticHead)",
 }
-_PART_NAMES = ("skull", "nose", "ear_right", "ear_left", "neck")
-#: Names of the first values of :func:`head_parameters` (the rest are zeros).
-PARAMETERS: tuple[str, ...] = (
-    *(f"{part}.{kind}_{axis}" for part in _PART_NAMES for kind in ("center", "radius") for axis in "xyz"),
-    "color.r", "color.g", "color.b", "light.x", "light.y", "light.z",
-)
 
 
 class HeadDatasetError(folder.DatasetFolderError):
@@ -161,55 +152,6 @@ class HeadDatasetConfig:
 # --------------------------------------------------------------------------------------------
 # Heads
 # --------------------------------------------------------------------------------------------
-
-
-def random_head(rng: np.random.Generator) -> AnalyticHead:
-    """A head-like :class:`AnalyticHead` around the default one, drawn from ``rng`` (world units).
-
-    Skull radii vary by ±18 % and its centre by a few hundredths; nose, ears (symmetric) and neck radii by
-    15–25 %, and they stay attached: the nose sits on the front of the skull, the ears on its sides, the neck
-    under it. Skin colour runs from light to dark brown (plus a little jitter), the key light comes from the
-    front upper half in a random direction (unit vector).
-    """
-    skull, nose, ear, _, neck = _default_parts()
-
-    def scaled(part: Ellipsoid, spread: float) -> np.ndarray:
-        return np.asarray(part.radii) * rng.uniform(1 - spread, 1 + spread, 3)
-
-    skull_r = scaled(skull, 0.18)
-    skull_c = np.array([0.0, skull.center[1] + rng.uniform(-0.03, 0.03), rng.uniform(-0.02, 0.02)])
-    nose_r = scaled(nose, 0.22)
-    nose_c = np.array([0.0, skull_c[1] - 0.06 + rng.uniform(-0.04, 0.03),
-                       skull_c[2] + skull_r[2] - 0.02 + rng.uniform(-0.02, 0.01)])
-    ear_r = scaled(ear, 0.22)
-    ear_c = np.array([skull_r[0] - 0.005 + rng.uniform(-0.01, 0.01), skull_c[1] - 0.03 + rng.uniform(-0.03, 0.03),
-                      skull_c[2] + ear.center[2] + rng.uniform(-0.02, 0.02)])
-    neck_r = scaled(neck, 0.15)
-    neck_c = np.array([0.0, skull_c[1] - skull_r[1] - 0.04 + rng.uniform(-0.02, 0.02), neck.center[2]
-                       + rng.uniform(-0.03, 0.02)])
-    mirror = np.array([-1.0, 1.0, 1.0])
-    centres_radii = ((skull_c, skull_r), (nose_c, nose_r), (ear_c, ear_r), (ear_c * mirror, ear_r), (neck_c, neck_r))
-    parts = tuple(Ellipsoid(_floats(c), _floats(r)) for c, r in centres_radii)
-
-    light_skin, dark_skin = np.array([0.95, 0.80, 0.70]), np.array([0.42, 0.28, 0.20])
-    color = np.clip(light_skin + rng.uniform() * (dark_skin - light_skin) + rng.uniform(-0.03, 0.03, 3), 0.0, 1.0)
-    light = np.array([rng.uniform(-0.8, 0.8), rng.uniform(0.1, 0.9), 1.0])
-    return AnalyticHead(parts=parts, color=_floats(color), light=_floats(light / np.linalg.norm(light)))
-
-
-def _floats(values: np.ndarray) -> tuple[float, float, float]:
-    a, b, c = (float(v) for v in values)
-    return a, b, c
-
-
-def head_parameters(head: AnalyticHead) -> np.ndarray:
-    """(512,) float32: each part's centre and radii, skin colour and light (:data:`PARAMETERS`), zero-padded."""
-    values = [v for part in head.parts for v in (*part.center, *part.radii)] + [*head.color, *head.light]
-    if len(values) > LATENT_DIM:
-        raise ValueError(f"a head of {len(head.parts)} parts has more than {LATENT_DIM} parameters")
-    out = np.zeros(LATENT_DIM, dtype=np.float32)
-    out[: len(values)] = values
-    return out
 
 
 @dataclass(frozen=True)
@@ -321,7 +263,7 @@ def _description(config: HeadDatasetConfig) -> dict[str, Any]:
         "settings": json.loads(json.dumps(settings)),
         "latents": "none (LPFF's layout has images and cameras only)" if config.layout == "lpff" else
                    f"head parameters ({len(PARAMETERS)} values: {', '.join(PARAMETERS[:3])}, …; "
-                   "helpers.data.heads.PARAMETERS), zero-padded to (512,) float32"
+                   "helpers.synthetic.PARAMETERS), zero-padded to (512,) float32"
                    + ("" if config.layout == "folder" else ", tiled to (1, 14, 512)"),
         "camera_convention": "EG3D 25-vector: OpenCV cam2world (4x4 row-major) + normalised intrinsics (3x3)",
         "package_version": __version__,
