@@ -19,7 +19,8 @@ from PIL import Image
 from scipy.spatial.transform import Rotation
 
 from helpers.data import bfm, bfm_standin, facenet3d
-from helpers.data.bfm import FaceModel, FaceModelOptions, MissingModelFilesError, ModelFileFormatError
+from helpers.data.bfm import MissingModelFilesError, ModelFileFormatError
+from helpers.data.face_model import FaceModel, FaceModelOptions
 from helpers.data.facenet3d import CoarseParams, PoseConvention
 from helpers.data.folder import DatasetFolder, DatasetFolderError, read_samples
 from helpers.depth_png import read_depth_png

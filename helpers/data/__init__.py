@@ -20,12 +20,13 @@ layouts; :func:`~helpers.data.registry.download` and :func:`~helpers.data.regist
 :mod:`helpers.data.download` (``fetch`` from HTTP, Google Drive, Kaggle, Hugging Face; cached, resumable,
 verified, atomic; sources in :mod:`helpers.data.download_sources`, back-ends in :mod:`helpers.data.fetch_gdrive`,
 :mod:`helpers.data.fetch_kaggle`, :mod:`helpers.data.fetch_hf`, landing and markers in
-:mod:`helpers.data.fetch_store`, unpacking in :mod:`helpers.data.archives`), :mod:`helpers.data.lpff` (LPFF's published layout, pose angles, rebalancing and mirroring as
-published, converter; pose statistics and the copies rule in :mod:`helpers.data.pose_rebalance`),
-:mod:`helpers.data.ffhq_labels` (EG3D's FFHQ ``dataset.json`` cameras and
-``FFHQ_num_replicas.json`` rebalancing), :mod:`helpers.data.bfm` (Basel Face Model 2009 and 3DFaceNet's expression
-basis: readers, :class:`~helpers.data.bfm.FaceModel`; a random stand-in in the real file formats in
-:mod:`helpers.data.bfm_standin`) and :mod:`helpers.data.facenet3d` (3DFaceNet CoarseData parameters → mesh → depth
+:mod:`helpers.data.fetch_store`, unpacking in :mod:`helpers.data.archives`), :mod:`helpers.data.lpff` (LPFF's
+converter and rebalanced EG3D export; the published layout and mirroring in :mod:`helpers.data.lpff_folder`, pose
+statistics and the copies rule in :mod:`helpers.data.pose_rebalance`), :mod:`helpers.data.ffhq_labels` (EG3D's FFHQ
+``dataset.json`` cameras and ``FFHQ_num_replicas.json`` rebalancing), :mod:`helpers.data.bfm` (Basel Face Model 2009
+and 3DFaceNet's expression basis: the files and their readers), :mod:`helpers.data.face_model` (the linear model
+:class:`~helpers.data.face_model.FaceModel`), :mod:`helpers.data.bfm_standin` (a random stand-in in the real file
+formats) and :mod:`helpers.data.facenet3d` (3DFaceNet CoarseData parameters → mesh → depth
 with :mod:`helpers.mesh.rasterize`, converter; FineData depth reader).
 
 :mod:`helpers.data.heads` writes a small dataset of randomised analytic heads (ellipsoid unions of

@@ -67,7 +67,8 @@ from typing import Any, Literal
 import numpy as np
 
 from helpers.atomic import write_text_atomic
-from helpers.data.bfm import REQUIRED_FILES, FaceModel, FaceModelOptions, find_model_files
+from helpers.data.bfm import REQUIRED_FILES, find_model_files
+from helpers.data.face_model import FaceModel, FaceModelOptions
 from helpers.mesh import Mesh
 from helpers.mesh.rasterize import RasterOptions, rasterize_depth  # re-exported: the depth renderer of this module
 
@@ -312,7 +313,7 @@ def convert_coarse(
     The missing model files are reported all at once before anything is read or written. ``limit`` converts
     only the first ``limit`` samples (sorted by path). Samples already in ``out`` are skipped, so an interrupted
     run resumes; options must match those the folder was started with. ``model_options`` default to
-    :class:`~helpers.data.bfm.FaceModelOptions` (the 3DFaceNet model).
+    :class:`~helpers.data.face_model.FaceModelOptions` (the 3DFaceNet model).
 
     Layout (the toolkit's conventions; ``format`` = :data:`COARSE_FORMAT` in ``meta.json``)::
 

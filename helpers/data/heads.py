@@ -18,15 +18,15 @@ ground-truth depth without a generator. :func:`write_head_dataset` writes it in 
   which the camera files store too, so ``original_focal`` = SEED_FOCAL (the default) and None read the same,
   true camera.
 - ``"prosopo"``: Prosopo's layout: ``input/``, ``depth128x128/``, ``latent/``; no cameras (focal FOCAL).
-- ``"lpff"``: LPFF's published layout, as :class:`helpers.data.lpff.LpffFolder` reads it: ``crop/eg3d/<name>.png``
-  (the unzipped ``crop/eg3d.zip``), ``camera_parameters.json`` ``{"<name>": [25 floats], ...}`` (the cameras the
-  images were rendered with, focal FOCAL as LPFF's) and ``info.json`` ``{"<name>": {"raw_image_name", "image_info":
-  {"license", ...}}}`` in the shape of LPFF's Flickr metadata. Names have LPFF's ``<user>_<photo>_<face>`` form:
-  ``heads@N00_<id>_00`` (:func:`lpff_name`). Images only: LPFF has no depth, masks or latents, and ``depth_size``
-  is not rendered. Photo collections like LPFF are wide in pose: pass e.g. ``max_yaw=1.4`` (±80°) and
-  ``max_pitch=0.5``, which gives LPFF's rebalancing (:func:`helpers.data.lpff.rebalance_counts`) rare poses to
-  copy. The two JSON files are written after the crops (a folder without them is incomplete, and a rerun
-  finishes it).
+- ``"lpff"``: LPFF's published layout, as :class:`helpers.data.lpff_folder.LpffFolder` reads it:
+  ``crop/eg3d/<name>.png`` (the unzipped ``crop/eg3d.zip``), ``camera_parameters.json`` ``{"<name>": [25 floats],
+  ...}`` (the cameras the images were rendered with, focal FOCAL as LPFF's) and ``info.json`` ``{"<name>":
+  {"raw_image_name", "image_info": {"license", ...}}}`` in the shape of LPFF's Flickr metadata. Names have LPFF's
+  ``<user>_<photo>_<face>`` form: ``heads@N00_<id>_00`` (:func:`lpff_name`). Images only: LPFF has no depth, masks or
+  latents, and ``depth_size`` is not rendered. Photo collections like LPFF are wide in pose: pass e.g. ``max_yaw=1.4``
+  (±80°) and ``max_pitch=0.5``, which gives LPFF's rebalancing (:func:`helpers.data.lpff.rebalance_counts`) rare poses
+  to copy. The two JSON files are written after the crops (a folder without them is incomplete, and a rerun finishes
+  it).
 
 The original layouts and LPFF's get a ``heads.json`` (generator and config) next to their folders instead of a
 ``meta.json``, which would make :func:`helpers.data.sources.open_source` take them for our folder format.
@@ -65,7 +65,7 @@ import numpy as np
 from helpers import __version__, cameras
 from helpers.atomic import write_npy_atomic, write_png_atomic, write_text_atomic
 from helpers.data import folder
-from helpers.data.lpff import CAMERA_PARAMETERS, INFO
+from helpers.data.lpff_folder import CAMERA_PARAMETERS, INFO
 from helpers.data.original import LAYOUTS
 from helpers.data.sample_settings import SampleSettings
 from helpers.data.sample_writer import sample_files
@@ -87,7 +87,7 @@ ORIGINAL_LATENT_SHAPE = (1, 14, LATENT_DIM)
 #: Marker of the original and LPFF layouts (they cannot hold a ``meta.json``).
 HEADS_JSON = "heads.json"
 #: Folder of the crops in the ``"lpff"`` layout (LPFF's unzipped ``crop/eg3d.zip``; the first place
-#: :class:`helpers.data.lpff.LpffFolder` looks).
+#: :class:`helpers.data.lpff_folder.LpffFolder` looks).
 LPFF_CROPS = "crop/eg3d"
 #: ``meta.json``'s ``generator`` entry (compared, with the settings, on a rewrite).
 GENERATOR = {

@@ -1,6 +1,36 @@
 """LPFF's pose statistics and rebalancing, as published: pose angles (θ, φ) of EG3D cameras, the Gaussian KDE density
 of the poses, the copies rule, and the rebalanced labels in EG3D's replica scheme. :mod:`helpers.data.lpff`
-re-exports these names."""
+re-exports these names.
+
+Pose angles (θ, φ)
+------------------
+LPFF's rebalancing (``data_processing/2_dataset_rebalance/0_compute_theta_phi.py``) takes the camera position
+``(x, y, z)`` = the translation column of cam2world (relative to the world origin, not the pivot) and computes
+``φ = atan2(z, y)`` and ``θ = atan2(y / cos φ, x)``, the inverse of ``x = r cos θ, y = r sin θ cos φ,
+z = r sin θ sin φ``. So θ ∈ [0, π] is the angle between the camera position vector and world +x (θ = π/2 − yaw on the
+horizontal circle: our yaw, positive towards +x, see :func:`helpers.cameras.orbit_angles`), φ the angle of the
+position in the y–z plane from world +y (up): π/2 = level, smaller = camera above the face. :func:`theta_phi`
+uses ``y / cos φ = hypot(y, z)``, which is the same number wherever ``y ≠ 0``; at ``y = 0`` exactly the published
+expression divides 0 by cos(π/2) ≈ 6e-17 and returns θ ∈ {0, π}, a singularity not reproduced here.
+
+Rebalancing (``2_dataset_rebalance/1_compute_density.py`` and ``2_eg3d_FFHQ_LPFF_rebalanced.py``)
+--------------------------------------------------------------------------------------------------
+1. ``scipy.stats.gaussian_kde`` (default: Scott's bandwidth) fitted on the (θ, φ) of *every* image of the training
+   set: FFHQ-EG3D and LPFF, each with its mirrors (179,094 poses), evaluated at each of them.
+2. Per image: ``n = int(min(max(round(4 * 0.06 / density), 1), 4))`` (Python's ``round``: halves to even), then
+   ``n = 6`` if ``density < 0.02``, else ``n = 5`` if ``density < 0.03``; the low-density rules come after and
+   override the clipping. See :class:`RebalanceRule`.
+3. The published training code (LPFF's EG3D fork, ``eg3d/training/dataset.py``) reads a list of image names with
+   each name repeated ``n`` times (``FFHQ_LPFF_rebalanced.json``) next to an unchanged ``dataset.json``. Official
+   EG3D has no such list: it reads one label per distinct image file, and its own FFHQ rebalancing writes ``n``
+   copies of each image under replica names (:mod:`helpers.data.ffhq_labels`). :func:`rebalanced_labels` returns
+   that form, :func:`repeated_names` the name list, and :func:`helpers.data.lpff.export_eg3d_folder` writes an EG3D
+   image folder with the replicas (hard links) and their ``dataset.json``.
+
+The thresholds were tuned on the FFHQ+LPFF densities: the density of a pose depends on the whole set, so counts for
+LPFF alone differ from the published ones. Pass FFHQ-EG3D's ``dataset.json`` as ``reference`` to fit the KDE on the
+published set (its poses join the fit; only the LPFF samples get counts).
+"""
 
 from __future__ import annotations
 
@@ -151,11 +181,12 @@ def rebalanced_labels(labels: Any, counts: Sequence[int] | np.ndarray | None = N
                       rule: RebalanceRule = RebalanceRule()) -> dict[str, Any]:
     """EG3D ``dataset.json`` of the rebalanced set: ``{"labels": [[replica name, [25 floats]], ...]}``.
 
-    ``labels``: a ``{"labels": [...]}`` object, a ``{name: camera}`` mapping (e.g. :func:`read_camera_parameters`),
-    ``(name, camera)`` pairs or :class:`~helpers.data.ffhq_labels.FfhqLabels`. ``counts``: copies per label (default:
-    :func:`rebalance_counts` of their poses with ``reference`` and ``rule``). Each label is written ``n`` times as
+    ``labels``: a ``{"labels": [...]}`` object, a ``{name: camera}`` mapping (e.g.
+    :func:`helpers.data.lpff_folder.read_camera_parameters`), ``(name, camera)`` pairs or
+    :class:`~helpers.data.ffhq_labels.FfhqLabels`. ``counts``: copies per label (default: :func:`rebalance_counts` of
+    their poses with ``reference`` and ``rule``). Each label is written ``n`` times as
     ``<stem>_00<ext>``, ``<stem>_01<ext>``, … (EG3D's replica names: its training reads one label per file name, so
-    the replicas need image files of those names, e.g. from :func:`export_eg3d_folder`).
+    the replicas need image files of those names, e.g. from :func:`helpers.data.lpff.export_eg3d_folder`).
     """
     pairs = _label_pairs(labels)
     if counts is None:
