@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["center_square", "load_mask", "load_rgb", "resize_rgb"]
+__all__ = ["center_square", "load_mask", "load_rgb", "resize_square"]
 
 
 def load_rgb(image: Any) -> np.ndarray:
@@ -113,13 +113,16 @@ def center_square(array: np.ndarray) -> np.ndarray:
     return array[top:top + side, left:left + side]
 
 
-def resize_rgb(square: np.ndarray, size: int) -> np.ndarray:
-    """PIL bilinear (antialiased when shrinking): how the training images were read (helpers.data.images)."""
+def resize_square(array: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
+    """A square uint8 picture (H, W) or (H, W, C) resized to size × size with PIL: bilinear (antialiased when
+    shrinking: how the training images were read, helpers.data.images), or nearest for masks and depth pictures.
+    Returned as is when it already has that size."""
     from PIL import Image
 
-    if square.shape[:2] == (size, size):
-        return square
-    return np.array(Image.fromarray(square).resize((size, size), Image.Resampling.BILINEAR))
+    if array.shape[:2] == (size, size):
+        return array
+    resample = Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR
+    return np.array(Image.fromarray(array).resize((size, size), resample))
 
 
 def load_mask(mask: Any, image_shape: tuple[int, int], resolution: int) -> np.ndarray:

@@ -9,14 +9,7 @@ from typing import Any
 import numpy as np
 
 from helpers.data.folder import DatasetFolder
-
-
-def resize_square(array: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
-    """A square picture resized to size × size (bilinear, or nearest for masks and depth)."""
-    from PIL import Image
-
-    resample = Image.NEAREST if nearest else Image.BILINEAR
-    return np.asarray(Image.fromarray(array).resize((size, size), resample))
+from helpers.photo import resize_square
 
 
 def depth_to_gray(depth: np.ndarray) -> np.ndarray:

@@ -47,7 +47,7 @@ from helpers import cameras
 from helpers.depth.models import PUBLISHED_UNET, LoadedDepthModel, ModelTarget, load_depth_model, predict_target
 from helpers.depth.predict import resize_bilinear
 from helpers.mesh import Mesh
-from helpers.photo import center_square, load_mask, load_rgb, resize_rgb
+from helpers.photo import center_square, load_mask, load_rgb, resize_square
 
 #: Default :attr:`ReconstructConfig.depth_range` (world units): camera z of the nearest and farthest
 #: foreground points of a face seen by the frontal EG3D camera (radius 2.7, looking at (0, 0, 0.2)).
@@ -277,7 +277,7 @@ def reconstruct(image: Any, config: ReconstructConfig | None = None, *, model: L
 
     # Feed the network at least its own input size, so it never sees an image upsampled from a smaller one.
     net_size = max(resolution, int(loaded.config.resolved_input_size))
-    net_image = resize_rgb(square, net_size)
+    net_image = resize_square(square, net_size)
     device = _model_device(loaded.model)
     batch = torch.from_numpy(net_image).permute(2, 0, 1)[None].to(device)
     with torch.inference_mode():
@@ -287,7 +287,7 @@ def reconstruct(image: Any, config: ReconstructConfig | None = None, *, model: L
 
     target = loaded.config.target
     depth, foreground = depth_from_prediction(prediction, target, config, mask=user_mask)
-    image_small = resize_rgb(square, resolution)
+    image_small = resize_square(square, resolution)
     camera = np.asarray(config.camera, dtype=np.float32)
     cam2world, intrinsics = cameras.unpack(np.asarray(config.camera, dtype=np.float64))
 

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 from helpers.depth.evaluate import as_original_map, model_forward
 from helpers.depth.metrics import METRIC_INFO, MetricsTable, original_normalize
 from helpers.depth.models import DepthModelConfig
+from helpers.photo import resize_square
 
 __all__ = ["error_colors", "qualitative_grid", "ranked_ids", "training_curves"]
 
@@ -82,13 +83,6 @@ def _gray(depth_map: np.ndarray) -> np.ndarray:
     return np.repeat(value[..., None], 3, axis=-1)
 
 
-def _resize(array: np.ndarray, size: int, nearest: bool) -> np.ndarray:
-    from PIL import Image
-
-    image = Image.fromarray(array)
-    return np.asarray(image.resize((size, size), Image.NEAREST if nearest else Image.BILINEAR))
-
-
 @torch.no_grad()
 def qualitative_grid(model: nn.Module, config: DepthModelConfig, dataset: Dataset, indices: Sequence[int], *,
                      tile: int = 128, metric_data: bool | None = None, error_max: float = 0.5) -> np.ndarray:
@@ -124,9 +118,9 @@ def qualitative_grid(model: nn.Module, config: DepthModelConfig, dataset: Datase
         m = mask[row, 0].numpy()
         t, p = truth[row, 0].numpy(), shown[row, 0].numpy()
         rgb = np.rint(item["image"].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-        panels = [_resize(rgb, tile, nearest=False), _resize(_gray(np.where(m, t, -1)), tile, nearest=True),
-                  _resize(_gray(np.where(m, p, -1)), tile, nearest=True),
-                  _resize(error_colors(np.abs(p - t), m, error_max), tile, nearest=True)]
+        panels = [resize_square(rgb, tile, nearest=False), resize_square(_gray(np.where(m, t, -1)), tile, nearest=True),
+                  resize_square(_gray(np.where(m, p, -1)), tile, nearest=True),
+                  resize_square(error_colors(np.abs(p - t), m, error_max), tile, nearest=True)]
         y = row * (tile + gap)
         for column, panel in enumerate(panels):
             x = column * (tile + gap)

@@ -247,11 +247,11 @@ def invert_aligned(target: np.ndarray, camera: np.ndarray | torch.Tensor, G: nn.
     target = np.asarray(target)
     size = int(G.img_resolution)
     if target.shape != (size, size, 3):
-        from helpers.photo import resize_rgb
+        from helpers.photo import resize_square
 
         if target.ndim != 3 or target.shape[0] != target.shape[1]:
             raise ValueError(f"an aligned photo must be square (S, S, 3), got {target.shape}")
-        target = resize_rgb(target, size)
+        target = resize_square(target, size)
     camera = np.asarray(camera, dtype=np.float32).reshape(-1)
     cameras.check_camera(camera)
     seconds = dict(seconds or {})

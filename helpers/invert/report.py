@@ -58,7 +58,8 @@ class LiveLossCurve:
 def comparison_strip(inversion: Any, size: int = 256) -> np.ndarray:
     """(size, 4·size, 3) uint8: the aligned photo, the projection's render (before tuning), the tuned
     reconstruction and its z-depth (near = bright, no surface = black)."""
-    from helpers.data.preview import depth_to_gray, resize_square
+    from helpers.data.preview import depth_to_gray
+    from helpers.photo import resize_square
 
     depth = np.repeat(resize_square(depth_to_gray(inversion.depth), size, nearest=True)[..., None], 3, axis=-1)
     images = (inversion.target, inversion.projected, inversion.reconstruction)
