@@ -47,18 +47,14 @@ jobs on the machine slow them down (the load average is printed), hence medians.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import datetime
 import gc
-import os
-import platform
 import shlex
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,11 +63,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_common import loadavg, machine_text, timed  # noqa: E402 (this folder: run as a script)
+
 from helpers.data.heads import HeadDatasetConfig, write_head_dataset
 from helpers.data.loader import make_loader
 from helpers.depth.dpt import BACKBONES, TransformerDepthModel
 from helpers.depth.models import DepthModelConfig, build_depth_model
-from helpers.depth.train import DepthTask, TrainConfig, _datasets, train_depth
+from helpers.depth.train import DepthTask, TrainConfig, train_depth
 from helpers.runtime import autocast, resolve_precision
 from helpers.training import OptimConfig, build_optimizer, train_step
 
@@ -110,26 +108,6 @@ GPU_BATCH = (8, 16)
 CPU_BATCH = {"attention_unet": (8, 8), "dpt-large@128": (4, 8), "dpt-large": (1, 2), "dpt-hybrid-midas": (1, 2),
              "depth-anything-v2-small": (1, 2)}
 CPU_BATCH_OTHER = (4, 8)
-
-
-def loadavg() -> float:
-    try:
-        return float(Path("/proc/loadavg").read_text().split()[0])
-    except OSError:
-        return float("nan")
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(fn: Callable[[], Any], device: torch.device) -> float:
-    synchronize(device)
-    t = time.perf_counter()
-    fn()
-    synchronize(device)
-    return time.perf_counter() - t
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,12 +275,11 @@ def train_log_rates(out: Path, skip: int) -> tuple[float, float, int]:
     return statistics.median(rates), statistics.harmonic_mean(rates), len(rates)
 
 
-def loader_figures(train_config: TrainConfig, cache_dir: Path | None, batches: int) -> tuple[float, float]:
-    """The loader alone on ``train_config``'s train split: median ms per item in the main process
-    (``dataset[(index, seed)]``) and items/s of :func:`make_loader` with the config's workers after its first batch."""
-    train_set, _, _ = _datasets(train_config)
-    if cache_dir is not None:
-        train_set = train_set.use_cache(cache_dir, workers=train_config.workers, progress=False)
+def loader_figures(train_config: TrainConfig, batches: int) -> tuple[float, float]:
+    """The loader alone on ``train_config``'s train split, as training reads it (its cache when ``cache`` is on):
+    median ms per item in the main process (``dataset[(index, seed)]``) and items/s of :func:`make_loader` with the
+    config's workers after its first batch."""
+    train_set = DepthTask(train_config, progress=False).train_set
     n = min(len(train_set), 32)
     train_set[(0, 0)]  # imports, first file
     item_ms = statistics.median(timed(lambda i=i: train_set[(i, 1000 + i)], torch.device("cpu")) * 1e3
@@ -358,7 +335,7 @@ def bench_e2e(device: torch.device, args: argparse.Namespace, data: Path, tmp: P
         result = train_depth(train_config, log=lambda msg: print(f"  [train_depth] {msg}", flush=True))
         wall = time.perf_counter() - t0
         median, mean, used = train_log_rates(out, args.e2e_warmup)
-        item_ms, loader_rate = loader_figures(train_config, out / "cache" if cache else None, args.e2e_loader_batches)
+        item_ms, loader_rate = loader_figures(train_config, args.e2e_loader_batches)
         row = {"device": device, "model": spec.text, "batch": batch_size, "workers": args.workers, "cache": cache,
                "image": args.e2e_image_size, "count": args.e2e_count, "steps": result.steps, "used": used,
                "e2e": median, "e2e_mean": mean, "model_only": model_only, "item_ms": item_ms,
@@ -375,22 +352,7 @@ def bench_e2e(device: torch.device, args: argparse.Namespace, data: Path, tmp: P
 # --------------------------------------------------------------------------------------------
 
 
-def machine_text(devices: list[torch.device]) -> str:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    text = f"{cores}-core {cpu}, {torch.get_num_threads()} torch threads"
-    for device in devices:
-        if device.type == "cuda":
-            props = torch.cuda.get_device_properties(device)
-            text += f"; {props.name} ({props.total_memory / 2**30:.0f} GiB)"
-    if not any(d.type == "cuda" for d in devices):
-        text += "; no GPU" if not torch.cuda.is_available() else "; GPU not measured"
-    return text
+
 
 
 def fmt(value: float | None, digits: int | None = None) -> str:

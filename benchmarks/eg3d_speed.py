@@ -26,7 +26,6 @@ import argparse
 import platform
 import statistics
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_common import timed  # noqa: E402 (this folder: run as a script)
 from helpers.eg3d.config import _FFHQ512_128_INIT_KWARGS, GeneratorConfig  # noqa: E402
 from helpers.eg3d.generator import Generator  # noqa: E402
 from helpers.eg3d.tiny import tiny_config  # noqa: E402
@@ -62,16 +62,6 @@ def load_official(src: str, init_kwargs: dict, state_dict: dict, device: torch.d
     G = dnnlib.util.construct_class_by_name(class_name="training.triplane.TriPlaneGenerator", **init_kwargs)
     G.load_state_dict(state_dict, strict=True)
     return G.eval().requires_grad_(False).to(device)
-
-
-def timed(fn, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - t
 
 
 def main() -> None:

@@ -68,7 +68,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eg3d_speed import frontal_camera, load_official, timed  # noqa: E402
+from bench_common import loadavg, timed  # noqa: E402
+from eg3d_speed import frontal_camera, load_official  # noqa: E402
 
 from helpers import cameras  # noqa: E402
 from helpers.data import folder  # noqa: E402
@@ -91,16 +92,7 @@ from helpers.mesh import DensityGrid, lattice_points, official_pad_width, offici
 OFFICIAL_MAX_BATCH = 1_000_000  # gen_samples.py
 
 
-def loadavg() -> float:
-    try:
-        return float(Path("/proc/loadavg").read_text().split()[0])
-    except OSError:
-        return float("nan")
 
-
-# --------------------------------------------------------------------------------------------
-# Official side
-# --------------------------------------------------------------------------------------------
 
 
 def official_create_samples():

@@ -35,19 +35,18 @@ import argparse
 import dataclasses
 import datetime
 import os
-import platform
 import shlex
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_common import loadavg, machine_text, timed_call  # noqa: E402 (this folder: run as a script)
 
 from helpers import eg3d
 from helpers.invert import pti
@@ -57,41 +56,10 @@ from helpers.invert.inversion import InversionConfig, invert_aligned
 from helpers.invert.lpips import load_lpips
 
 
-def loadavg() -> float:
-    try:
-        return float(Path("/proc/loadavg").read_text().split()[0])
-    except OSError:
-        return float("nan")
-
-
-def timed(fn: Callable[[], Any], device: torch.device) -> tuple[float, Any]:
-    """(seconds, result) of ``fn()``, synchronising the GPU around it."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    began = time.perf_counter()
-    result = fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - began, result
-
-
 def build_generator(name: str, device: torch.device) -> torch.nn.Module:
     if name == "ffhq512-128-random":
         return eg3d.Generator.from_config(eg3d.GeneratorConfig.ffhq512_128(), seed=0).eval().to(device)
     return eg3d.load(name, device=device)
-
-
-def machine_text(device: torch.device) -> str:
-    cpu = platform.processor() or platform.machine()
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    text = f"{cores}-core {cpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
-    if device.type == "cuda":
-        text += f", {torch.cuda.get_device_name(device)}"
-    return text
 
 
 def step_times(stamps: list[float], began: float, warmup: int) -> list[float]:
@@ -121,16 +89,16 @@ def main() -> None:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no GPU (torch.cuda.is_available() is False)")
     loads = [loadavg()]
-    print(f"machine: {machine_text(device)}; load {loads[0]:.2f}", flush=True)
+    print(f"machine: {machine_text([device])}; load {loads[0]:.2f}", flush=True)
 
     # Alignment and camera fit (CPU work in the library whatever the device).
     from skimage.data import astronaut
 
     photo = astronaut()
-    cold, aligned = timed(lambda: align_face(photo), torch.device("cpu"))
-    align_s = statistics.median(timed(lambda: align_face(photo), torch.device("cpu"))[0] for _ in range(args.repeats))
+    cold, aligned = timed_call(lambda: align_face(photo), torch.device("cpu"))
+    align_s = statistics.median(timed_call(lambda: align_face(photo), torch.device("cpu"))[0] for _ in range(args.repeats))
     size = aligned.image.shape[0]
-    camera_s = statistics.median(timed(lambda: estimate_camera(aligned.landmarks, image_size=size),
+    camera_s = statistics.median(timed_call(lambda: estimate_camera(aligned.landmarks, image_size=size),
                                        torch.device("cpu"))[0] for _ in range(args.repeats))
     camera = estimate_camera(aligned.landmarks, image_size=size).camera
     print(f"alignment {align_s:.3f} s (cold, with the dlib model read: {cold:.2f} s), camera fit {camera_s:.3f} s "
@@ -174,7 +142,7 @@ def main() -> None:
     peak = f", GPU peak {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB" if device.type == "cuda" else ""
     print(f"invert_aligned with {n} + {n} steps: {ended - called:.1f} s{peak}", flush=True)
 
-    mesh_s, mesh = timed(lambda: inv.mesh(args.mesh_resolution), device)
+    mesh_s, mesh = timed_call(lambda: inv.mesh(args.mesh_resolution), device)
     mesh_note = "σ = 10"
     if len(mesh.vertices) == 0:  # random weights: no σ = 10 surface; time a face-sized one at the median σ
         from helpers.mesh import lattice_points
@@ -184,7 +152,7 @@ def main() -> None:
         with torch.inference_mode():
             sigma = inv.generator.sample_density(inv.generator.planes(inv.ws), points, with_features=False)["sigma"]
         level = float(sigma.float().median())
-        first_s, (mesh_s, mesh) = mesh_s, timed(lambda: inv.mesh(args.mesh_resolution, level=level), device)
+        first_s, (mesh_s, mesh) = mesh_s, timed_call(lambda: inv.mesh(args.mesh_resolution, level=level), device)
         mesh_note = f"median σ {level:.4g}; σ = 10 gave no surface with these weights, in {first_s:.2f} s"
     loads.append(loadavg())
 
@@ -206,7 +174,7 @@ def main() -> None:
 
     env = "".join(f"{k}={os.environ[k]} " for k in ("GLIBC_TUNABLES", "OMP_NUM_THREADS") if k in os.environ)
     command = env + "python benchmarks/pti_speed.py" + ("" if len(sys.argv) == 1 else " " + shlex.join(sys.argv[1:]))
-    print(f"\n{machine_text(device)}, load {min(loads):.1f}–{max(loads):.1f} | {datetime.date.today().isoformat()} | "
+    print(f"\n{machine_text([device])}, load {min(loads):.1f}–{max(loads):.1f} | {datetime.date.today().isoformat()} | "
           f"`{command}`\n")
     print("| generator | device | preset | align s | camera s | projection s/step (best) | projection total "
           "(extrapolated) | tuning s/step (best) | tuning total (extrapolated, upper bound) | renders + metrics s | "

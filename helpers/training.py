@@ -42,9 +42,9 @@ from helpers.atomic import atomic_path, write_text_atomic
 from helpers.data.loader import make_loader
 from helpers.depth.metrics import METRIC_INFO, MetricsTable
 from helpers.runtime import autocast, distributed_environment, resolve_device, resolve_precision
-from helpers.training_config import LoopConfig, LoopSettings, OptimConfig, build_optimizer, lr_factor
+from helpers.training_config import LoopConfig, OptimConfig, build_optimizer, lr_factor
 
-__all__ = ["RESUMABLE_CHANGES", "LoopConfig", "LoopSettings", "OptimConfig", "TrainResult", "TrainingTask",
+__all__ = ["RESUMABLE_CHANGES", "LoopConfig", "OptimConfig", "TrainResult", "TrainingTask",
            "build_optimizer", "lr_factor", "run_training", "train_step"]
 
 STATE_FORMAT = "helpers-train-state"
@@ -196,8 +196,8 @@ def train_step(task: TrainingTask, net: nn.Module, optimizer: torch.optim.Optimi
     under autocast, backward through the loss scaler, gradient clipping, step; returns the detached loss."""
     with autocast(device, precision):
         loss = task.loss(net, batch, device)
-    if not torch.isfinite(loss):
-        raise FloatingPointError(f"the loss became {float(loss)}: lower the learning rate or use precision fp32")
+    # No finiteness check here: it would make the CPU wait for the GPU before queuing backward. The caller checks
+    # the value it reads anyway (run_training stops on a non-finite loss before anything is saved).
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     if grad_clip is not None:
@@ -374,6 +374,9 @@ def run_training(task: TrainingTask, loop: LoopConfig, config: Mapping[str, Any]
                 lr = _set_lr(optimizer, lr_factor(progress.step, total_steps, loop.optim), progress.plateau_scale)
                 value = float(train_step(task, net, optimizer, scaler, batch, device=device, precision=precision,
                                           grad_clip=loop.optim.grad_clip))
+                if not math.isfinite(value):
+                    raise FloatingPointError(f"the loss became {value} at step {progress.step + 1}: lower the learning "
+                                             "rate or use precision fp32")
                 progress.step += 1
                 progress.batches_in_epoch += 1
                 progress.epoch_loss_sum += value

@@ -1,11 +1,12 @@
 """What a training run is, whatever it trains: optimizer and schedule (:class:`OptimConfig`), the loop's settings
-(:class:`LoopSettings`, :class:`LoopConfig`), and the optimizer / learning-rate schedule they build. The loop itself
+(:class:`LoopConfig`, which task configs extend), and the optimizer / learning-rate schedule they build. The loop itself
 is :func:`helpers.training.run_training`, which re-exports these names."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -14,7 +15,7 @@ from torch import nn
 
 from helpers.runtime import resolve_precision
 
-__all__ = ["LoopConfig", "LoopSettings", "OptimConfig", "build_optimizer", "lr_factor"]
+__all__ = ["LoopConfig", "OptimConfig", "build_optimizer", "lr_factor"]
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,13 @@ class OptimConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class LoopSettings:
-    """How a run trains, whatever it trains: the fields every training config shares (keyword-only).
+class LoopConfig:
+    """How a run trains, whatever it trains: the fields every training config shares (keyword-only). Task configs
+    (:class:`helpers.depth.train.TrainConfig`, :class:`helpers.latent.train.LatentTrainConfig`) subclass it and are
+    passed to :func:`helpers.training.run_training` as they are.
 
     Attributes:
+        out: run folder (created; an existing run there is resumed).
         epochs: passes over the train set.
         max_steps: stop after this many optimizer steps in total (None: ``epochs`` decides).
         batch_size: samples per step (per GPU under torchrun).
@@ -76,6 +80,7 @@ class LoopSettings:
         progress: tqdm bars.
     """
 
+    out: str
     epochs: int = 10
     max_steps: int | None = None
     batch_size: int = 8
@@ -90,6 +95,7 @@ class LoopSettings:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "out", os.fspath(self.out))
         if min(self.epochs, self.batch_size, self.log_every, self.eval_every) < 1 or self.workers < 0:
             raise ValueError("epochs, batch_size, log_every and eval_every must be >= 1 and workers >= 0")
         if self.max_steps is not None and self.max_steps < 1:
@@ -98,16 +104,9 @@ class LoopSettings:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
         resolve_precision(self.precision, torch.device("cpu"))  # validates the name
 
-    def loop_config(self, out: str) -> LoopConfig:
-        """These settings with the run folder, for :func:`run_training`."""
-        return LoopConfig(out=out, **{f.name: getattr(self, f.name) for f in dataclasses.fields(LoopSettings)})
-
-
-@dataclass(frozen=True, kw_only=True)
-class LoopConfig(LoopSettings):
-    """:class:`LoopSettings` plus ``out``, the run folder (created; an existing run there is resumed)."""
-
-    out: str
+    def as_dict(self) -> dict[str, Any]:
+        """The whole config as plain data (``config.json`` of the run; compared on resume)."""
+        return dataclasses.asdict(self)
 
 
 def build_optimizer(model: nn.Module, opt: OptimConfig) -> torch.optim.Optimizer:

@@ -20,8 +20,8 @@ from helpers.data.heads import HeadDatasetConfig, write_head_dataset
 from helpers.data.loader import SeededSampler
 from helpers.data.splits import SplitConfig
 from helpers.depth.models import DepthModelConfig, load_depth_model
-from helpers.depth.train import OptimConfig, TrainConfig, train_depth
-from helpers.training import lr_factor
+from helpers.depth.train import DepthTask, OptimConfig, TrainConfig, train_depth
+from helpers.training import lr_factor, run_training
 
 REPO = Path(__file__).resolve().parents[1]
 SPLITS = SplitConfig(train=0.75, val=0.25, test=0.0)
@@ -170,6 +170,26 @@ def test_transformer_and_original_layout_training(tmp_path):
         train_depth(small_config(prosopo, tmp_path / "bad", model=DepthModelConfig(**{**TINY_UNET.__dict__,
                                                                                          "target": "metric_z"})),
                     log=quiet)
+
+
+def test_a_non_finite_loss_stops_the_run_before_it_is_saved(small_heads, tmp_path):
+    """The loss turns NaN at step 3: the run stops with an error naming the step, and ``last.pt`` still holds the
+    step-2 checkpoint (the bad step's weights are never written)."""
+
+    class NanAtStep3(DepthTask):
+        calls = 0
+
+        def loss(self, net, batch, device):
+            NanAtStep3.calls += 1
+            loss = super().loss(net, batch, device)
+            return loss * float("nan") if NanAtStep3.calls == 3 else loss
+
+    config = small_config(small_heads, tmp_path / "run")
+    with pytest.raises(FloatingPointError, match="at step 3"):
+        run_training(NanAtStep3(config, progress=False), config, config.as_dict(), log=quiet)
+    state = torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=True)
+    assert state["progress"]["step"] == 2
+    assert all(torch.isfinite(v).all() for v in state["model"]["state_dict"].values() if v.is_floating_point())
 
 
 def test_config_validation(tmp_path):

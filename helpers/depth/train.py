@@ -54,7 +54,7 @@ from helpers.depth.losses import DepthLoss, DepthLossConfig
 from helpers.depth.metrics import METRIC_INFO, MetricsTable
 from helpers.depth.models import DepthModelConfig, build_depth_model, model_checkpoint
 from helpers.runtime import distributed_environment
-from helpers.training import LoopConfig, LoopSettings, OptimConfig, TrainResult, run_training
+from helpers.training import LoopConfig, OptimConfig, TrainResult, run_training
 
 __all__ = ["DepthTask", "OptimConfig", "TrainConfig", "TrainResult", "default_loss", "train_depth"]
 
@@ -64,12 +64,11 @@ EPOCH_METRICS = ("original_l1", "original_l1_masked", "original_perfect", "abs_r
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainConfig(LoopSettings):
+class TrainConfig(LoopConfig):
     """A training run (see the module docstring).
 
     Attributes:
         data: dataset folders (ours or the original layouts); their train / val splits are used.
-        out: run folder (created; an existing run there is resumed).
         model: the network (:class:`~helpers.depth.models.DepthModelConfig`).
         loss: the loss; None = the default for the model's target (module docstring). Its ``target`` field is set
             from the data.
@@ -77,26 +76,14 @@ class TrainConfig(LoopSettings):
         source: dataset source detection (``"auto"``) or a forced layout.
         splits: split fractions and salt (train 0.9 / val 0.05 / test 0.05).
         augment: training augmentations (None: off).
-        epochs: passes over the train split.
-        max_steps: stop after this many optimizer steps in total (None: ``epochs`` decides).
-        batch_size: images per step (per GPU under torchrun).
-        optim: optimizer and schedule (:class:`helpers.training.OptimConfig`).
-        precision: ``"auto"`` (bf16 / fp16 on GPUs, fp32 on the CPU), ``"fp32"``, ``"bf16"``, ``"fp16"``.
-        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda:1"``…
-        workers: loader processes.
         cache: decode and resize every image once into memory-mapped arrays under ``<out>/cache``.
-        seed: initial weights, data order and augmentations.
-        checkpoint_every: also write ``last.pt`` every this many steps (0: only at epoch ends).
-        eval_every: evaluate every this many epochs (and always after the last step).
         val_batches: evaluate on at most this many val batches (None: the whole split).
         select_metric: val metric that picks ``best.pt`` (a key of :data:`helpers.depth.metrics.METRIC_INFO`;
             lower is better except δ and "perfect" fractions). None: ``"original_l1"``, comparable across models.
-        log_every: write a ``train_log.csv`` row every this many steps.
-        progress: tqdm bars.
+        Loop fields (``out``, the run folder, and ``epochs`` … ``progress``): :class:`helpers.training.LoopConfig`.
     """
 
     data: tuple[str, ...]
-    out: str
     model: DepthModelConfig = field(default_factory=DepthModelConfig)
     loss: DepthLossConfig | None = None
     depth_size: int = 128
@@ -110,7 +97,6 @@ class TrainConfig(LoopSettings):
     def __post_init__(self) -> None:
         data = (self.data,) if isinstance(self.data, (str, os.PathLike)) else tuple(str(p) for p in self.data)
         object.__setattr__(self, "data", tuple(os.fspath(p) for p in data))
-        object.__setattr__(self, "out", os.fspath(self.out))
         if not self.data:
             raise ValueError("TrainConfig.data needs at least one dataset folder")
         super().__post_init__()  # the loop fields
@@ -120,14 +106,6 @@ class TrainConfig(LoopSettings):
     @property
     def metric_name(self) -> str:
         return self.select_metric or "original_l1"
-
-    @property
-    def loop(self) -> LoopConfig:
-        """The task-independent part, for :func:`helpers.training.run_training`."""
-        return self.loop_config(self.out)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def default_loss(model: DepthModelConfig, data_target: str) -> DepthLossConfig:
@@ -215,7 +193,7 @@ def train_depth(config: TrainConfig, *, log: Callable[[str], None] = print,
     :func:`helpers.training.run_training` (``log``, ``on_step``, the returned :class:`TrainResult`)."""
     rank, _, _ = distributed_environment()
     task = DepthTask(config, progress=config.progress and rank == 0)
-    return run_training(task, config.loop, config.as_dict(), log=log, on_step=on_step)
+    return run_training(task, config, config.as_dict(), log=log, on_step=on_step)
 
 
 # ------------------------------------------------------------------------------------------------ CLI

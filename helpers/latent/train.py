@@ -38,7 +38,7 @@ from helpers.latent.dataset import LatentDataset
 from helpers.latent.encoder import LatentEncoder, LatentEncoderConfig, encoder_checkpoint
 from helpers.latent.evaluate import constant_predictor, encoder_predictor, evaluate_latents, render_depth
 from helpers.runtime import distributed_environment, resolve_device
-from helpers.training import LoopConfig, LoopSettings, OptimConfig, TrainResult, run_training
+from helpers.training import LoopConfig, OptimConfig, TrainResult, run_training
 
 __all__ = ["LatentLossConfig", "LatentTask", "LatentTrainConfig", "evaluate_baselines", "train_latent"]
 
@@ -65,23 +65,22 @@ class LatentLossConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class LatentTrainConfig(LoopSettings):
+class LatentTrainConfig(LoopConfig):
     """A latent-encoder training run.
 
     Attributes:
-        data: dataset folders with latents; out: run folder (resumed when it holds a run).
+        data: dataset folders with latents.
         generator: the EG3D checkpoint the data was generated with (registry name or path; ``"tiny-random"`` for
             smoke runs): its ``w_avg`` starts the encoder, it renders the depth metrics.
         encoder: the network; loss: the loss.
         augment: photometric augmentation (flips and crops are never used).
         splits: split fractions and salt; select_metric: val metric that picks ``best.pt``.
         val_batches: evaluate on at most this many val batches.
-        Loop fields (epochs … progress): :class:`helpers.training.LoopSettings`, here with 20 epochs, batch 16
-            and a learning rate of 1e-3.
+        Loop fields (``out``, the run folder, and ``epochs`` … ``progress``): :class:`helpers.training.LoopConfig`,
+            here with 20 epochs, batch 16 and a learning rate of 1e-3.
     """
 
     data: tuple[str, ...]
-    out: str
     generator: str = "ffhq512-128"
     encoder: LatentEncoderConfig = field(default_factory=LatentEncoderConfig)
     loss: LatentLossConfig = field(default_factory=LatentLossConfig)
@@ -96,19 +95,11 @@ class LatentTrainConfig(LoopSettings):
     def __post_init__(self) -> None:
         data = (self.data,) if isinstance(self.data, (str, os.PathLike)) else tuple(self.data)
         object.__setattr__(self, "data", tuple(os.fspath(p) for p in data))
-        object.__setattr__(self, "out", os.fspath(self.out))
         if not self.data:
             raise ValueError("LatentTrainConfig.data needs at least one dataset folder")
         if self.select_metric not in METRIC_INFO:
             raise ValueError(f"unknown select_metric {self.select_metric!r}; choose one of {sorted(METRIC_INFO)}")
         super().__post_init__()  # the loop fields
-
-    @property
-    def loop(self) -> LoopConfig:
-        return self.loop_config(self.out)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def _load_generator(name: str, device: torch.device) -> nn.Module:
@@ -199,7 +190,7 @@ def train_latent(config: LatentTrainConfig, *, log: Callable[[str], None] = prin
     tables (the encoder's of ``best.pt``); the comparison is also written to ``<out>/baselines.md`` and logged.
     """
     task = LatentTask(config)
-    result = run_training(task, config.loop, config.as_dict(), log=log, on_step=on_step)
+    result = run_training(task, config, config.as_dict(), log=log, on_step=on_step)
     rank, _, _ = distributed_environment()
     if result.interrupted or rank != 0:
         return result, {}
