@@ -45,6 +45,10 @@ __all__ = [
     "ChecksumError",
     "default_cache_dir",
     "download",
+    "recorded_sha256",
+    "remove_download",
+    "url_file_name",
+    "verify_file",
     "sha256_file",
     "CACHE_ENV",
 ]
@@ -137,6 +141,41 @@ def download(
     return final
 
 
+def url_file_name(url: str) -> str:
+    """The file name :func:`download` gives a URL: the last part of its path, or a hash of the URL without one."""
+    name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
+    return name or hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def verify_file(path: str | os.PathLike[str], sha256: str | None, size: int | None, what: str) -> str:
+    """Check a file's byte count and sha256 when given; return its sha256. A mismatch deletes the file and raises
+    :class:`ChecksumError` naming ``what``."""
+    path = Path(path)
+    actual_size = path.stat().st_size
+    if size is not None and actual_size != size:
+        path.unlink()
+        raise ChecksumError(f"{what}: expected {size} bytes, got {actual_size}; the download was deleted")
+    digest = sha256_file(path)
+    if sha256 is not None and digest != sha256.lower():
+        path.unlink()
+        raise ChecksumError(f"{what}: sha256 mismatch, expected {sha256.lower()}, got {digest}; "
+                            "the download was deleted")
+    return digest
+
+
+def recorded_sha256(path: str | os.PathLike[str]) -> str | None:
+    """The sha256 :func:`download` recorded for its file (its sidecar), or None."""
+    digest = _read_sidecar(Path(path)).get("sha256")
+    return digest if isinstance(digest, str) else None
+
+
+def remove_download(path: str | os.PathLike[str]) -> None:
+    """Delete a file :func:`download` wrote, with its sidecar (missing ones are fine)."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    _sidecar(path).unlink(missing_ok=True)
+
+
 # ----------------------------------------------------------------------------------- internals
 @dataclass(frozen=True)
 class _Expected:
@@ -149,9 +188,7 @@ class _Interrupted(Exception):
 
 
 def _final_path(url: str, dest: str | os.PathLike[str] | None, cache_dir: str | os.PathLike[str] | None) -> Path:
-    name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
-    if not name:
-        name = hashlib.sha256(url.encode()).hexdigest()[:16]  # URL without a file name
+    name = url_file_name(url)
     if dest is None:
         return Path(cache_dir).expanduser() / name if cache_dir is not None else default_cache_dir() / name
     dest = Path(dest).expanduser()
@@ -275,15 +312,7 @@ def _stream(response: BinaryIO, part: Path, mode: str, offset: int, total: int |
 
 
 def _verify_part(url: str, part: Path, expected: _Expected) -> str:
-    actual_size = part.stat().st_size
-    if expected.size is not None and actual_size != expected.size:
-        part.unlink()
-        raise ChecksumError(f"{url}: expected {expected.size} bytes, got {actual_size}; the download was deleted")
-    digest = sha256_file(part)
-    if expected.sha256 is not None and digest != expected.sha256:
-        part.unlink()
-        raise ChecksumError(f"{url}: sha256 mismatch, expected {expected.sha256}, got {digest}; the download was deleted")
-    return digest
+    return verify_file(part, expected.sha256, expected.size, url)
 
 
 _RANGE_RE = re.compile(r"bytes\s+(\d+|\*)(?:-(\d+))?/(\d+|\*)")

@@ -45,10 +45,8 @@ it without credentials prints an authentication banner (and older versions exit)
 
 from __future__ import annotations
 
-import hashlib
 import os
-import urllib.parse
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from helpers.data import fetch_store as store
@@ -76,7 +74,14 @@ from helpers.data.fetch_gdrive import fetch_gdrive
 from helpers.data.fetch_hf import fetch_hf
 from helpers.data.fetch_kaggle import fetch_kaggle, kaggle_credentials
 from helpers.data.fetch_store import MARKER_DIR
-from helpers.download import default_cache_dir, download, sha256_file
+from helpers.download import (
+    default_cache_dir,
+    download,
+    recorded_sha256,
+    remove_download,
+    sha256_file,
+    url_file_name,
+)
 
 __all__ = [
     "ARCHIVE_SUFFIXES",
@@ -160,10 +165,7 @@ def is_fetched(source: Source, dest: str | os.PathLike[str]) -> bool:
 
 # ------------------------------------------------------------------------------------------------ HTTP
 def _http_name(source: HttpSource) -> str:
-    if source.filename:
-        return source.filename
-    name = PurePosixPath(urllib.parse.unquote(urllib.parse.urlparse(source.url).path)).name
-    return name or hashlib.sha256(source.url.encode()).hexdigest()[:16]
+    return source.filename or url_file_name(source.url)
 
 
 def _http_is_archive(source: HttpSource) -> bool:
@@ -185,7 +187,8 @@ def _fetch_http(source: HttpSource, dest: str | os.PathLike[str] | None, cache: 
     if hit is not None:
         return hit
     archive = download(source.url, cache / "archives" / key / name, **options)  # resumable, verified
-    record = {"source": source_record(source), "archive_sha256": sha256_file(archive)}
+    # download() hashed the file as it verified it: reuse that digest (hash again only if its record is gone).
+    record = {"source": source_record(source), "archive_sha256": recorded_sha256(archive) or sha256_file(archive)}
     try:
         store.unpack_into(archive, folder, key, record, progress=progress)
     except BadArchiveError:
@@ -193,8 +196,7 @@ def _fetch_http(source: HttpSource, dest: str | os.PathLike[str] | None, cache: 
         raise
     finally:
         if not keep_archive:
-            archive.unlink(missing_ok=True)
-            archive.with_name(archive.name + ".json").unlink(missing_ok=True)  # the downloader's sidecar
+            remove_download(archive)
             store.remove_empty_dir(archive.parent)
     return folder
 

@@ -12,7 +12,7 @@ from typing import Any
 from helpers.data import fetch_store as store
 from helpers.data.archives import is_archive
 from helpers.data.download_sources import GoogleDriveSource, MissingBackendError, describe, source_key, source_record
-from helpers.download import DownloadError, sha256_file
+from helpers.download import DownloadError, verify_file
 
 __all__ = ["fetch_gdrive"]
 
@@ -59,10 +59,10 @@ def fetch_gdrive(source: GoogleDriveSource, dest: Path, *, progress: bool) -> Pa
             if not got or not Path(got).is_file():
                 raise DownloadError(f"Google Drive file {source.file_id} was not downloaded: {hint}")
             path = Path(got)
-            store.verify_file(path, source.sha256, source.size, f"Google Drive file {source.file_id}")
+            digest = verify_file(path, source.sha256, source.size, f"Google Drive file {source.file_id}")
             unpack = is_archive(path.name) if source.unpack is None else source.unpack
             if unpack:
-                store.unpack_into(path, dest, key, {**record, "archive_sha256": sha256_file(path)}, progress=progress)
+                store.unpack_into(path, dest, key, {**record, "archive_sha256": digest}, progress=progress)
             else:
                 content.mkdir(parents=True, exist_ok=True)
                 os.replace(path, content / path.name)

@@ -1,5 +1,5 @@
 """Where fetched content lands: partial folders, atomic installation into the destination, completion markers,
-archive unpacking and size / sha256 checks (the conventions of :mod:`helpers.data.download`)."""
+archive unpacking (the conventions of :mod:`helpers.data.download`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from helpers.atomic import write_text_atomic
 from helpers.data.archives import archive_stem, extract_archive
-from helpers.download import ChecksumError, DownloadError, sha256_file
+from helpers.download import DownloadError
 
 #: Folder (inside ``dest``) holding one completion marker per fetched source.
 MARKER_DIR = ".fetched"
@@ -118,17 +118,3 @@ def install(content: Path, dest: Path, key: str, record: dict[str, Any]) -> None
         write_text_atomic(marker_path(dest, key), text)
     except OSError as exc:
         raise DownloadError(f"cannot move the download into {dest}: {exc}") from None
-
-
-def verify_file(path: Path, sha256: str | None, size: int | None, what: str) -> None:
-    if size is not None and path.stat().st_size != size:
-        actual = path.stat().st_size
-        path.unlink()
-        raise ChecksumError(f"{what}: expected {size} bytes, got {actual}; the download was deleted")
-    if sha256 is not None:
-        digest = sha256_file(path)
-        if digest != sha256.lower():
-            path.unlink()
-            raise ChecksumError(f"{what}: sha256 mismatch, expected {sha256.lower()}, got {digest}; "
-                                "the download was deleted")
-
