@@ -63,11 +63,11 @@ def eg3d_crop(landmarks: np.ndarray, height: int, lm3d: np.ndarray, rescale: flo
     return centre, rescale / s * output / crop
 
 
-def standard_lm3d(bfm: Path) -> np.ndarray:
-    """The 5 standard 3D landmarks from ``similarity_Lm3D_all.mat`` (68 BFM points, same reduction as above)."""
+def bfm_mean_landmarks(bfm: Path) -> np.ndarray:
+    """(68, 3) float64 mean BFM landmarks from ``similarity_Lm3D_all.mat`` (BFM frame: y up, face towards +z)."""
     from scipy.io import loadmat
 
-    return five_points(loadmat(str(bfm / "similarity_Lm3D_all.mat"))["lm"])
+    return loadmat(str(bfm / "similarity_Lm3D_all.mat"))["lm"].astype(np.float64)
 
 
 def compare(name: str, landmarks: np.ndarray, height: int, lm3d: np.ndarray, recipe: Any) -> dict[str, Any]:
@@ -94,7 +94,8 @@ def main() -> None:
     from helpers.invert.landmark_template import landmark_template
     from helpers.invert.landmarks import detect_faces
 
-    lm3d = standard_lm3d(args.bfm)
+    mean = bfm_mean_landmarks(args.bfm)
+    lm3d = five_points(mean)  # the 5 standard 3D landmarks, reduced as the photos' 68
     frontal = cameras.camera_vector(0.0, 0.0)[0].numpy().astype(np.float64)
     faces = [("landmark template (frontal)", project_landmarks(landmark_template(), frontal, 512), 512)]
     photos = [("astronaut", data.astronaut())]
@@ -114,24 +115,23 @@ def main() -> None:
             r = compare(name, landmarks, height, lm3d, recipe)
             print(f"| {label} | {r['face']} | {r['scale_ratio']:.3f} | {r['dx']:+.1f}, {r['dy']:+.1f} |")
     print()
-    print(frontal_convention(args.bfm, frontal))
+    print(frontal_convention(mean, frontal))
 
 
-def frontal_convention(bfm: Path, frontal: np.ndarray) -> str:
-    """The camera our landmark fit gives the BFM mean face seen by the frontal EG3D camera (0, 0 = same "frontal")."""
-    from scipy.io import loadmat
-
+def frontal_convention(mean: np.ndarray, frontal: np.ndarray) -> str:
+    """The camera our landmark fit gives the (68, 3) BFM mean landmarks seen by the frontal EG3D camera (0, 0 = same
+    "frontal")."""
+    from helpers.invert import landmark_template as lt
     from helpers.invert.camera import estimate_camera, project_landmarks
-    from helpers.invert.landmark_template import landmark_template
 
-    mean = loadmat(str(bfm / "similarity_Lm3D_all.mat"))["lm"].astype(np.float64)
-    template = landmark_template()
+    template = lt.landmark_template()
 
     def eye_distance(p: np.ndarray) -> float:
-        return float(np.linalg.norm(p[36:42].mean(0) - p[42:48].mean(0)))
+        # 3D points: crop_recipe.eye_mouth_points takes (68, 2) image landmarks only.
+        return float(np.linalg.norm(p[list(lt.RIGHT_EYE)].mean(0) - p[list(lt.LEFT_EYE)].mean(0)))
 
     # The mean face at the template's size, nose tip on the template's (the BFM frame: y up, face towards +z).
-    placed = (mean - mean[30]) * eye_distance(template) / eye_distance(mean) + template[30]
+    placed = (mean - mean[lt.NOSE_TIP]) * eye_distance(template) / eye_distance(mean) + template[lt.NOSE_TIP]
     fit = estimate_camera(project_landmarks(placed, frontal, 512))
     return (f"BFM mean face seen by the frontal EG3D camera: fitted yaw {fit.yaw_deg:+.2f}°, "
             f"elevation {fit.elevation_deg:+.2f}° (landmark rms {fit.rms_px:.1f} px)")

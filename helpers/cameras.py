@@ -239,15 +239,30 @@ def check_camera(camera: Any) -> None:
 def camera_vector(
     yaw: _Scalars = 0.0,
     pitch: _Scalars = 0.0,
+    roll: _Scalars = 0.0,
     *,
     radius: float = RADIUS,
     lookat: _Scalars = PIVOT,
     focal: float = FOCAL,
+    dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """(N, 25) float32 camera vectors for yaw/pitch offsets from the frontal view."""
-    pose = orbit_pose(yaw, pitch, radius=radius, lookat=lookat, device=device)
-    return pack(pose, intrinsics(focal).to(pose.device))
+    """(N, 25) camera vectors for yaw/pitch offsets from the frontal view (see the module doc), float32 by default.
+
+    ``roll`` (radians) turns the camera about its viewing axis, which keeps passing through ``lookat``; a positive
+    roll turns the image content counter-clockwise as displayed (x right, y down). Roll 0 is the official orbit
+    camera bit for bit. The inputs broadcast against each other; tensors keep their gradients.
+    """
+    pose = orbit_pose(yaw, pitch, radius=radius, lookat=lookat, dtype=dtype, device=device)
+    roll_t = _column(roll, dtype, pose.device)
+    count = max(len(pose), len(roll_t))
+    pose, roll_t = pose.expand(count, 4, 4), roll_t.expand(count, 1)
+    cos, sin = torch.cos(roll_t), torch.sin(roll_t)
+    right, down = pose[:, :3, 0], pose[:, :3, 1]
+    # The camera turned by roll about its z axis: x' = cos·x + sin·y, y' = cos·y − sin·x (exact for roll 0).
+    rotation = torch.stack([cos * right + sin * down, cos * down - sin * right, pose[:, :3, 2]], dim=-1)
+    cam2world = torch.cat([torch.cat([rotation, pose[:, :3, 3:]], dim=-1), pose[:, 3:, :]], dim=-2)
+    return pack(cam2world, intrinsics(focal).to(cam2world.device))
 
 
 def conditioning_camera(

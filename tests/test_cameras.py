@@ -216,3 +216,20 @@ def test_scalar_angles_broadcast_against_sequences():
     assert poses.shape == (3, 4, 4)
     np.testing.assert_array_equal(poses[1].numpy(), cameras.orbit_pose(0.3, 0.1)[0].numpy())
     assert cameras.camera_vector(0.2, [0.0, 0.1]).shape == (2, 25)
+
+
+def test_camera_vector_roll_turns_the_camera_about_its_viewing_axis():
+    unrolled = cameras.camera_vector(0.3, -0.1, dtype=torch.float64)
+    np.testing.assert_array_equal(cameras.camera_vector(0.3, -0.1).numpy(),
+                                  cameras.pack(cameras.orbit_pose(0.3, -0.1), cameras.intrinsics()).numpy())
+    rolled = cameras.camera_vector(0.3, -0.1, [0.2, -0.5], dtype=torch.float64)
+    assert rolled.shape == (2, 25) and rolled.dtype == torch.float64
+    pose0, k0 = cameras.unpack(unrolled[0])
+    for roll, camera in zip((0.2, -0.5), rolled):
+        pose, k = cameras.unpack(camera)
+        torch.testing.assert_close(k, k0)
+        torch.testing.assert_close(pose[:, 2:], pose0[:, 2:], atol=0, rtol=0)  # same axis and position
+        # The camera's x and y axes turned by the roll within the image plane.
+        assert float(pose[:3, 0] @ pose0[:3, 0]) == pytest.approx(math.cos(roll), abs=1e-12)
+        assert float(pose[:3, 0] @ pose0[:3, 1]) == pytest.approx(math.sin(roll), abs=1e-12)
+        torch.testing.assert_close(pose[:3, :3].T @ pose[:3, :3], torch.eye(3, dtype=torch.float64))

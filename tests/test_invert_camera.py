@@ -58,16 +58,9 @@ def test_frontal_projection_has_the_crop_recipe_geometry() -> None:
     np.testing.assert_allclose(quad.center, [recipe.center_px] * 2, atol=1.0)
     assert quad.side == pytest.approx(recipe.quad_side_px, abs=1.0)
     assert abs(quad.x[1]) < 1e-4  # eyes level in the frontal view (float32 camera)
-    # Nose tip at camera depth ≈ 2.35, jaw contour behind it (≈ 2.59).
+    # Jaw contour ≈ 2.59 from the frontal camera, behind the nose tip (depth 2.35).
     depth = 2.7 - lt.landmark_template()[:, 2]
-    assert depth[lt.NOSE_TIP] == pytest.approx(2.35)
     assert 2.55 < depth[list(lt.JAW[:3])].mean() < 2.75
-
-
-def test_mirror_landmarks_is_an_involution() -> None:
-    lm = synthetic_landmarks(0.4, 0.1, 0.05, noise_px=1.0)
-    back = lt.mirror_landmarks(lt.mirror_landmarks(lm, 512), 512)
-    np.testing.assert_allclose(back, lm, atol=1e-12)
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,8 +140,6 @@ def test_returned_camera_is_a_valid_eg3d_camera(roll_deg: float) -> None:
     # The camera reproduces the fitted landmarks (estimate_camera and camera_from_angles agree).
     proj = project_landmarks(lt.landmark_template(), cam.astype(np.float64), 512)
     np.testing.assert_allclose(est.scale * (proj - 255.5) + 255.5 + est.offset, est.fitted, atol=2e-3)
-    np.testing.assert_allclose(est.residuals, est.fitted - lm)
-    assert est.rms_px == pytest.approx(float(np.sqrt((est.residuals**2).sum(1).mean())))
     assert est.yaw_deg == pytest.approx(math.degrees(cameras.orbit_angles(pose)[0]), abs=1e-4)
 
 

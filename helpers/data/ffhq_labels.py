@@ -26,6 +26,7 @@ oneThousand1000/LPFF-dataset ``data_processing/``):
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -58,7 +59,11 @@ class LabelsFormatError(DatasetFolderError):
 LabelPairs = Sequence[tuple[str, np.ndarray]]
 
 
-def _as_camera(value: Any, where: str) -> np.ndarray:
+def as_camera(value: Any, where: str) -> np.ndarray:
+    """(25,) float64 EG3D camera from a label value (a list of 25 finite numbers).
+
+    ``where`` prefixes the :class:`LabelsFormatError` message (file and entry), e.g. ``"dataset.json: labels[3]"``.
+    """
     try:
         camera = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -89,7 +94,7 @@ def parse_labels(data: Any, where: str = "dataset.json") -> list[tuple[str, np.n
     for i, item in enumerate(labels):
         if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)):
             raise LabelsFormatError(f"{where}: labels[{i}] must be [image name, [25 floats]], got {item!r:.80}")
-        pairs.append((item[0], _as_camera(item[1], f"{where}: labels[{i}] ({item[0]})")))
+        pairs.append((item[0], as_camera(item[1], f"{where}: labels[{i}] ({item[0]})")))
     return pairs
 
 
@@ -132,7 +137,7 @@ class FfhqLabels:
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, Any]], md5: str | None = None) -> FfhqLabels:
         pairs = list(pairs)
-        cams = np.stack([_as_camera(c, n) for n, c in pairs]) if pairs else np.zeros((0, CAMERA_DIM))
+        cams = np.stack([as_camera(c, n) for n, c in pairs]) if pairs else np.zeros((0, CAMERA_DIM))
         return cls(tuple(n for n, _ in pairs), cams, md5)
 
     @classmethod
@@ -183,13 +188,16 @@ class FfhqLabels:
         """Position of an image in the file, by exact name or by stem (``"img00000000"``, ``"00000_mirror"``).
 
         A name that occurs twice resolves to its last occurrence, as in EG3D's ``dict(labels)``. A stem shared by
-        several names (same file name in two folders) must be looked up by full name.
+        several names (same file name in two folders) must be looked up by full name. An unknown name raises a
+        KeyError that suggests close names.
         """
         found = self._find(key)
         if found is None:
             ambiguous = self._stems.get(_stem(key)) == -1  # type: ignore[attr-defined]
             reason = "several images share this stem: use the full name" if ambiguous else "no such image"
-            raise KeyError(f"{key!r}: {reason} ({len(self)} labels, e.g. {self.names[:2]})")
+            close = difflib.get_close_matches(key, self.names, n=5, cutoff=0.6)
+            hint = f"; close names: {close}" if close else ""
+            raise KeyError(f"{key!r}: {reason} ({len(self)} labels, e.g. {self.names[:2]}){hint}")
         return found
 
     def camera(self, key: str) -> np.ndarray:

@@ -46,7 +46,7 @@ from typing import Any, Literal
 import numpy as np
 
 from helpers import cameras
-from helpers.data.ffhq_labels import LabelsFormatError, _as_camera, parse_labels, read_json
+from helpers.data.ffhq_labels import LabelsFormatError, as_camera, parse_labels, read_json
 
 CAMERA_PARAMETERS = "camera_parameters.json"
 INFO = "info.json"
@@ -95,7 +95,7 @@ def read_camera_parameters(path: str | os.PathLike[str]) -> dict[str, np.ndarray
         if isinstance(data, dict) and isinstance(data.get("labels"), list):
             pairs = [(Path(name.replace("\\", "/")).stem, cam) for name, cam in parse_labels(data, str(path))]
         elif isinstance(data, dict):
-            pairs = [(str(name), _as_camera(cam, f"{path}: {name!r}")) for name, cam in data.items()]
+            pairs = [(str(name), as_camera(cam, f"{path}: {name!r}")) for name, cam in data.items()]
     except LpffFormatError:
         raise
     except LabelsFormatError as exc:

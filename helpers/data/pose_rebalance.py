@@ -43,7 +43,7 @@ import numpy as np
 from helpers import cameras
 from helpers.data.ffhq_labels import (
     FfhqLabels,
-    _as_camera,
+    as_camera,
     parse_labels,
     replicate,
 )
@@ -172,8 +172,8 @@ def _label_pairs(labels: Any) -> list[tuple[str, np.ndarray]]:
     if isinstance(labels, dict) and "labels" in labels:
         return parse_labels(labels)
     if isinstance(labels, Mapping):
-        return [(str(n), _as_camera(c, str(n))) for n, c in labels.items()]
-    return [(str(n), _as_camera(c, str(n))) for n, c in labels]
+        return [(str(n), as_camera(c, str(n))) for n, c in labels.items()]
+    return [(str(n), as_camera(c, str(n))) for n, c in labels]
 
 
 def rebalanced_labels(labels: Any, counts: Sequence[int] | np.ndarray | None = None, *,

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from helpers.invert.crop_recipe import CropRecipe, apply_transform, crop_transform, eye_mouth_points
+from helpers.invert.landmark_template import as_landmarks
 from helpers.invert.landmarks import DetectedFace, detect_faces
 from helpers.photo import load_rgb
 
@@ -28,7 +29,7 @@ __all__ = ["AlignConfig", "AlignedFace", "AlignmentError", "FaceTooSmallError", 
            "NoFaceError", "Padding", "align_face", "draw_landmarks", "select_face", "warp_to_crop"]
 
 Padding = Literal["reflect_blur", "reflect", "edge", "black"]
-_PADDINGS = ("reflect_blur", "reflect", "edge", "black")
+_PADDINGS: tuple[str, ...] = get_args(Padding)
 
 
 class AlignmentError(ValueError):
@@ -56,7 +57,7 @@ class AlignConfig:
         face: which detected face: ``"largest"`` (the largest detector box), ``"only"`` (error when there are
             several), or an index into the largest-first list (negative indices count from the end).
         min_eye_distance: smallest accepted distance between the eye centres, in source pixels; smaller
-            faces would be upscaled into a blurry crop (the default output has ~95 px between the eyes).
+            faces would be upscaled into a blurry crop (the default output has ~140 px between the eyes).
         min_score: detections scoring below this are ignored when at least one face scores at least this
             (dlib's HOG detector fires at scores near 0–0.3 on round face-like patterns, e.g. the mission
             patch in skimage's astronaut photo, while clear faces score above 1). When every detection
@@ -177,15 +178,20 @@ def select_face(faces: Sequence[DetectedFace], config: AlignConfig = AlignConfig
     return index % len(faces), faces
 
 
-def _check_size(landmarks: np.ndarray, config: AlignConfig) -> None:
+def _check_size(landmarks: np.ndarray, transform: np.ndarray, config: AlignConfig) -> None:
+    """Raise FaceTooSmallError when the eye centres are closer than ``min_eye_distance`` source pixels.
+
+    ``transform`` is the crop's source → output similarity; its scale is the enlargement quoted in the message.
+    """
     eye_left, eye_right, _, _ = eye_mouth_points(landmarks)
     distance = float(np.hypot(*(eye_right - eye_left)))
     if distance < config.min_eye_distance:
+        enlargement = float(np.sqrt(abs(np.linalg.det(transform[:2, :2]))))
         raise FaceTooSmallError(
             f"the face is too small: its eyes are {distance:.1f} px apart in the photo, below "
             f"min_eye_distance = {config.min_eye_distance:g} px (the {config.recipe.output_size}² crop would be "
-            f"a ~{95 * config.recipe.output_size / 512 / max(distance, 1e-6):.0f}× enlargement, too blurry for "
-            "inversion). Use a higher-resolution photo, or lower AlignConfig(min_eye_distance=...) to accept it")
+            f"a ~{enlargement:.0f}× enlargement, too blurry for inversion). Use a higher-resolution photo, or lower "
+            "AlignConfig(min_eye_distance=...) to accept it")
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,7 +242,8 @@ def warp_to_crop(image: np.ndarray, transform: np.ndarray, size: int, *, padding
 
     Only the source region the crop needs is read. When the transform shrinks (scale < 1) the region is
     first resized to the output scale with a Lanczos filter (antialiasing), then warped with bicubic
-    interpolation. ``quad_side_px``: the face quad's side in output pixels (default ``size · 1024 / 700``),
+    interpolation. ``quad_side_px``: the face quad's side in output pixels (default: that of
+    ``CropRecipe(output_size=size)``),
     which sets the ``reflect_blur`` padding's scale: blurred (σ = 2% of the side, as FFHQ) from 10% of the
     side outside the photo, and the median colour at 30%.
     """
@@ -267,7 +274,8 @@ def warp_to_crop(image: np.ndarray, transform: np.ndarray, size: int, *, padding
             int(np.ceil((x1 - ix1) * fx)), int(np.ceil((y1 - iy1) * fy)))
     if max(pads) > 0:
         # The region has the output's scale when shrinking, the source's when enlarging.
-        side = (size * 1024 / 700 if quad_side_px is None else quad_side_px) / max(scale, 1.0)
+        quad_side = CropRecipe(output_size=size).quad_side_px if quad_side_px is None else quad_side_px
+        side = quad_side / max(scale, 1.0)
         region = _pad(np.ascontiguousarray(region), pads, padding, side)
         to_region = _translation(pads[0], pads[1]) @ to_region
     # Output index → region index; PIL's AFFINE maps output *continuous* coordinates (index + 0.5) to input
@@ -307,9 +315,7 @@ def align_face(photo: Any, config: AlignConfig = AlignConfig(), *, landmarks: np
     rgb = load_rgb(photo)  # its errors name the file
     source_size = (int(rgb.shape[0]), int(rgb.shape[1]))
     if landmarks is not None:
-        points = np.asarray(landmarks, dtype=np.float64)
-        if points.shape != (68, 2) or not np.isfinite(points).all():
-            raise ValueError(f"landmarks must be a finite (68, 2) array (iBUG order, pixels), got shape {points.shape}")
+        points = as_landmarks(landmarks)
         low, high = points.min(0), points.max(0)
         box, num_faces, index, score = (low[0], low[1], high[0], high[1]), 1, 0, float("nan")
     else:
@@ -318,9 +324,9 @@ def align_face(photo: Any, config: AlignConfig = AlignConfig(), *, landmarks: np
         index, candidates = select_face(faces, config, source_size=source_size)
         chosen = candidates[index]
         points, box, num_faces, score = chosen.landmarks, chosen.box, len(candidates), chosen.score
-    _check_size(points, config)
     quad = config.recipe.quad(points)
     transform = crop_transform(quad, config.recipe)
+    _check_size(points, transform, config)
     image = warp_to_crop(rgb, transform, config.recipe.output_size, padding=config.padding,
                          quad_side_px=config.recipe.quad_side_px)
     return AlignedFace(image=image, landmarks=apply_transform(transform, points), source_landmarks=points.copy(),

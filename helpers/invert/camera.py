@@ -53,7 +53,6 @@ FFHQ photos (no FFHQ data offline). On real photos expect errors of a few degree
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import os
@@ -66,7 +65,7 @@ import numpy as np
 import torch
 from scipy.optimize import least_squares
 
-from helpers.cameras import FOCAL, PIVOT, RADIUS, elevation_to_pitch, intrinsics, orbit_pose, pack, pitch_to_elevation
+from helpers.cameras import FOCAL, PIVOT, RADIUS, camera_vector, elevation_to_pitch, pitch_to_elevation
 from helpers.invert import landmark_template as lt
 
 __all__ = [
@@ -79,7 +78,6 @@ __all__ = [
 ]
 
 _T = TypeVar("_T", np.ndarray, torch.Tensor)
-_DEG = math.pi / 180.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,8 +102,8 @@ def camera_from_angles(
     not an angle: ``sin(elevation) = −(2/π)·pitch``); ``roll`` rotates the camera about its viewing axis (a
     positive roll turns the image content counter-clockwise as displayed, x right and y down). The camera sits
     at ``radius`` from the world origin and its optical axis passes through ``pivot`` for any roll. Inputs
-    broadcast; scalars give a (25,) tensor. ``dtype`` defaults to the inputs' floating dtype, else float32 (with
-    float32 and roll 0 the result equals :func:`helpers.cameras.camera_vector` bit for bit).
+    broadcast; scalars give a (25,) tensor. ``dtype`` defaults to the inputs' floating dtype, else float32. This
+    is :func:`helpers.cameras.camera_vector` with the inputs' shape, dtype and device kept.
     """
     tensors = [a for a in (yaw, pitch, roll) if isinstance(a, torch.Tensor)]
     if dtype is None:
@@ -115,17 +113,9 @@ def camera_from_angles(
     yaw_t, pitch_t, roll_t = torch.broadcast_tensors(
         *(torch.as_tensor(a, device=device) for a in (yaw, pitch, roll))
     )
-    shape = yaw_t.shape
-    pose = orbit_pose(yaw_t.reshape(-1), pitch_t.reshape(-1), radius=radius, lookat=tuple(pivot), dtype=dtype,
-                      device=device)
-    roll_t = roll_t.reshape(-1).to(dtype)
-    cos, sin = torch.cos(roll_t)[:, None], torch.sin(roll_t)[:, None]
-    right, down = pose[:, :3, 0], pose[:, :3, 1]
-    # Rotating the camera by roll about its z axis: x' = cos·x + sin·y, y' = −sin·x + cos·y (exact for roll 0).
-    rotation = torch.stack([cos * right + sin * down, cos * down - sin * right, pose[:, :3, 2]], dim=-1)
-    top = torch.cat([rotation, pose[:, :3, 3:]], dim=-1)
-    cam2world = torch.cat([top, pose[:, 3:, :]], dim=-2)
-    return pack(cam2world, intrinsics(focal).to(device=cam2world.device)).reshape(*shape, 25)
+    camera = camera_vector(yaw_t.reshape(-1), pitch_t.reshape(-1), roll_t.reshape(-1), radius=radius,
+                           lookat=tuple(pivot), focal=focal, dtype=dtype, device=device)
+    return camera.reshape(*yaw_t.shape, 25)
 
 
 def project_landmarks(points3d: _T, camera: _T, image_size: int | tuple[int, int] = 512) -> _T:
@@ -158,10 +148,10 @@ def project_landmarks(points3d: _T, camera: _T, image_size: int | tuple[int, int
 class CameraFitConfig:
     """Settings of :func:`estimate_camera`.
 
+    The camera is always EG3D's (radius, pivot and focal of :mod:`helpers.cameras`): the landmark template is
+    placed for that camera, so another one would not match it.
+
     Attributes:
-        radius: orbit radius of the camera around the world origin (world units).
-        pivot: point the camera looks at (world units).
-        focal: normalised focal length (units of the image size).
         fit_roll: estimate the roll about the viewing axis; otherwise roll = 0.
         jaw_weight: weight of the jaw contour (0–16): contour points slide along the silhouette.
         brow_weight, nose_weight, eye_weight, mouth_weight: weights of the other groups (expression moves
@@ -173,9 +163,6 @@ class CameraFitConfig:
         grid_step_deg: step of the yaw × elevation initialisation grid (degrees).
     """
 
-    radius: float = RADIUS
-    pivot: tuple[float, float, float] = PIVOT
-    focal: float = FOCAL
     fit_roll: bool = True
     jaw_weight: float = 0.25
     brow_weight: float = 1.0
@@ -196,8 +183,8 @@ class CameraFitConfig:
         if not (0 < self.max_yaw_deg <= 90 and 0 < self.max_elevation_deg < 90 and 0 <= self.max_roll_deg <= 180):
             raise ValueError("bounds must satisfy 0 < max_yaw_deg <= 90, 0 < max_elevation_deg < 90, "
                              f"0 <= max_roll_deg <= 180; got {self}")
-        if self.loss_scale_px <= 0 or self.grid_step_deg <= 0 or self.radius <= 0 or self.focal <= 0:
-            raise ValueError(f"loss_scale_px, grid_step_deg, radius and focal must be > 0, got {self}")
+        if self.loss_scale_px <= 0 or self.grid_step_deg <= 0:
+            raise ValueError(f"loss_scale_px and grid_step_deg must be > 0, got {self}")
 
     def weights(self) -> np.ndarray:
         """(68,) float64 per-landmark weights."""
@@ -265,16 +252,7 @@ def _check_landmarks(landmarks: Any, image_size: int) -> np.ndarray:
         raise ValueError(f"image_size must be a positive int (the aligned image's side in pixels), got {image_size!r}")
     if isinstance(landmarks, torch.Tensor):
         landmarks = landmarks.detach().cpu().numpy()
-    try:
-        lm = np.asarray(landmarks, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"landmarks must be a (68, 2) array of pixel coordinates, got {type(landmarks).__name__}"
-                         ) from None
-    if lm.shape != (68, 2):
-        raise ValueError(f"landmarks must have shape (68, 2) (iBUG/dlib order, x and y in pixels), got {lm.shape}")
-    if not np.all(np.isfinite(lm)):
-        bad = np.flatnonzero(~np.all(np.isfinite(lm), axis=1)).tolist()
-        raise ValueError(f"landmarks hold NaN or infinite values at indices {bad}; detect the face again")
+    lm = lt.as_landmarks(landmarks)
     if np.ptp(lm[:, 0]) < 1e-6 * image_size and np.ptp(lm[:, 1]) < 1e-6 * image_size:
         raise ValueError("degenerate landmarks: all 68 points coincide")
     return lm
@@ -288,8 +266,7 @@ class _Model:
     cx = cy = 0.5 (tests check this against :func:`camera_from_angles`).
     """
 
-    def __init__(self, config: CameraFitConfig, image_size: int) -> None:
-        self.config = config
+    def __init__(self, image_size: int) -> None:
         self.size = image_size
         self.center = (image_size - 1) / 2.0  # pixel index of the principal point
         self.template = lt.landmark_template()
@@ -297,10 +274,10 @@ class _Model:
     def project_orbit(self, yaw_elevation: np.ndarray) -> np.ndarray:
         """(B, 68, 2) projections (scale 1, offset 0, roll 0) for (B, 2) [yaw, elevation] in radians."""
         a = torch.as_tensor(yaw_elevation, dtype=torch.float64)
-        pitch = -(math.pi / 2) * torch.sin(a[:, 1])  # elevation_to_pitch, in torch
-        cfg = self.config
+        # helpers.cameras.elevation_to_pitch, in torch: that one is numpy-only.
+        pitch = -(math.pi / 2) * torch.sin(a[:, 1])
         with torch.no_grad():
-            cams = camera_from_angles(a[:, 0], pitch, radius=cfg.radius, pivot=cfg.pivot, focal=cfg.focal)
+            cams = camera_from_angles(a[:, 0], pitch)
         return project_landmarks(self.template, cams.numpy(), self.size)
 
     def roll(self, proj: np.ndarray, roll: float) -> tuple[np.ndarray, np.ndarray]:
@@ -344,7 +321,7 @@ def estimate_camera(
     """
     lm = _check_landmarks(landmarks, image_size)
     cfg = config
-    model = _Model(cfg, int(image_size))
+    model = _Model(int(image_size))
     w = cfg.weights()
     sqrt_w = np.sqrt(w)[:, None]
     c0 = model.center
@@ -358,11 +335,11 @@ def estimate_camera(
     # Stay strictly inside the bounds: the trust-region solver needs an interior start.
     yaws = np.clip(yaws, -cfg.max_yaw_deg + 1, cfg.max_yaw_deg - 1)
     elevations = np.clip(elevations, -cfg.max_elevation_deg + 1, cfg.max_elevation_deg - 1)
-    grid = np.stack(np.meshgrid(yaws, elevations, indexing="ij"), -1).reshape(-1, 2) * _DEG
+    grid = np.radians(np.stack(np.meshgrid(yaws, elevations, indexing="ij"), -1).reshape(-1, 2))
     factor, _, err = _similarity(model.project_orbit(grid), lm, w, cfg.fit_roll)
     best = int(np.argmin(err))
     # The similarity turns the content by φ (clockwise as displayed, y down): a camera roll of −φ.
-    max_roll = cfg.max_roll_deg * _DEG
+    max_roll = math.radians(cfg.max_roll_deg)
     roll0 = float(np.clip(-np.angle(factor[best]), -0.99 * max_roll, 0.99 * max_roll)) if cfg.fit_roll else 0.0
     rolled0, _ = model.roll(model.project_orbit(grid[best][None])[0], roll0)
     scale_f, shift, _ = _similarity(rolled0[None], lm, w, rotate=False)
@@ -402,7 +379,8 @@ def estimate_camera(
         return jac.reshape(136, -1)
 
     x0 = [grid[best, 0], grid[best, 1]] + ([roll0] if cfg.fit_roll else []) + [math.log(scale0), *offset0]
-    angle_bounds = [cfg.max_yaw_deg * _DEG, cfg.max_elevation_deg * _DEG] + ([max_roll] if cfg.fit_roll else [])
+    angle_bounds = [math.radians(cfg.max_yaw_deg), math.radians(cfg.max_elevation_deg)]
+    angle_bounds += [max_roll] if cfg.fit_roll else []
     lower = [-b for b in angle_bounds] + [-np.inf] * 3
     upper = angle_bounds + [np.inf] * 3
     result = least_squares(residuals, np.array(x0), jac=jacobian, bounds=(lower, upper), method="trf",
@@ -416,8 +394,7 @@ def estimate_camera(
     diff = fitted - lm
     yaw, elevation, roll = float(x[0]), float(x[1]), float(x[2]) if cfg.fit_roll else 0.0
     pitch = float(elevation_to_pitch(elevation))
-    camera = camera_from_angles(yaw, pitch, roll, radius=cfg.radius, pivot=cfg.pivot, focal=cfg.focal,
-                                dtype=torch.float32).numpy()
+    camera = camera_from_angles(yaw, pitch, roll, dtype=torch.float32).numpy()
     return CameraEstimate(
         yaw=yaw, pitch=pitch, roll=roll, camera=camera, scale=scale, offset=offset,
         rms_px=float(np.sqrt(np.mean(np.sum(diff**2, -1)))), residuals=diff, fitted=fitted,
@@ -442,14 +419,10 @@ def camera_from_dataset_json(path: str | os.PathLike[str], image_name: str) -> n
 
     Names match exactly or by stem (``"00000.png"``, ``"00000"``, ``"00000/img00000000.png"``, see
     :class:`helpers.data.ffhq_labels.FfhqLabels`). The parsed file is cached (by path, size and modification
-    time). Raises KeyError naming close matches when the image is not labelled.
+    time). Raises KeyError naming close matches when the image is not labelled
+    (:meth:`helpers.data.ffhq_labels.FfhqLabels.index_of`).
     """
     file = Path(path)
     stat = file.stat() if file.is_file() else None
     labels = _labels(str(file.resolve()), stat.st_mtime_ns, stat.st_size) if stat else _labels(str(file), 0, 0)
-    try:
-        return labels.camera(image_name)
-    except KeyError as exc:
-        close = difflib.get_close_matches(image_name, labels.names, n=5, cutoff=0.6)
-        hint = f"; close names: {close}" if close else ""
-        raise KeyError(f"{image_name!r} is not labelled in {file} ({exc.args[0] if exc.args else ''}){hint}") from None
+    return labels.camera(image_name)

@@ -22,8 +22,6 @@ from helpers.invert.camera import CameraFitConfig, camera_from_angles, estimate_
 
 __all__ = ["AccuracyRow", "accuracy_poses", "format_accuracy", "measure_accuracy", "synthetic_landmarks"]
 
-_DEG = math.pi / 180.0
-
 
 def synthetic_landmarks(
     yaw: float,
@@ -110,10 +108,10 @@ def measure_accuracy(
         errors = []
         elapsed = 0.0
         for yaw_deg, elev_deg, roll_deg in poses:
-            yaw, elevation = yaw_deg * _DEG, elev_deg * _DEG
+            yaw, elevation = math.radians(yaw_deg), math.radians(elev_deg)
             pitch = float(elevation_to_pitch(elevation))
             lm = synthetic_landmarks(
-                yaw, pitch, roll_deg * _DEG, rng=rng, noise_px=noise, template_scale=rng.uniform(0.9, 1.1),
+                yaw, pitch, math.radians(roll_deg), rng=rng, noise_px=noise, template_scale=rng.uniform(0.9, 1.1),
                 image_scale=rng.uniform(0.95, 1.05), image_offset=rng.uniform(-10, 10, 2), shape_noise=shape_noise,
                 image_size=image_size)
             start = time.perf_counter()

@@ -32,13 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from helpers.invert import landmark_template as lt
+
 __all__ = [
     "EG3D_CENTER_SHIFT",
     "EG3D_QUAD_SCALE",
-    "LEFT_EYE",
-    "MOUTH_LEFT",
-    "MOUTH_RIGHT",
-    "RIGHT_EYE",
     "CropRecipe",
     "FaceQuad",
     "apply_transform",
@@ -46,12 +44,6 @@ __all__ = [
     "eye_mouth_points",
     "face_quad",
 ]
-
-#: Landmark indices (0-based, iBUG 68-point order). "Left" is the subject's right eye, on the image's left.
-LEFT_EYE = slice(36, 42)
-RIGHT_EYE = slice(42, 48)
-MOUTH_LEFT = 48
-MOUTH_RIGHT = 54
 
 #: EG3D's crop relative to FFHQ's one-stage quad (module docstring; ``benchmarks/crop_vs_eg3d.py``).
 EG3D_QUAD_SCALE = 1.340
@@ -113,11 +105,14 @@ class FaceQuad:
 
 
 def eye_mouth_points(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(left eye centre, right eye centre, left mouth corner, right mouth corner) from (68, 2) landmarks."""
-    lm = np.asarray(landmarks, dtype=np.float64)
-    if lm.shape != (68, 2):
-        raise ValueError(f"expected (68, 2) landmarks, got {lm.shape}")
-    return lm[LEFT_EYE].mean(0), lm[RIGHT_EYE].mean(0), lm[MOUTH_LEFT], lm[MOUTH_RIGHT]
+    """(left eye centre, right eye centre, left mouth corner, right mouth corner) from (68, 2) landmarks.
+
+    Left and right are as seen in the image (FFHQ's naming): the image-left eye and mouth corner are the
+    subject's right ones (:data:`helpers.invert.landmark_template.RIGHT_EYE`, 36–41, and corner 48).
+    """
+    lm = lt.as_landmarks(landmarks)
+    return (lm[list(lt.RIGHT_EYE)].mean(0), lm[list(lt.LEFT_EYE)].mean(0), lm[lt.RIGHT_MOUTH_CORNER],
+            lm[lt.LEFT_MOUTH_CORNER])
 
 
 def face_quad(landmarks: np.ndarray, quad_scale: float = 1.0, center_shift: float = 0.0) -> FaceQuad:

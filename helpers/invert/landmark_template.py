@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -64,6 +65,7 @@ __all__ = [
     "INNER_MOUTH",
     "JAW",
     "LEFT_EYE",
+    "LEFT_MOUTH_CORNER",
     "MIRROR",
     "MOUTH",
     "NOSE",
@@ -73,8 +75,10 @@ __all__ = [
     "NOSTRILS",
     "OUTER_MOUTH",
     "RIGHT_EYE",
+    "RIGHT_MOUTH_CORNER",
     "TEMPLATE_MM",
     "TemplateInfo",
+    "as_landmarks",
     "landmark_template",
     "mirror_landmarks",
     "template_info",
@@ -93,6 +97,8 @@ OUTER_MOUTH: tuple[int, ...] = tuple(range(48, 60))
 INNER_MOUTH: tuple[int, ...] = tuple(range(60, 68))
 MOUTH: tuple[int, ...] = OUTER_MOUTH + INNER_MOUTH
 NOSE_TIP = 30
+RIGHT_MOUTH_CORNER = 48
+LEFT_MOUTH_CORNER = 54
 
 #: World z of the nose tip (EG3D units): the frontal camera (z = 2.7) sees it at depth ≈ 2.35.
 NOSE_TIP_Z = 0.35
@@ -197,19 +203,11 @@ class TemplateInfo:
 
     Attributes:
         mm_per_unit: millimetres per EG3D world unit (isotropic scale).
-        translation: (3,) world position (world units) of the mm template's origin.
-        nose_tip: (3,) world position of landmark 30.
         depth_span: world-unit extent of the template along z (nose tip to the deepest point).
-        quad_center_px: (2,) crop-quad centre of the frontal 512² projection (pixel index coordinates).
-        quad_side_px: crop-quad side of the frontal 512² projection (pixels).
     """
 
     mm_per_unit: float
-    translation: np.ndarray
-    nose_tip: np.ndarray
     depth_span: float
-    quad_center_px: np.ndarray
-    quad_side_px: float
 
 
 def _frontal_quad(points: np.ndarray, image_size: int) -> tuple[np.ndarray, float]:
@@ -251,16 +249,8 @@ def _placed() -> tuple[np.ndarray, TemplateInfo]:
         # Image y points down, world y up; ~ focal·size/depth pixels per world unit near the eyes.
         y_offset += (center[1] - target_center) * (RADIUS - NOSE_TIP_Z) / (FOCAL * size)
     points = mm * scale + (0.0, y_offset, NOSE_TIP_Z)
-    center, side = _frontal_quad(points, size)
     points.setflags(write=False)
-    info = TemplateInfo(
-        mm_per_unit=float(1.0 / scale),
-        translation=points[NOSE_TIP] - TEMPLATE_MM[NOSE_TIP] * scale,
-        nose_tip=points[NOSE_TIP].copy(),
-        depth_span=float(points[:, 2].max() - points[:, 2].min()),
-        quad_center_px=np.asarray(center, dtype=np.float64),
-        quad_side_px=float(side),
-    )
+    info = TemplateInfo(mm_per_unit=float(1.0 / scale), depth_span=float(points[:, 2].max() - points[:, 2].min()))
     return points, info
 
 
@@ -273,8 +263,28 @@ def landmark_template() -> np.ndarray:
 
 
 def template_info() -> TemplateInfo:
-    """Scale and placement of :func:`landmark_template` (mm per world unit, nose tip, depth span, quad)."""
+    """Scale of :func:`landmark_template`: mm per world unit and depth span."""
     return _placed()[1]
+
+
+def as_landmarks(landmarks: Any) -> np.ndarray:
+    """``landmarks`` as a (68, 2) float64 array (iBUG/dlib order, x and y in pixels), checked to be finite.
+
+    Raises:
+        ValueError: not convertible to numbers, not of shape (68, 2), or NaN/infinite values (the message
+            names the offending indices).
+    """
+    try:
+        lm = np.asarray(landmarks, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"landmarks must be a (68, 2) array of pixel coordinates, got {type(landmarks).__name__}"
+                         ) from None
+    if lm.shape != (68, 2):
+        raise ValueError(f"landmarks must have shape (68, 2) (iBUG/dlib order, x and y in pixels), got {lm.shape}")
+    if not np.all(np.isfinite(lm)):
+        bad = np.flatnonzero(~np.all(np.isfinite(lm), axis=1)).tolist()
+        raise ValueError(f"landmarks hold NaN or infinite values at indices {bad}; detect the face again")
+    return lm
 
 
 def mirror_landmarks(landmarks: np.ndarray, image_size: int) -> np.ndarray:
@@ -282,9 +292,7 @@ def mirror_landmarks(landmarks: np.ndarray, image_size: int) -> np.ndarray:
 
     Coordinates are pixel index coordinates (column j has its centre at x = j); ``image_size`` is W.
     """
-    lm = np.asarray(landmarks, dtype=np.float64)
-    if lm.shape != (68, 2):
-        raise ValueError(f"expected (68, 2) landmarks, got {lm.shape}")
+    lm = as_landmarks(landmarks)
     flipped = lm[MIRROR].copy()
     flipped[:, 0] = image_size - 1 - flipped[:, 0]
     return flipped

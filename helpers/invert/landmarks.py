@@ -22,8 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from helpers.invert.crop_recipe import eye_mouth_points
-
 __all__ = ["INSTALL_HINT", "MODELS_ENV", "PREDICTOR_FILE", "DetectedFace", "FaceModelsMissingError",
            "detect_faces", "predict_landmarks", "predictor_path"]
 
@@ -61,12 +59,6 @@ class DetectedFace:
         """Side of the (square) detector box in pixels: the mean of its width and height."""
         x0, y0, x1, y1 = self.box
         return 0.5 * ((x1 - x0) + (y1 - y0))
-
-    @property
-    def eye_distance(self) -> float:
-        """Distance between the two eye centres (means of landmarks 36–41 and 42–47), in pixels."""
-        eye_left, eye_right, _, _ = eye_mouth_points(self.landmarks)
-        return float(np.hypot(*(eye_right - eye_left)))
 
 
 def _missing(what: str) -> FaceModelsMissingError:
@@ -140,12 +132,8 @@ def _shrunk(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float,
     return small, size[0] / width, size[1] / height
 
 
-def predict_landmarks(image: np.ndarray, box: tuple[float, float, float, float], *,
-                      model: str | os.PathLike[str] | None = None) -> np.ndarray:
-    """(68, 2) float64 landmarks of the face in ``box`` (as :attr:`DetectedFace.box`), full resolution."""
-    image = _check_image(image)
-    _, predictor = _models(model)
-    dlib = _dlib()
+def _predict(dlib: Any, predictor: Any, image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """(68, 2) landmarks in ``box`` with an already loaded predictor; ``image`` already checked."""
     x0, y0, x1, y1 = box
     # Box edges → dlib's inclusive integer pixel bounds.
     rect = dlib.rectangle(round(x0 + 0.5), round(y0 + 0.5), round(x1 - 0.5), round(y1 - 0.5))
@@ -154,7 +142,15 @@ def predict_landmarks(image: np.ndarray, box: tuple[float, float, float, float],
     return np.array([(point.x, point.y) for point in shape.parts()], dtype=np.float64)
 
 
-def detect_faces(image: np.ndarray, *, upsample: int = 1, max_side: int | None = 1024, min_score: float = 0.0,
+def predict_landmarks(image: np.ndarray, box: tuple[float, float, float, float], *,
+                      model: str | os.PathLike[str] | None = None) -> np.ndarray:
+    """(68, 2) float64 landmarks of the face in ``box`` (as :attr:`DetectedFace.box`), full resolution."""
+    image = _check_image(image)
+    _, predictor = _models(model)
+    return _predict(_dlib(), predictor, image, box)
+
+
+def detect_faces(image: np.ndarray, *, upsample: int = 1, max_side: int | None = 1024,
                  model: str | os.PathLike[str] | None = None) -> list[DetectedFace]:
     """All faces dlib's HOG detector finds, with 68 landmarks each, largest box first.
 
@@ -165,7 +161,6 @@ def detect_faces(image: np.ndarray, *, upsample: int = 1, max_side: int | None =
         max_side: detect on a copy shrunk to at most this many pixels per side (the detector's cost grows
             with the pixel count); ``None`` detects at full size. Landmarks are always predicted on the
             full-resolution image.
-        min_score: keep detections scoring at least this (dlib's default threshold is 0).
         model: the 68-landmark model file or folder (default: see :func:`predictor_path`).
 
     Raises:
@@ -174,15 +169,17 @@ def detect_faces(image: np.ndarray, *, upsample: int = 1, max_side: int | None =
     image = _check_image(image)
     if upsample < 0:
         raise ValueError(f"upsample must be >= 0, got {upsample}")
-    detector, _ = _models(model)
+    detector, predictor = _models(model)
+    dlib = _dlib()
     small, fx, fy = _shrunk(image, max_side)
     with _LOCK:
-        rects, scores, _ = detector.run(small, int(upsample), float(min_score))
+        # 0.0: dlib's own detection threshold (AlignConfig.min_score filters later).
+        rects, scores, _ = detector.run(small, int(upsample), 0.0)
     faces = []
     for rect, score in zip(rects, scores):
         # Box edges (left - 0.5, right + 0.5) in the shrunk image → full resolution, in index
         # coordinates: x_full = (x_small + 0.5) / f - 0.5.
         box = (rect.left() / fx - 0.5, rect.top() / fy - 0.5,
                (rect.right() + 1) / fx - 0.5, (rect.bottom() + 1) / fy - 0.5)
-        faces.append(DetectedFace(box=box, landmarks=predict_landmarks(image, box, model=model), score=float(score)))
+        faces.append(DetectedFace(box=box, landmarks=_predict(dlib, predictor, image, box), score=float(score)))
     return sorted(faces, key=lambda face: -face.size)
