@@ -15,8 +15,6 @@ from helpers.mesh import grid_triangles
 __all__ = ["write_standin_model"]
 
 
-
-
 def _unit_columns(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     """Random components of unit norm, like the BFM's (orthogonality is not needed)."""
     a = rng.standard_normal((rows, cols))
@@ -72,7 +70,7 @@ def write_standin_model(
     rows = range(round(grid * 7 / 12), round(grid * 17 / 24))
     cols = range(round(grid * 5 / 12), round(grid * 7 / 12))
     drop = {r * grid + c for r in rows for c in cols}
-    kept = np.array([i for i in range(n) if i not in drop])
+    kept = np.setdiff1d(np.arange(n), sorted(drop))
     m = len(kept)
     exp_mean = rng.normal(0, 300, (m, 3)).astype(np.float32)
     exp_pc = _unit_columns(rng, 3 * m, num_expression)  # columns = components, rows interleaved x y z

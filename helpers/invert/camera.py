@@ -273,11 +273,10 @@ class _Model:
 
     def project_orbit(self, yaw_elevation: np.ndarray) -> np.ndarray:
         """(B, 68, 2) projections (scale 1, offset 0, roll 0) for (B, 2) [yaw, elevation] in radians."""
-        a = torch.as_tensor(yaw_elevation, dtype=torch.float64)
-        # helpers.cameras.elevation_to_pitch, in torch: that one is numpy-only.
-        pitch = -(math.pi / 2) * torch.sin(a[:, 1])
+        a = np.asarray(yaw_elevation, dtype=np.float64)
+        pitch = np.asarray(elevation_to_pitch(a[:, 1]), dtype=np.float64)
         with torch.no_grad():
-            cams = camera_from_angles(a[:, 0], pitch)
+            cams = camera_from_angles(torch.from_numpy(a[:, 0]), torch.from_numpy(pitch))
         return project_landmarks(self.template, cams.numpy(), self.size)
 
     def roll(self, proj: np.ndarray, roll: float) -> tuple[np.ndarray, np.ndarray]:
