@@ -18,7 +18,8 @@ Stages, on ``skimage.data.astronaut()`` (the library's own code paths):
   bounds (the published recipe usually runs all 350 steps on real photos, but may stop sooner);
 * **final renders / metrics**: what ``invert_aligned`` does after tuning (renders before / after tuning, PSNR, SSIM,
   LPIPS), measured as it runs (``Inversion.seconds["render"]``);
-* **mesh**: ``Inversion.mesh(--mesh-resolution)`` of the tuned generator (σ on the lattice + marching cubes). Random
+* **mesh**: ``Inversion.mesh(--mesh-resolution)`` of the tuned generator (σ on the lattice from the tri-planes
+  ``invert_aligned`` already computed, + marching cubes). Random
   weights never reach EG3D's σ = 10, so when that level gives no surface it is timed again at the median σ (a
   face-sized surface, as ``benchmarks/generate_speed.py`` does; the first call's time is printed too).
 
@@ -73,7 +74,7 @@ def main() -> None:
                     help="tiny-random, ffhq512-128-random, or a checkpoint name / path (default: %(default)s)")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--preset", choices=("default", "fast"), default="default")
-    ap.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
+    ap.add_argument("--precision", choices=pti.PRECISION_CHOICES, default="fp32",
                     help="PTI precision: bf16 autocasts renders and LPIPS (default: %(default)s)")
     ap.add_argument("--steps", type=int, default=3, help="timed steps per stage (default: %(default)s)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed first steps per stage (default: %(default)s)")
@@ -150,7 +151,7 @@ def main() -> None:
         box = float(G.config.rendering.box_warp)
         points = torch.from_numpy(lattice_points(64, box_size=box)).to(device)
         with torch.inference_mode():
-            sigma = inv.generator.sample_density(inv.generator.planes(inv.ws), points, with_features=False)["sigma"]
+            sigma = inv.generator.sample_density(inv.subject().planes, points, with_features=False)["sigma"]
         level = float(sigma.float().median())
         first_s, (mesh_s, mesh) = mesh_s, timed_call(lambda: inv.mesh(args.mesh_resolution, level=level), device)
         mesh_note = f"median σ {level:.4g}; σ = 10 gave no surface with these weights, in {first_s:.2f} s"

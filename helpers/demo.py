@@ -18,12 +18,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from helpers import cameras
 from helpers.atomic import write_npy_atomic, write_png_atomic, write_text_atomic
 from helpers.synthetic import SURFACE_LEVEL, AnalyticHead, SyntheticView
+
+if TYPE_CHECKING:
+    import torch
 
 #: Fixed z-depth range of the demo's 16-bit depth PNGs (world units), recorded in demo.json.
 DEPTH_NEAR, DEPTH_FAR = 2.0, 3.4
@@ -214,21 +218,43 @@ class EG3DSubject:
             ws = generator.mapping(z, c, truncation_psi=config.truncation_psi)
         return cls(generator, ws, f"EG3D {config.checkpoint}, seed {config.seed}, ψ {config.truncation_psi}")
 
-    def render(self, camera: np.ndarray, resolution: int, *, near: float, far: float) -> SyntheticView:
-        """Image (the model's resolution), z-depth and mask (neural rendering resolution).
+    def render_maps(self, camera: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
+        """One render of the face from ``camera`` (25,): ``image`` (S, S, 3) uint8 at the model's resolution
+        (EG3D's official 8-bit conversion, :func:`helpers.photo.tensor_to_image`); ``depth`` (z-depth) and
+        ``depth_ray`` (distance along the ray), (R, R) float32 in world units, 0 where opacity < 0.5; ``opacity``
+        (R, R) float32 in [0, 1]. R is the neural rendering resolution.
 
-        ``resolution``, ``near`` and ``far`` are ignored: EG3D renders at its own resolutions
-        and ray range. The mask is opacity > 0.5.
+        The renderer's random draws come from a CPU generator seeded 0 (as the dataset generator draws them,
+        :func:`helpers.data.render.render_draws`): a camera gives the same render on every call, on any device.
         """
         import torch
 
-        c = torch.as_tensor(camera, dtype=torch.float32, device=self.ws.device)[None]
+        from helpers.photo import tensor_to_image
+
+        G = self.generator
+        c = torch.as_tensor(np.asarray(camera, dtype=np.float32)).to(self.ws.device).reshape(1, -1)
         with torch.inference_mode():
-            out = self.generator.synthesize(self.ws, c, planes=self.planes, generator=torch.Generator(self.ws.device).manual_seed(0))
-        image = ((out["image"][0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy()
-        mask = (out["opacity"][0, 0] > 0.5).cpu().numpy()
-        depth = np.where(mask, out["depth_z"][0, 0].float().cpu().numpy(), 0.0).astype(np.float32)
-        return SyntheticView(image=image, depth=depth, mask=mask, camera=np.asarray(camera, dtype=np.float32))
+            out = G.synthesize(self.ws, c, planes=self.planes,
+                               draws=G.draws(1, generator=torch.Generator().manual_seed(0)))
+        opacity = out["opacity"][0, 0].float().clamp(0, 1).cpu().numpy()
+        surface = opacity >= 0.5  # the dataset's depth_min_opacity
+
+        def masked(key: str) -> np.ndarray:
+            return np.where(surface, out[key][0, 0].float().cpu().numpy(), 0.0).astype(np.float32)
+
+        return {"image": tensor_to_image(out["image"]), "depth": masked("depth_z"), "depth_ray": masked("depth_ray"),
+                "opacity": opacity}
+
+    def render(self, camera: np.ndarray, resolution: int, *, near: float, far: float) -> SyntheticView:
+        """Image (the model's resolution), z-depth and mask (neural rendering resolution): :meth:`render_maps`
+        as the analytic head's :class:`helpers.synthetic.SyntheticView`.
+
+        ``resolution``, ``near`` and ``far`` are ignored: EG3D renders at its own resolutions
+        and ray range. The mask is opacity ≥ 0.5 (where the depth is non-zero).
+        """
+        maps = self.render_maps(camera)
+        return SyntheticView(image=maps["image"], depth=maps["depth"], mask=maps["opacity"] >= 0.5,
+                             camera=np.asarray(camera, dtype=np.float32))
 
     def density(self, points: np.ndarray) -> np.ndarray:
         """Raw σ at (P, 3) world points."""
@@ -249,8 +275,22 @@ class EG3DSubject:
         return grid.to_mesh(level=level)
 
     def orbit_views(self, yaws: Sequence[float], pitch: float = 0.0) -> list[np.ndarray]:
-        """(S, S, 3) uint8 renders from orbit cameras at ``yaws`` (radians) and ``pitch``."""
-        return [self.render(cameras.camera_vector(yaw, pitch)[0].numpy(), 0, near=0.0, far=0.0).image for yaw in yaws]
+        """(S, S, 3) uint8 renders from orbit cameras at ``yaws`` (radians) and ``pitch`` (EG3D's orbit pitch
+        offset, not an angle: see :mod:`helpers.cameras`).
+
+        Each distinct camera is rendered once: a yaw whose camera repeats an earlier one (a turntable sweeps
+        every yaw twice) gets that render again, the same array. Renders are deterministic, so the frames
+        are those of one render per yaw.
+        """
+        renders: dict[bytes, np.ndarray] = {}
+        views = []
+        for yaw in yaws:
+            camera = cameras.camera_vector(yaw, pitch)[0].numpy()
+            key = camera.tobytes()  # the render depends on the camera alone
+            if key not in renders:
+                renders[key] = self.render_maps(camera)["image"]
+            views.append(renders[key])
+        return views
 
     def orbit_strip(self, yaws: Sequence[float], pitch: float = 0.0) -> np.ndarray:
         """(S, len(yaws)·S, 3) uint8: :meth:`orbit_views` side by side."""

@@ -1,5 +1,7 @@
-"""Reading a photo for inference: any input kind → RGB uint8, centred square crop, resizing, and a user mask
-cropped the same way. Used by :mod:`helpers.depth.reconstruct` and :mod:`helpers.latent.infer`."""
+"""Photos and pictures as uint8 arrays: any input kind → RGB uint8, centred square crop, resizing, a user mask
+cropped the same way, and EG3D's [-1, 1] image tensors → uint8. Used by :mod:`helpers.depth.reconstruct`,
+:mod:`helpers.latent.infer`, :mod:`helpers.invert.align` and :mod:`helpers.invert.inversion` (photos), and by every
+EG3D render that becomes a picture (:mod:`helpers.data.render`, :mod:`helpers.invert.pti`, :mod:`helpers.demo`)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["center_square", "load_mask", "load_rgb", "resize_square"]
+__all__ = ["center_square", "load_mask", "load_rgb", "resize_square", "tensor_to_image", "tensor_to_images"]
 
 
 def load_rgb(image: Any) -> np.ndarray:
@@ -167,3 +169,23 @@ def load_mask(mask: Any, image_shape: tuple[int, int], resolution: int) -> np.nd
         image = Image.fromarray(np.ascontiguousarray(square, dtype=np.float32))
         square = np.asarray(image.resize((resolution, resolution), Image.Resampling.BILINEAR))
     return square >= 0.5
+
+
+def tensor_to_images(tensor: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) EG3D images in about [-1, 1] → (N, H, W, 3) uint8.
+
+    The official conversion of EG3D's ``gen_samples.py``: ``x·127.5 + 128``, clamped to [0, 255] and truncated
+    (not rounded), so a render here has the bytes an official one has.
+    """
+    if tensor.ndim != 4 or tensor.shape[1] != 3:
+        raise ValueError(f"expected (N, 3, H, W) images, got {tuple(tensor.shape)}")
+    return (tensor.detach().float() * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
+    """One EG3D image, (1, 3, H, W) or (3, H, W) in about [-1, 1] → (H, W, 3) uint8 (see :func:`tensor_to_images`)."""
+    if tensor.ndim == 3:
+        tensor = tensor[None]
+    if tensor.ndim != 4 or tensor.shape[0] != 1:
+        raise ValueError(f"expected one (1, 3, H, W) or (3, H, W) image, got {tuple(tensor.shape)}")
+    return tensor_to_images(tensor)[0]

@@ -91,7 +91,9 @@ def test_batch_logs_failures_and_resumes(tmp_path, monkeypatch, generator, lpips
     assert np.array_equal(sample.image, np.asarray(Image.open(out / "inversions" / "astronaut" / "target.png")))
     record = sample.record
     assert record["category"] == "photo" and record["source"] == "astronaut.png"
-    assert record["metrics"]["tuned"]["psnr"] > 0 and sample.mesh_path is not None and sample.mesh_path.exists()
+    # Even two tuning steps bring the render closer to the photo (about +1.2 dB on both photos here).
+    assert all(r["metrics"]["tuned"]["psnr"] > r["metrics"]["projection"]["psnr"] for r in read_samples(out).values())
+    assert sample.mesh_path is not None and sample.mesh_path.exists()
     labels = json.loads((out / "dataset.json").read_text())["labels"]
     assert [name for name, _ in labels] == ["images/astronaut.png", "images/astronaut_mirrored.png"]
     assert (out / "inversions" / "astronaut" / "generator_delta.safetensors").exists()

@@ -71,11 +71,6 @@ def one_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def model() -> LPIPS:
-    return load_lpips("random", seed=3)
-
-
-@pytest.fixture(scope="module")
 def weight_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("weights")
     torch.save(vgg_file_state(1), folder / "vgg16-397923af.pth")
@@ -101,9 +96,9 @@ def test_vgg_features_have_torchvision_key_names_and_shapes() -> None:
     assert len(VGG16Features().features) == 30  # no final pool after relu5_3
 
 
-def test_vgg_taps_match_an_independent_conv_relu_pool_chain(model: LPIPS) -> None:
+def test_vgg_taps_match_an_independent_conv_relu_pool_chain(lpips: LPIPS) -> None:
     x = images(2, 0)
-    weights = model.vgg.state_dict()
+    weights = lpips.vgg.state_dict()
     expected, h = [], x
     for index in CONV_INDICES:
         h = F.relu(F.conv2d(h, weights[f"features.{index}.weight"], weights[f"features.{index}.bias"], padding=1))
@@ -111,7 +106,7 @@ def test_vgg_taps_match_an_independent_conv_relu_pool_chain(model: LPIPS) -> Non
             expected.append(h)
         if index in POOL_AFTER:
             h = F.max_pool2d(h, 2)
-    taps = model.vgg(x)
+    taps = lpips.vgg(x)
     assert [tuple(t.shape) for t in taps] == [(2, 64, 32, 32), (2, 128, 16, 16), (2, 256, 8, 8), (2, 512, 4, 4),
                                               (2, 512, 2, 2)]
     for got, want in zip(taps, expected):
@@ -119,43 +114,43 @@ def test_vgg_taps_match_an_independent_conv_relu_pool_chain(model: LPIPS) -> Non
 
 
 # ------------------------------------------------------------------------------------------ the distance
-def test_matches_a_hand_written_lpips_formula(model: LPIPS) -> None:
+def test_matches_a_hand_written_lpips_formula(lpips: LPIPS) -> None:
     x, y = images(2, 1), images(2, 2)
-    fx, fy = model.vgg((x - SHIFT) / SCALE), model.vgg((y - SHIFT) / SCALE)
+    fx, fy = lpips.vgg((x - SHIFT) / SCALE), lpips.vgg((y - SHIFT) / SCALE)
     total = torch.zeros(2)
     per_layer = []
     for layer, (a, b) in enumerate(zip(fx, fy)):
         a = a / (a.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
         b = b / (b.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
-        w = model.lins[layer].weight.view(1, -1, 1, 1)
+        w = lpips.lins[layer].weight.view(1, -1, 1, 1)
         term = (w * (a - b) ** 2).sum(1).mean(dim=(1, 2))
         per_layer.append(term)
         total = total + term
-    torch.testing.assert_close(model(x, y), total, rtol=1e-5, atol=1e-7)
-    torch.testing.assert_close(model.layer_distances(x, y), torch.stack(per_layer, 1), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(lpips(x, y), total, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(lpips.layer_distances(x, y), torch.stack(per_layer, 1), rtol=1e-5, atol=1e-7)
 
 
-def test_zero_for_identical_positive_for_different_and_symmetric(model: LPIPS) -> None:
+def test_zero_for_identical_positive_for_different_and_symmetric(lpips: LPIPS) -> None:
     x, y = images(3, 4), images(3, 5)
-    assert model(x, x).abs().max() == 0
-    d = model(x, y)
+    assert lpips(x, x).abs().max() == 0
+    d = lpips(x, y)
     assert d.shape == (3,) and bool((d > 1e-3).all())
-    torch.testing.assert_close(model(y, x), d)
+    torch.testing.assert_close(lpips(y, x), d)
     # A small perturbation is closer than an unrelated image.
-    assert bool((model(x, x + 0.05 * (y - x)) < d).all())
+    assert bool((lpips(x, x + 0.05 * (y - x)) < d).all())
 
 
-def test_normalize_flag_maps_unit_range_inputs(model: LPIPS) -> None:
+def test_normalize_flag_maps_unit_range_inputs(lpips: LPIPS) -> None:
     x01, y01 = (images(2, 6) + 1) / 2, (images(2, 7) + 1) / 2
-    torch.testing.assert_close(model(x01, y01, normalize=True), model(2 * x01 - 1, 2 * y01 - 1))
+    torch.testing.assert_close(lpips(x01, y01, normalize=True), lpips(2 * x01 - 1, 2 * y01 - 1))
 
 
-def test_batch_one_target_is_broadcast(model: LPIPS) -> None:
+def test_batch_one_target_is_broadcast(lpips: LPIPS) -> None:
     x, y = images(3, 8), images(1, 9)
-    d = model(x, y)
+    d = lpips(x, y)
     assert d.shape == (3,)
-    torch.testing.assert_close(d, model(x, y.expand(3, -1, -1, -1)))
-    torch.testing.assert_close(model(y, x), d)
+    torch.testing.assert_close(d, lpips(x, y.expand(3, -1, -1, -1)))
+    torch.testing.assert_close(lpips(y, x), d)
 
 
 @pytest.mark.parametrize(("shape_x", "shape_y", "message"), [
@@ -164,20 +159,20 @@ def test_batch_one_target_is_broadcast(model: LPIPS) -> None:
     ((1, 3, 8, 8), (1, 3, 8, 8), "16"),
     ((2, 3, 32, 32), (3, 3, 32, 32), "batch sizes"),
 ])
-def test_bad_inputs_are_refused(model: LPIPS, shape_x: tuple[int, ...], shape_y: tuple[int, ...],
+def test_bad_inputs_are_refused(lpips: LPIPS, shape_x: tuple[int, ...], shape_y: tuple[int, ...],
                                 message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        model(torch.zeros(shape_x), torch.zeros(shape_y))
+        lpips(torch.zeros(shape_x), torch.zeros(shape_y))
 
 
-def test_gradients_reach_inputs_not_weights_and_mode_stays_eval(model: LPIPS) -> None:
+def test_gradients_reach_inputs_not_weights_and_mode_stays_eval(lpips: LPIPS) -> None:
     x = images(2, 10).requires_grad_(True)
-    model(x, images(1, 11)).sum().backward()
+    lpips(x, images(1, 11)).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
-    assert all(not p.requires_grad and p.grad is None for p in model.parameters())
-    parent = torch.nn.Sequential(model)
+    assert all(not p.requires_grad and p.grad is None for p in lpips.parameters())
+    parent = torch.nn.Sequential(lpips)
     parent.train()
-    assert not model.training and not any(m.training for m in model.modules())
+    assert not lpips.training and not any(m.training for m in lpips.modules())
 
 
 def test_unit_normalize_has_finite_gradient_at_zero_vectors() -> None:
@@ -217,12 +212,12 @@ def test_loads_torchvision_and_lpips_named_files(weight_files: tuple[Path, Path]
     assert all(not p.requires_grad for p in model.parameters())
 
 
-def test_combined_state_dict_round_trip(model: LPIPS, tmp_path: Path) -> None:
+def test_combined_state_dict_round_trip(lpips: LPIPS, tmp_path: Path) -> None:
     path = tmp_path / "lpips.pth"
-    torch.save(model.state_dict(), path)
+    torch.save(lpips.state_dict(), path)
     again = load_lpips(str(path))
     x, y = images(1, 12), images(1, 13)
-    assert torch.equal(again(x, y), model(x, y))
+    assert torch.equal(again(x, y), lpips(x, y))
 
 
 @pytest.mark.parametrize(("which", "edit", "names"), [
@@ -327,13 +322,12 @@ def test_downsample_for_lpips_averages_blocks_and_keeps_small_images() -> None:
         downsample_for_lpips(torch.zeros(3, 8, 8))
 
 
-def test_distance_to_precomputed_features_equals_forward():
-    model = load_lpips("random", seed=3)
+def test_distance_to_precomputed_features_equals_forward(lpips: LPIPS) -> None:
     gen = torch.Generator().manual_seed(5)
     x = torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1
     y = torch.rand(1, 3, 32, 32, generator=gen) * 2 - 1
     with torch.no_grad():
-        target = model.features(y)
-    assert torch.allclose(model.distance_to_features(x, target), model(x, y), atol=1e-6)
+        target = lpips.features(y)
+    assert torch.allclose(lpips.distance_to_features(x, target), lpips(x, y), atol=1e-6)
     with pytest.raises(ValueError, match="feature maps"):
-        model.distance_to_features(x, target[:3])
+        lpips.distance_to_features(x, target[:3])

@@ -122,6 +122,9 @@ def test_metrics():
     assert pti.psnr(a, b) == pytest.approx(10 * np.log10(8 * 8 * 3))
     image = (np.arange(16 * 16 * 3).reshape(16, 16, 3) % 256).astype(np.uint8)
     assert np.array_equal(pti.tensor_to_image(pti.image_to_tensor(image)), image)
+    # gen_samples.py's conversion: x·127.5 + 128, clamped, truncated (0 → 128, not round(127.5)).
+    values = torch.tensor([-2.0, -1.0, 0.0, 0.5, 1.0, 2.0]).view(1, 3, 1, 2)
+    assert pti.tensor_to_image(values).reshape(-1).tolist() == [0, 128, 255, 0, 191, 255]
     with pytest.raises(ValueError, match="uint8"):
         pti.image_to_tensor(image.astype(np.float32))
 
@@ -150,6 +153,7 @@ def test_weight_delta_round_trip(tmp_path, generator, inversion):
 
 
 def test_inversion_save_writes_every_output(tmp_path, inversion):
+    from helpers.data.sample_settings import default_depth_range
     from helpers.depth_png import read_depth_png
     from helpers.mesh import load_mesh
 
@@ -165,6 +169,8 @@ def test_inversion_save_writes_every_output(tmp_path, inversion):
     info = json.loads((out / "inversion.json").read_text())
     assert info["metrics"]["tuned"]["psnr"] == pytest.approx(inversion.metrics["tuned"]["psnr"])
     near, far = info["depth_range"]
+    # The encoding of the batch's depth/<id>.png.
+    assert (near, far) == default_depth_range(inversion.generator.config, cameras.ViewpointMix())
     depth = read_depth_png(out / "depth.png", near, far)
     surface = inversion.opacity >= 0.5
     assert surface.any()
@@ -177,6 +183,25 @@ def test_inversion_save_writes_every_output(tmp_path, inversion):
     assert np.all(np.abs(mesh.vertices) <= 0.5 * float(inversion.generator.config.rendering.box_warp) + 1e-6)
     strip = inversion.novel_views(yaws=(-0.3, 0.3))
     assert strip.shape == (512, 1024, 3)
+
+
+def test_orbit_frames_render_each_camera_once(inversion, monkeypatch):
+    """A turntable passes every yaw twice: 8 frames (yaws 0, ±0.35, ±0.5) need 5 renders, of the same pictures."""
+    subject = inversion.subject()
+    assert inversion.subject() is subject  # one set of tri-planes per inversion
+    render = subject.render_maps
+    cameras_rendered: list[np.ndarray] = []
+
+    def counting(camera):
+        cameras_rendered.append(camera)
+        return render(camera)
+
+    monkeypatch.setattr(subject, "render_maps", counting)
+    frames = inversion.orbit_frames(8)
+    assert len(frames) == 8 and len(cameras_rendered) == 5
+    assert frames[3] is frames[1] and frames[4] is frames[0]
+    again = render(cameras.camera_vector(0.5 * np.sin(3 * np.pi / 4), 0.0)[0].numpy())["image"]
+    assert np.array_equal(frames[3], again)
 
 
 def test_orbit_parameters_round_trip():

@@ -156,7 +156,7 @@ def test_cli_trains_and_reports_baselines(tiny_data, tmp_path, capsys):
     assert math.isfinite(float((tmp_path / "cli" / "epochs.csv").read_text().splitlines()[1].split(",")[3]))
 
 
-def test_pti_starts_from_the_predicted_w(generator):
+def test_pti_starts_from_the_predicted_w(generator, lpips):
     """With zero projection steps the pivot is exactly the encoder's prediction for the aligned photo."""
     pytest.importorskip("dlib", reason="needs the [face] extra")
     import dataclasses
@@ -164,7 +164,6 @@ def test_pti_starts_from_the_predicted_w(generator):
     from skimage import data
 
     from helpers.invert.inversion import InversionConfig
-    from helpers.invert.lpips import load_lpips
     from helpers.invert.pti import PRESETS
     from helpers.latent.infer import invert_from_prediction, predict_w
 
@@ -174,7 +173,7 @@ def test_pti_starts_from_the_predicted_w(generator):
     smoke = PRESETS["smoke"]
     pti = dataclasses.replace(smoke, projection=dataclasses.replace(smoke.projection, steps=0),
                               tuning=dataclasses.replace(smoke.tuning, steps=1))
-    result = invert_from_prediction(data.astronaut(), encoder, generator, load_lpips("random"),
+    result = invert_from_prediction(data.astronaut(), encoder, generator, lpips,
                                     InversionConfig(pti=pti))
     expected = predict_w(result.target, encoder)[0].numpy()
     assert np.allclose(result.w, expected, atol=1e-6)

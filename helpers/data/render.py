@@ -21,6 +21,7 @@ import torch
 from helpers import cameras
 from helpers.data import folder
 from helpers.data.sample_settings import PRECISIONS, SampleSettings
+from helpers.photo import tensor_to_images
 
 
 def latent_z(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
@@ -101,8 +102,7 @@ class SampleRenderer:
         ws = G.mapping(z, cond_c, truncation_psi=settings.truncation_psi, truncation_cutoff=settings.truncation_cutoff)
         with self.autocast():
             out = G.synthesize(ws, render_c, draws=render_draws(G, seeds))
-        # Official conversion to 8 bits (gen_samples.py): x * 127.5 + 128, clamped, truncated.
-        images = (out["image"].float() * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        images = tensor_to_images(out["image"])  # the official 8-bit conversion of gen_samples.py
         depth_z = out["depth_z"][:, 0].float().cpu().numpy()
         depth_ray = out["depth_ray"][:, 0].float().cpu().numpy()
         opacity = out["opacity"][:, 0].float().clamp(0, 1).cpu().numpy()

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from helpers import cameras
 from helpers.data import folder
 from helpers.data.sample_settings import MeshSettings, SampleSettings
+from helpers.invert.inversion import InversionConfig
+from helpers.invert.pti import PRECISION_CHOICES
 
 __all__ = [
     "FAILURES",
@@ -65,7 +66,7 @@ class BatchConfig:
     """
 
     checkpoint: str = "ffhq512-128"
-    inversion: Any = None
+    inversion: InversionConfig = field(default_factory=InversionConfig)
     lpips: str = "pretrained"
     camera_labels: str | None = None
     mesh: MeshSettings | None = field(default_factory=MeshSettings)
@@ -120,10 +121,8 @@ def read_failures(root: str | Path) -> dict[str, dict[str, Any]]:
 def _meta(config: BatchConfig, identity: dict[str, Any], G: Any, settings: SampleSettings,
           depth_range: tuple[float, float]) -> dict[str, Any]:
     from helpers.data.generate import dataset_meta, settings_json
-    from helpers.invert.inversion import InversionConfig
 
-    inversion = config.inversion or InversionConfig()
-    recorded = {**settings_json(settings, depth_range), "inversion": inversion.as_dict(), "lpips": config.lpips}
+    recorded = {**settings_json(settings, depth_range), "inversion": config.inversion.as_dict(), "lpips": config.lpips}
     return dataset_meta(identity, G.config, recorded, depth_range,
                         kind="inverted photos (PTI), Prosopo-style: images are the aligned photos",
                         latents="pivot w (w_dim,) of the projection, or ws (num_ws, w_dim) for W+")
@@ -142,6 +141,8 @@ def _labelled_camera(labels: str | None, photo: Path) -> np.ndarray | None:
 
 
 def _sample(inversion: Any, sample_id: str, renderer: Any) -> Any:
+    """The dataset sample of an inversion; ``renderer`` (a SampleRenderer of the tuned generator) gives its
+    density on the mesh lattice."""
     from helpers.data.render import RenderedSample
 
     cam2world = inversion.camera[:16].reshape(4, 4)
@@ -152,9 +153,8 @@ def _sample(inversion: Any, sample_id: str, renderer: Any) -> Any:
     sample = RenderedSample(seed=-1, view=view, camera=inversion.camera, image=inversion.target,
                             depth_z=inversion.depth, depth_ray=inversion.depth_ray, opacity=inversion.opacity,
                             ws=inversion.ws[0].float().cpu().numpy(), name=sample_id)
-    if renderer is not None and renderer.settings.mesh is not None:
-        with torch.inference_mode():
-            planes = inversion.generator.planes(inversion.ws)
+    if renderer.settings.mesh is not None:
+        planes = inversion.subject().planes  # computed once per inversion, also for inversions/<id>/
         sample.density = renderer.density(planes)
         sample.planes = planes if renderer.settings.mesh.colors else None
     return sample
@@ -173,7 +173,7 @@ def invert_folder(photos: str | Path, out: str | Path, config: BatchConfig = Bat
     from helpers.data.sample_settings import default_depth_range
     from helpers.data.sample_writer import SampleWriter
     from helpers.invert.align import AlignmentError
-    from helpers.invert.inversion import InversionConfig, invert_photo
+    from helpers.invert.inversion import invert_photo
     from helpers.invert.lpips import load_lpips
     from helpers.runtime import resolve_device
 
@@ -189,7 +189,7 @@ def invert_folder(photos: str | Path, out: str | Path, config: BatchConfig = Bat
     device = resolve_device(config.device)
     G = generator if generator is not None else eg3d.load(config.checkpoint, device=device)
     identity = eg3d.checkpoint_identity(config.checkpoint, progress=config.progress)
-    inversion_config = config.inversion or InversionConfig()
+    inversion_config = config.inversion
     settings = SampleSettings(mesh=config.mesh, conditioning="frontal"
                               if inversion_config.pti.conditioning == "frontal" else "render")
     depth_range = default_depth_range(G.config, settings.viewpoints)
@@ -201,7 +201,6 @@ def invert_folder(photos: str | Path, out: str | Path, config: BatchConfig = Bat
         log(f"{len(skipped)} of {len(paths)} photos already done or failed before (see {FAILURES}); "
             f"{len(todo)} to invert")
     lp = lpips if lpips is not None else load_lpips(config.lpips, device=G.device, progress=config.progress)
-    renderer = SampleRenderer(G, settings)
     written, failed = [], []
     with folder.ManifestWriter(root / folder.MANIFEST) as lines, \
             tqdm(todo, unit="photo", desc="invert", disable=not config.progress) as bar:
@@ -210,7 +209,7 @@ def invert_folder(photos: str | Path, out: str | Path, config: BatchConfig = Bat
             try:
                 labelled = _labelled_camera(config.camera_labels, path)
                 result = invert_photo(path, G, lp, inversion_config, camera=labelled)
-                renderer.generator = result.generator  # density and colours of the tuned field
+                renderer = SampleRenderer(result.generator, settings)  # density and colours of the tuned field
                 writer = SampleWriter(root, settings, depth_range, renderer)
                 record = writer.write(_sample(result, sample_id, renderer))
                 record.update(source=path.name, camera_source="labels" if labelled is not None else "landmarks",
@@ -232,8 +231,6 @@ def invert_folder(photos: str | Path, out: str | Path, config: BatchConfig = Bat
                     handle.write(json.dumps(entry) + "\n")
                 failed.append(sample_id)
                 log(f"{path.name}: {kind}: {error}")
-            finally:
-                renderer.generator = G
     folder.write_dataset_json(root, folder.read_samples(root).values())
     return BatchReport(out=root, written=tuple(written), skipped=skipped, failed=tuple(failed),
                        seconds=time.perf_counter() - started)
@@ -270,7 +267,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="renders in each inversions/<id>/orbit.gif turntable, 0 for none (default: %(default)s)")
     parser.add_argument("--retry-failed", action="store_true", help=f"retry photos listed in {FAILURES}")
     parser.add_argument("--seed", type=int, default=0, help="seed of the inversion's random numbers")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="fp32",
                         help="fp32 (the recipe) or bf16 autocast of renders and LPIPS; auto: bf16 on GPUs that "
                              "support it (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1… (default: %(default)s)")

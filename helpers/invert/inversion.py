@@ -17,6 +17,7 @@ Prosopo-style sample into a dataset folder.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import time
@@ -29,9 +30,11 @@ import torch
 from torch import nn
 
 from helpers import cameras
+from helpers.demo import EG3DSubject
 from helpers.invert import pti
 
-__all__ = ["Inversion", "InversionConfig", "invert_aligned", "invert_photo", "orbit_parameters", "render_view"]
+__all__ = ["Inversion", "InversionConfig", "PreparedPhoto", "invert_aligned", "invert_photo", "orbit_parameters",
+           "prepare_photo"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,8 @@ class Inversion:
     metrics: dict[str, dict[str, float]]
     seconds: dict[str, float]
     config: InversionConfig
+    # The tuned face's EG3DSubject (its tri-planes), built once: save() renders views, frames and a mesh from it.
+    _subject: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def generator(self) -> nn.Module:
@@ -108,22 +113,25 @@ class Inversion:
         """The pivot latent as the dataset stores it: (w_dim,) or (num_ws, w_dim) float32."""
         return self.projection.w
 
-    def render(self, camera: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
-        """The tuned face from another camera (25,): image, depth, opacity (see :func:`render_view`)."""
-        return render_view(self.generator, self.ws, camera)
-
     def subject(self) -> Any:
-        """The tuned face as an :class:`helpers.demo.EG3DSubject` (tri-planes computed once, for many views)."""
-        from helpers.demo import EG3DSubject
-
-        return EG3DSubject(self.generator, self.ws, "inverted photo")
+        """The tuned face as an :class:`helpers.demo.EG3DSubject`, built on the first call and kept: its
+        tri-planes are computed once for every view, frame and mesh (``subject().render_maps(camera)``
+        renders the face from any camera (25,))."""
+        if self._subject is None:
+            self._subject = EG3DSubject(self.generator, self.ws, "inverted photo")
+        return self._subject
 
     def novel_views(self, yaws: tuple[float, ...] = (-0.6, -0.3, 0.0, 0.3, 0.6), pitch: float = 0.0) -> np.ndarray:
-        """(S, len(yaws)·S, 3) uint8 strip of renders from orbit cameras at ``yaws`` (radians)."""
+        """(S, len(yaws)·S, 3) uint8 strip of renders from orbit cameras at ``yaws`` (radians) and ``pitch``
+        (EG3D's orbit pitch offset, not an angle: see :mod:`helpers.cameras`)."""
         return self.subject().orbit_strip(yaws, pitch)
 
     def orbit_frames(self, count: int = 24, yaw_range: float = 0.5, pitch: float = 0.0) -> list[np.ndarray]:
-        """``count`` renders for a looping turntable video: yaw = yaw_range·sin(2πk/count) (radians)."""
+        """``count`` renders for a looping turntable video: yaw = yaw_range·sin(2πk/count) (radians).
+
+        The sine passes every yaw twice (k and count/2 − k): each distinct camera is rendered once and its
+        frame repeated (:meth:`helpers.demo.EG3DSubject.orbit_views`), about half the renders.
+        """
         yaws = [yaw_range * float(np.sin(2 * np.pi * k / count)) for k in range(count)]
         return self.subject().orbit_views(yaws, pitch)
 
@@ -145,7 +153,8 @@ class Inversion:
              mesh: bool = True, frames: int = 24) -> Path:
         """Write the inversion into ``out_dir``: ``target.png``, ``reconstruction.png``, ``projected.png``,
         ``novel_views.png``, ``orbit.gif`` (a looping turntable of ``frames`` renders; 0: none),
-        ``pivot_w.npy``, ``camera.npy``, ``depth.png`` (16-bit z-depth, near/far in ``inversion.json``),
+        ``pivot_w.npy``, ``camera.npy``, ``depth.png`` (16-bit z-depth, near/far in ``inversion.json``: the
+        encoding of the batch's ``depth/<id>.png``, :func:`helpers.data.sample_settings.default_depth_range`),
         ``opacity.png``, ``generator_delta.safetensors`` (:mod:`helpers.invert.delta`), ``losses.csv``,
         ``inversion.json`` (metrics, timings, camera fit, settings) and ``mesh.ply``."""
         from helpers.atomic import write_npy_atomic, write_png_atomic, write_text_atomic
@@ -170,10 +179,11 @@ class Inversion:
         rows = [entry.as_dict() for entry in self.projection.history + self.tuning.history]
         if rows:
             keys = list(dict.fromkeys(k for row in rows for k in row))  # first row's order, then extras
-            with open(out / "losses.csv", "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=keys)
-                writer.writeheader()
-                writer.writerows(rows)
+            text = io.StringIO(newline="")
+            writer = csv.DictWriter(text, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+            write_text_atomic(out / "losses.csv", text.getvalue())
         info = {"metrics": self.metrics, "seconds": self.seconds, "camera": [float(v) for v in self.camera],
                 "camera_fit": self._camera_fit_dict(), "depth_range": [near, far],
                 "tuning_stopped_early": self.tuning.stopped_early, "config": self.config.as_dict(),
@@ -186,8 +196,11 @@ class Inversion:
         return out
 
     def _depth_range(self) -> tuple[float, float]:
-        rendering = self.generator.config.rendering
-        return float(rendering.ray_start) * 0.9, float(rendering.ray_end)
+        """(near, far) of ``depth.png``: the dataset generator's default range for the default viewpoint
+        mix, the one :mod:`helpers.invert.batch` writes ``depth/<id>.png`` with (one encoding for both)."""
+        from helpers.data.sample_settings import default_depth_range
+
+        return default_depth_range(self.generator.config, cameras.ViewpointMix())
 
     def _camera_fit_dict(self) -> dict[str, Any] | None:
         est = self.camera_estimate
@@ -195,23 +208,6 @@ class Inversion:
             return None
         return {k: float(getattr(est, k)) for k in ("yaw_deg", "elevation_deg", "roll_deg", "rms_px")
                 if hasattr(est, k)}
-
-
-def render_view(G: nn.Module, ws: torch.Tensor, camera: np.ndarray | torch.Tensor, seed: int = 0) -> dict[str, np.ndarray]:
-    """Render ws (1, num_ws, w_dim) from one camera (25,): ``image`` (S, S, 3) uint8, ``depth`` (R, R)
-    float32 z-depth and ``depth_ray`` distance along the ray (world units, 0 where opacity < 0.5),
-    ``opacity`` (R, R) in [0, 1]. The renderer's random draws come from ``seed``."""
-    c = torch.as_tensor(np.asarray(camera, dtype=np.float32)).to(G.device).reshape(1, -1)
-    with torch.inference_mode():
-        out = G.synthesize(ws.to(G.device), c, draws=G.draws(1, generator=torch.Generator().manual_seed(seed)))
-    opacity = out["opacity"][0, 0].float().clamp(0, 1).cpu().numpy()
-    surface = opacity >= 0.5
-
-    def masked(key: str) -> np.ndarray:
-        return np.where(surface, out[key][0, 0].float().cpu().numpy(), 0.0).astype(np.float32)
-
-    return {"image": pti.tensor_to_image(out["image"]), "depth": masked("depth_z"), "depth_ray": masked("depth_ray"),
-            "opacity": opacity}
 
 
 def _write_gif(path: Path, frames: list[np.ndarray], milliseconds: int = 80) -> None:
@@ -228,7 +224,9 @@ def _write_gif(path: Path, frames: list[np.ndarray], milliseconds: int = 80) -> 
 def orbit_parameters(camera: np.ndarray) -> tuple[float, float, float]:
     """(yaw, pitch, roll) of :func:`helpers.invert.camera.camera_from_angles` for an EG3D camera (25,):
     yaw and pitch from its position, roll from its x axis against the look-at camera at that position.
-    (A camera that does not look at the pivot is re-parametrised as one that does.)"""
+    Yaw and roll are radians; pitch is EG3D's orbit pitch offset, not an angle (``sin(elevation) =
+    −(2/π)·pitch``, see :mod:`helpers.cameras`). (A camera that does not look at the pivot is
+    re-parametrised as one that does.)"""
     from helpers.invert.camera import camera_from_angles
 
     yaw, pitch, _ = cameras.orbit_angles(camera[:16].reshape(4, 4).astype(np.float64))
@@ -264,26 +262,44 @@ def invert_aligned(target: np.ndarray, camera: np.ndarray | torch.Tensor, G: nn.
     tuning = pti.tune(G, target_t, camera, projection.ws, lpips, config.pti, on_step=on_step)
     seconds["tuning"] = tuning.seconds
     began = time.perf_counter()
-    before = render_view(G, projection.ws, camera)
-    after = render_view(tuning.generator, projection.ws, camera)
+    before = EG3DSubject(G, projection.ws, "projected photo").render_maps(camera)
+    tuned = EG3DSubject(tuning.generator, projection.ws, "inverted photo")
+    after = tuned.render_maps(camera)
     lp_res = config.pti.tuning.lpips_resolution
-    metrics = {"projection": pti.reconstruction_metrics(before["image"], target, lpips, lp_res),
-               "tuned": pti.reconstruction_metrics(after["image"], target, lpips, lp_res)}
+    features = pti.lpips_features(lpips, target, lp_res)  # the photo's, for both stages
+    metrics = {stage: pti.reconstruction_metrics(view["image"], target, lpips, lp_res, target_features=features)
+               for stage, view in (("projection", before), ("tuned", after))}
     seconds["render"] = time.perf_counter() - began
-    return Inversion(target=target, aligned=aligned, camera_estimate=camera_estimate, camera=camera,
-                     projection=projection, tuning=tuning, reconstruction=after["image"], projected=before["image"],
-                     depth=after["depth"], depth_ray=after["depth_ray"],
-                     opacity=after["opacity"], metrics=metrics, seconds=seconds, config=config)
+    result = Inversion(target=target, aligned=aligned, camera_estimate=camera_estimate, camera=camera,
+                       projection=projection, tuning=tuning, reconstruction=after["image"], projected=before["image"],
+                       depth=after["depth"], depth_ray=after["depth_ray"],
+                       opacity=after["opacity"], metrics=metrics, seconds=seconds, config=config)
+    result._subject = tuned  # its tri-planes serve every later view and mesh
+    return result
 
 
-def invert_photo(photo: Any, G: nn.Module, lpips: nn.Module, config: InversionConfig = InversionConfig(), *,
-                 camera: np.ndarray | None = None, on_step: pti.StepCallback | None = None,
-                 w_init: torch.Tensor | None = None) -> Inversion:
-    """Align ``photo`` (path, PIL image or (H, W, 3) array), estimate its camera (unless ``camera`` is
-    given, e.g. from EG3D's FFHQ labels: :func:`helpers.invert.camera.camera_from_dataset_json`) and
-    invert it with PTI. ``w_init`` starts the projection from a latent (e.g. a latent-regression
-    prediction). Raises :class:`helpers.invert.align.AlignmentError` subclasses for photos without a
-    usable face."""
+@dataclass(frozen=True)
+class PreparedPhoto:
+    """A photo ready for PTI (:func:`prepare_photo`).
+
+    Attributes:
+        aligned: the :class:`helpers.invert.align.AlignedFace` (``aligned.image``: the 512² crop).
+        camera: (25,) float32 EG3D camera: the one given, else the landmark fit's.
+        camera_estimate: the landmark fit (:class:`helpers.invert.camera.CameraEstimate`), None when given.
+        seconds: wall time of ``align`` and (when fitted) ``camera``.
+    """
+
+    aligned: Any
+    camera: np.ndarray
+    camera_estimate: Any
+    seconds: dict[str, float]
+
+
+def prepare_photo(photo: Any, config: InversionConfig = InversionConfig(), *,
+                  camera: np.ndarray | None = None) -> PreparedPhoto:
+    """The first two steps of :func:`invert_photo`: align ``photo`` (path, PIL image or (H, W, 3) array) and
+    fit its camera to the landmarks, unless ``camera`` is given. Raises
+    :class:`helpers.invert.align.AlignmentError` subclasses for photos without a usable face."""
     from helpers.invert.align import AlignConfig, align_face
     from helpers.invert.camera import CameraFitConfig, estimate_camera
 
@@ -297,5 +313,19 @@ def invert_photo(photo: Any, G: nn.Module, lpips: nn.Module, config: InversionCo
                                    config=config.camera_fit or CameraFitConfig())
         camera = estimate.camera
         seconds["camera"] = time.perf_counter() - began
-    return invert_aligned(aligned.image, camera, G, lpips, config, on_step=on_step, w_init=w_init, aligned=aligned,
-                          camera_estimate=estimate, seconds=seconds)
+    return PreparedPhoto(aligned=aligned, camera=np.asarray(camera, dtype=np.float32).reshape(-1),
+                         camera_estimate=estimate, seconds=seconds)
+
+
+def invert_photo(photo: Any, G: nn.Module, lpips: nn.Module, config: InversionConfig = InversionConfig(), *,
+                 camera: np.ndarray | None = None, on_step: pti.StepCallback | None = None,
+                 w_init: torch.Tensor | None = None) -> Inversion:
+    """Align ``photo`` (path, PIL image or (H, W, 3) array), estimate its camera (unless ``camera`` is
+    given, e.g. from EG3D's FFHQ labels: :func:`helpers.invert.camera.camera_from_dataset_json`) and
+    invert it with PTI. ``w_init`` starts the projection from a latent (e.g. a latent-regression
+    prediction). Raises :class:`helpers.invert.align.AlignmentError` subclasses for photos without a
+    usable face."""
+    prepared = prepare_photo(photo, config, camera=camera)
+    return invert_aligned(prepared.aligned.image, prepared.camera, G, lpips, config, on_step=on_step, w_init=w_init,
+                          aligned=prepared.aligned, camera_estimate=prepared.camera_estimate,
+                          seconds=prepared.seconds)

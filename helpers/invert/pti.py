@@ -42,10 +42,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers import cameras
+from helpers.data.sample_writer import stored_latent
 from helpers.invert.lpips import LPIPS, downsample_for_lpips
-from helpers.runtime import autocast
+from helpers.photo import tensor_to_image  # re-exported: the inverse of image_to_tensor
+from helpers.runtime import autocast, resolve_precision
 
 __all__ = [
+    "PRECISION_CHOICES",
     "PRESETS",
     "PTIConfig",
     "Projection",
@@ -56,6 +59,7 @@ __all__ = [
     "conditioning_camera_for",
     "image_to_tensor",
     "latent_statistics",
+    "lpips_features",
     "project",
     "psnr",
     "reconstruction_metrics",
@@ -88,7 +92,8 @@ class ProjectionConfig:
         l2_weight: weight of an extra pixel L2 loss (0 in the recipe).
         refine_camera: also optimise the camera's orbit angles (yaw, pitch, roll), starting from the
             landmark fit, so that a few degrees of error in the fit are corrected by the image loss.
-        camera_lr: peak Adam learning rate of those angles (radians), on the same schedule as w.
+        camera_lr: peak Adam learning rate of those orbit parameters, on the same schedule as w (yaw and roll
+            in radians; pitch is EG3D's orbit pitch offset, not an angle: see :mod:`helpers.cameras`).
     """
 
     steps: int = 500
@@ -161,10 +166,10 @@ class PTIConfig:
             raise ValueError(f"precision must be one of {PRECISION_CHOICES}, got {self.precision!r}")
 
     def resolved_precision(self, device: torch.device) -> str:
-        """The precision actually used on ``device`` (``"auto"`` resolved; fp16 is never used)."""
-        if self.precision != "auto":
-            return self.precision
-        return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+        """The precision actually used on ``device``: ``"auto"`` as :func:`helpers.runtime.resolve_precision`
+        (bf16 on GPUs that support it), except that fp16 is never used (it would need loss scaling): fp32."""
+        resolved = resolve_precision(self.precision, device)
+        return "fp32" if resolved == "fp16" else resolved
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> PTIConfig:
@@ -223,9 +228,9 @@ class Projection:
 
     @property
     def w(self) -> np.ndarray:
-        """(w_dim,) when all layers share w, else (num_ws, w_dim); float32."""
-        ws = self.ws[0].detach().float().cpu().numpy()
-        return ws[0].copy() if np.array_equal(ws, np.broadcast_to(ws[:1], ws.shape)) else ws
+        """(w_dim,) when all layers share w, else (num_ws, w_dim); float32: what the dataset's
+        ``latents/<id>.npy`` holds (:func:`helpers.data.sample_writer.stored_latent`)."""
+        return stored_latent(self.ws[0].detach().float().cpu().numpy())
 
 
 @dataclass
@@ -251,33 +256,35 @@ def image_to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> to
     return torch.from_numpy(array.copy()).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(device)
 
 
-def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) or (3, H, W) in [-1, 1] → (H, W, 3) uint8 (EG3D's rounding: ``x·127.5 + 128``, clamped)."""
-    t = tensor.detach().float()
-    t = t[0] if t.ndim == 4 else t
-    return (t * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-
-
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB between two uint8 images (peak 255); inf when identical."""
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
+def lpips_features(lpips: LPIPS, image: np.ndarray, lpips_resolution: int = 256) -> list[torch.Tensor]:
+    """LPIPS features of an (H, W, 3) uint8 image area-downsampled to ``lpips_resolution``, on the model's
+    device: pass them to :func:`reconstruction_metrics` to score several reconstructions of one target."""
+    return _target_features(lpips, image_to_tensor(image, next(lpips.parameters()).device), lpips_resolution)
+
+
 def reconstruction_metrics(reconstruction: np.ndarray, target: np.ndarray, lpips: LPIPS | None = None,
-                           lpips_resolution: int = 256) -> dict[str, float]:
+                           lpips_resolution: int = 256, *,
+                           target_features: list[torch.Tensor] | None = None) -> dict[str, float]:
     """PSNR (dB), SSIM (scikit-image, colour, data range 255) and LPIPS (at ``lpips_resolution``, if a
-    model is given) between two (H, W, 3) uint8 images."""
+    model is given) between two (H, W, 3) uint8 images. ``target_features``: the target's
+    :func:`lpips_features` at ``lpips_resolution``, when already computed."""
     from skimage.metrics import structural_similarity
 
     metrics = {"psnr": psnr(reconstruction, target),
                "ssim": float(structural_similarity(reconstruction, target, channel_axis=-1, data_range=255))}
     if lpips is not None:
-        device = next(lpips.parameters()).device
+        if target_features is None:
+            target_features = lpips_features(lpips, target, lpips_resolution)
         with torch.no_grad():
-            a = downsample_for_lpips(image_to_tensor(reconstruction, device), lpips_resolution)
-            b = downsample_for_lpips(image_to_tensor(target, device), lpips_resolution)
-            metrics["lpips"] = float(lpips(a, b).item())
+            a = downsample_for_lpips(image_to_tensor(reconstruction, next(lpips.parameters()).device),
+                                     lpips_resolution)
+            metrics["lpips"] = float(lpips.distance_to_features(a, target_features).item())
     return metrics
 
 
@@ -354,10 +361,11 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPI
             w_init: torch.Tensor | None = None, camera_angles: tuple[float, float, float] | None = None) -> Projection:
     """Find the pivot latent of ``target`` (1, 3, S, S) in [-1, 1] seen from ``camera`` (25,) or (1, 25).
 
-    ``w_init`` (1, w_dim) or (1, num_ws, w_dim) starts from a given latent (e.g. a latent-regression
-    prediction) instead of the mean latent. ``camera_angles`` (yaw, pitch, roll; radians, see
-    :func:`helpers.invert.camera.camera_from_angles`) are needed with ``refine_camera``: the camera is
-    then rebuilt from them at each step. Returns the pivot ws (1, num_ws, w_dim), detached.
+    ``w_init`` (w_dim,), (1, w_dim) or (1, num_ws, w_dim) starts from a given latent (e.g. a latent-regression
+    prediction) instead of the mean latent. ``camera_angles`` (yaw, pitch, roll: the orbit parameters of
+    :func:`helpers.invert.camera.camera_from_angles`; yaw and roll in radians, pitch EG3D's orbit pitch offset,
+    not an angle) are needed with ``refine_camera``: the camera is then rebuilt from them at each step, with the
+    given camera's focal length and distance from the origin. Returns the pivot ws (1, num_ws, w_dim), detached.
     """
     cfg = config.projection
     device = G.device
@@ -390,15 +398,17 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPI
         angles = torch.tensor(camera_angles, dtype=torch.float32, device=device, requires_grad=True)
         groups.append({"params": [angles], "peak": cfg.camera_lr})
     optimizer = torch.optim.Adam([{"params": g["params"]} for g in groups], lr=cfg.lr, betas=(0.9, 0.999))
+    given = camera  # focal length and radius of the refined cameras
     history: list[StepLog] = []
     began = time.perf_counter()
     for step in range(cfg.steps):
         t = step / cfg.steps
-        lr = cfg.lr * _lr_factor(t, cfg)
+        factor = _lr_factor(t, cfg)
+        lr = cfg.lr * factor
         for group, spec in zip(optimizer.param_groups, groups):
-            group["lr"] = spec["peak"] * _lr_factor(t, cfg)
+            group["lr"] = spec["peak"] * factor
         if angles is not None:
-            camera = _camera_from(angles, camera)
+            camera = _camera_from(angles, given)
         noise_scale = w_std * cfg.noise_factor * max(0.0, 1.0 - t / cfg.noise_ramp) ** 2
         w_noisy = w_opt + torch.randn(w_opt.shape, generator=gen).to(device) * noise_scale
         ws = w_noisy.expand(1, G.num_ws, -1) if w_noisy.shape[1] == 1 else w_noisy
@@ -415,25 +425,29 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPI
         with torch.no_grad():  # keep the noise images zero-mean, unit-variance
             for buf in buffers:
                 buf.sub_(buf.mean()).mul_(buf.square().mean().rsqrt())
-        entry = StepLog("projection", step, loss.item(), dist.item(), l2.item(), lr, time.perf_counter() - began,
-                        {"noise_penalty": penalty.item()})
+        # One device → host copy per step (each .item() would wait for the GPU).
+        loss_v, dist_v, l2_v, penalty_v = torch.stack([loss, dist, l2, penalty]).detach().tolist()
+        entry = StepLog("projection", step, loss_v, dist_v, l2_v, lr, time.perf_counter() - began,
+                        {"noise_penalty": penalty_v})
         history.append(entry)
         if on_step is not None:
             on_step(entry)
     ws = w_opt.detach()
     ws = ws.expand(1, G.num_ws, -1) if ws.shape[1] == 1 else ws
     if angles is not None:
-        camera = _camera_from(angles.detach(), camera)
+        camera = _camera_from(angles.detach(), given)
     return Projection(ws=ws.clone(), history=history, seconds=time.perf_counter() - began,
                       camera=camera.detach().reshape(-1).float().cpu().numpy())
 
 
 def _camera_from(angles: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """(1, 25) camera for orbit angles, keeping the focal length of ``like``."""
+    """(1, 25) camera for orbit parameters (yaw, pitch, roll), keeping the focal length of ``like`` and its
+    distance from the world origin; it looks at EG3D's pivot (:func:`helpers.invert.camera.camera_from_angles`)."""
     from helpers.invert.camera import camera_from_angles
 
-    focal = float(like.detach().reshape(-1)[16])
-    return camera_from_angles(angles[0], angles[1], angles[2], focal=focal).reshape(1, -1)
+    values = like.detach().reshape(-1)
+    radius = float(torch.linalg.vector_norm(values[[3, 7, 11]].double()))  # cam2world translation, row-major
+    return camera_from_angles(angles[0], angles[1], angles[2], radius=radius, focal=float(values[16])).reshape(1, -1)
 
 
 def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.Tensor, lpips: LPIPS,
@@ -461,7 +475,8 @@ def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.
             image = _render(tuned, pivot, camera, gen)
             dist = lpips.distance_to_features(downsample_for_lpips(image, cfg.lpips_resolution), target_features)
         dist, image = dist.float().sum(), image.float()
-        if dist.item() <= cfg.lpips_threshold:
+        dist_v = dist.item()  # the early stop needs it now
+        if dist_v <= cfg.lpips_threshold:
             stopped = True
             break
         l2 = F.mse_loss(image, target)
@@ -469,7 +484,8 @@ def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        entry = StepLog("tuning", step, loss.item(), dist.item(), l2.item(), cfg.lr, time.perf_counter() - began)
+        loss_v, l2_v = torch.stack([loss, l2]).detach().tolist()  # one device → host copy
+        entry = StepLog("tuning", step, loss_v, dist_v, l2_v, cfg.lr, time.perf_counter() - began)
         history.append(entry)
         if on_step is not None:
             on_step(entry)

@@ -1,14 +1,16 @@
 """Photo → w → EG3D: the face's image, depth, mesh and novel views from one forward pass of an encoder.
 
 The photo should be an aligned square face crop like the training images (EG3D's FFHQ crop;
-:func:`helpers.invert.align.align_face` makes one from any photo). :func:`invert_from_prediction` refines the
-prediction with PTI, starting the projection from the predicted w instead of the mean latent. The encoder predicts w; EG3D renders it from the frontal camera
-(image at the model's resolution, z-depth and opacity at its neural rendering resolution) and its density volume
-gives the mesh (marching cubes at ``level``, EG3D world units and frame, the same frame as the cameras).
+:func:`helpers.invert.align.align_face` makes one from any photo). The encoder predicts w; EG3D renders it from
+the frontal camera (image at the model's resolution, z-depth and opacity at its neural rendering resolution) and
+its density volume gives the mesh (marching cubes at ``level``, EG3D world units and frame, the same frame as the
+cameras). :func:`invert_from_prediction` refines the prediction with PTI, starting the projection from the
+predicted w instead of the mean latent.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,18 +93,18 @@ def novel_views(generator: nn.Module, ws: torch.Tensor, yaws: tuple[float, ...] 
 
 def invert_from_prediction(photo: Any, encoder: LatentEncoder, generator: nn.Module, lpips: nn.Module,
                            config: Any = None, *, on_step: Any = None) -> Any:
-    """PTI of a photo, started from the encoder's w: align the photo (:mod:`helpers.invert.align`), fit its
-    camera, predict w from the aligned crop and run :func:`helpers.invert.inversion.invert_aligned` with it as
-    the projection's start (fewer projection steps are then needed: ``PTIConfig.preset("fast")``).
-    Returns the :class:`helpers.invert.inversion.Inversion`."""
-    from helpers.invert.align import AlignConfig, align_face
-    from helpers.invert.camera import CameraFitConfig, estimate_camera
-    from helpers.invert.inversion import InversionConfig, invert_aligned
+    """PTI of a photo, started from the encoder's w: align the photo and fit its camera as
+    :func:`helpers.invert.inversion.invert_photo` does (:func:`helpers.invert.inversion.prepare_photo`), predict
+    w from the aligned crop and run :func:`helpers.invert.inversion.invert_aligned` with it as the projection's
+    start (fewer projection steps are then needed: ``PTIConfig.preset("fast")``). Returns the
+    :class:`helpers.invert.inversion.Inversion`; its ``seconds`` add ``predict`` (the encoder) to the stages."""
+    from helpers.invert.inversion import InversionConfig, invert_aligned, prepare_photo
 
     config = config or InversionConfig()
-    aligned = align_face(photo, config.align or AlignConfig())
-    estimate = estimate_camera(aligned.landmarks, image_size=aligned.image.shape[0],
-                               config=config.camera_fit or CameraFitConfig())
-    w = predict_w(aligned.image, encoder.to(generator.device))
-    return invert_aligned(aligned.image, estimate.camera, generator, lpips, config, on_step=on_step,
-                          w_init=w.reshape(1, -1, w.shape[-1]), aligned=aligned, camera_estimate=estimate)
+    prepared = prepare_photo(photo, config)
+    began = time.perf_counter()
+    w = predict_w(prepared.aligned.image, encoder.to(generator.device))
+    seconds = {**prepared.seconds, "predict": time.perf_counter() - began}
+    return invert_aligned(prepared.aligned.image, prepared.camera, generator, lpips, config, on_step=on_step,
+                          w_init=w, aligned=prepared.aligned, camera_estimate=prepared.camera_estimate,
+                          seconds=seconds)
