@@ -6,7 +6,7 @@
 Measures, for the full-size ffhq512-128 architecture with random weights (or ``--arch tiny``):
 
 * images/s: mapping + tri-planes + volume rendering (48 + 48 samples per ray) at neural resolution
-  128 + super-resolution to 512^2, batch 1 (``--batch``), float32;
+  128 + super-resolution to 512^2, batch 1 (``--batch``), float32 (``--precision``);
 * density queries/s: raw sigma at random points in the box. Ours computes the planes once and
   reuses them (as :func:`helpers.mesh` density grids do). The official number follows its
   ``gen_samples.py`` shape extraction, which calls ``G.sample`` per chunk of ``--official-chunk``
@@ -15,7 +15,8 @@ Measures, for the full-size ffhq512-128 architecture with random weights (or ``-
 ``--official-src`` is a local checkout of https://github.com/NVlabs/eg3d (the repository root or
 its ``eg3d/`` folder); it is imported, never copied into this project. On CPU its custom ops fall
 back to their reference PyTorch implementations. Both models run the same weights and the same
-random draws (same global seed), and the script prints the max output difference as a sanity check.
+random draws (same global seed), and the script prints the max output difference as a sanity check
+(rounding in float32; ``--precision bf16`` runs ours under autocast while the official stays float32).
 Timings interleave ours and the official run and report medians (the ratio is what transfers to
 other machines; absolute times only hold for the machine they were measured on).
 """
@@ -37,6 +38,7 @@ from bench_common import timed  # noqa: E402 (this folder: run as a script)
 from helpers.eg3d.config import _FFHQ512_128_INIT_KWARGS, GeneratorConfig  # noqa: E402
 from helpers.eg3d.generator import Generator  # noqa: E402
 from helpers.eg3d.tiny import tiny_config  # noqa: E402
+from helpers.runtime import PRECISIONS, autocast  # noqa: E402
 
 
 def frontal_camera(n: int, device: torch.device) -> torch.Tensor:
@@ -75,6 +77,8 @@ def main() -> None:
     ap.add_argument("--density-points", type=int, default=2**21)
     ap.add_argument("--official-chunk", type=int, default=1_000_000, help="gen_samples.py max_batch")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--precision", choices=tuple(PRECISIONS), default="fp32",
+                    help="ours: autocast precision of mapping, backbone, render and super-resolution (official: float32)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -101,8 +105,9 @@ def main() -> None:
 
     def ours_image():
         torch.manual_seed(0)
-        ws = ours.mapping(z, c, truncation_psi=0.7)
-        return ours.synthesize(ws, c, neural_rendering_resolution=res)["image"]
+        with autocast(device, args.precision):
+            ws = ours.mapping(z, c, truncation_psi=0.7)
+            return ours.synthesize(ws, c, neural_rendering_resolution=res)["image"].float()
 
     def official_image():
         torch.manual_seed(0)
@@ -110,8 +115,9 @@ def main() -> None:
         return official.synthesis(ws, c, neural_rendering_resolution=res, noise_mode="const")["image"]
 
     def ours_density():
-        ws = ours.mapping(z[:1], c[:1], truncation_psi=0.7)
-        return ours.sample_density(ours.planes(ws), points, with_features=False)["sigma"]
+        with autocast(device, args.precision):
+            ws = ours.mapping(z[:1], c[:1], truncation_psi=0.7)
+            return ours.sample_density(ours.planes(ws), points, with_features=False)["sigma"]
 
     def official_density():
         dirs = torch.zeros(1, args.official_chunk, 3, device=device)
@@ -126,7 +132,8 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}, device {device}")
     print(f"arch {args.arch}, batch {n}, neural resolution {res}, image {config.img_resolution}^2, "
-          f"{config.rendering.depth_resolution}+{config.rendering.depth_resolution_importance} samples/ray")
+          f"{config.rendering.depth_resolution}+{config.rendering.depth_resolution_importance} samples/ray, "
+          f"ours {args.precision}, official fp32")
     times: dict[str, list[float]] = {"ours_img": [], "off_img": [], "ours_den": [], "off_den": []}
     with torch.inference_mode():
         # Warm-up (oneDNN primitive creation) + sanity check with identical draws.

@@ -3,12 +3,16 @@
     python benchmarks/pti_speed.py --generator tiny-random                   # small test generator, CPU
     python benchmarks/pti_speed.py --generator ffhq512-128-random --steps 2  # full size, random weights
     python benchmarks/pti_speed.py --generator ffhq512-128 --device cuda --steps 20 --warmup 5  # GPU target
+    python benchmarks/pti_speed.py --save-aligned crop.npz    # where dlib is: align once, save the crop and camera
+    python benchmarks/pti_speed.py --aligned crop.npz ...     # where it is not (GPU lease): start from that crop
 
 Stages, on ``skimage.data.astronaut()`` (the library's own code paths):
 
 * **alignment**: :func:`helpers.invert.align.align_face` (dlib HOG detection, 68 landmarks, 512² crop); the
   first call also reads dlib's landmark model (printed as "cold", not counted); then the median of ``--repeats``;
-* **camera fit**: :func:`helpers.invert.camera.estimate_camera` on the crop's landmarks, median of ``--repeats``;
+* **camera fit**: :func:`helpers.invert.camera.estimate_camera` on the crop's landmarks, median of ``--repeats``.
+  ``--aligned FILE`` skips both (not timed: "n/a", left out of the total) and reads the crop and camera that
+  ``--save-aligned FILE`` wrote on a machine with dlib: the landmark model (~100 MB) does not travel to a GPU lease;
 * **projection** and **pivotal tuning**: one :func:`helpers.invert.inversion.invert_aligned` call with the preset's
   settings except the step counts, cut to ``--warmup`` + ``--steps`` per stage (tuning's early stop is switched off so
   that every step runs). Per-step times come from the ``on_step`` callback; the median of the steps after the warm-up
@@ -81,6 +85,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="timings of alignment / camera fit (median)")
     ap.add_argument("--mesh-resolution", type=int, default=256)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--save-aligned", metavar="FILE", help="align the photo, save crop + camera to FILE (.npz), exit")
+    ap.add_argument("--aligned", metavar="FILE", help="start from the crop + camera of --save-aligned (no dlib needed)")
     args = ap.parse_args()
     if args.steps < 1 or args.warmup < 0:
         raise SystemExit("--steps must be >= 1 and --warmup >= 0")
@@ -93,17 +99,29 @@ def main() -> None:
     print(f"machine: {machine_text([device])}; load {loads[0]:.2f}", flush=True)
 
     # Alignment and camera fit (CPU work in the library whatever the device).
-    from skimage.data import astronaut
+    if args.aligned:
+        with np.load(args.aligned) as saved:
+            image, camera = saved["image"], saved["camera"]
+        align_s = camera_s = float("nan")
+        print(f"alignment and camera fit: not timed, crop {image.shape[0]}² and camera read from {args.aligned}",
+              flush=True)
+    else:
+        from skimage.data import astronaut
 
-    photo = astronaut()
-    cold, aligned = timed_call(lambda: align_face(photo), torch.device("cpu"))
-    align_s = statistics.median(timed_call(lambda: align_face(photo), torch.device("cpu"))[0] for _ in range(args.repeats))
-    size = aligned.image.shape[0]
-    camera_s = statistics.median(timed_call(lambda: estimate_camera(aligned.landmarks, image_size=size),
-                                       torch.device("cpu"))[0] for _ in range(args.repeats))
-    camera = estimate_camera(aligned.landmarks, image_size=size).camera
-    print(f"alignment {align_s:.3f} s (cold, with the dlib model read: {cold:.2f} s), camera fit {camera_s:.3f} s "
-          f"(photo {photo.shape[1]}x{photo.shape[0]}, crop {size}², median of {args.repeats})", flush=True)
+        photo = astronaut()
+        cold, aligned = timed_call(lambda: align_face(photo), torch.device("cpu"))
+        align_s = statistics.median(timed_call(lambda: align_face(photo), torch.device("cpu"))[0]
+                                    for _ in range(args.repeats))
+        size = aligned.image.shape[0]
+        camera_s = statistics.median(timed_call(lambda: estimate_camera(aligned.landmarks, image_size=size),
+                                           torch.device("cpu"))[0] for _ in range(args.repeats))
+        image, camera = aligned.image, estimate_camera(aligned.landmarks, image_size=size).camera
+        print(f"alignment {align_s:.3f} s (cold, with the dlib model read: {cold:.2f} s), camera fit {camera_s:.3f} s "
+              f"(photo {photo.shape[1]}x{photo.shape[0]}, crop {size}², median of {args.repeats})", flush=True)
+    if args.save_aligned:
+        np.savez_compressed(args.save_aligned, image=image, camera=camera)
+        print(f"wrote the crop and camera to {args.save_aligned}")
+        return
 
     G = build_generator(args.generator, device)
     lpips = load_lpips("random", device=device)
@@ -130,7 +148,7 @@ def main() -> None:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     called = time.perf_counter()
-    inv = invert_aligned(aligned.image, camera, G, lpips, InversionConfig(pti=config), on_step=on_step)
+    inv = invert_aligned(image, camera, G, lpips, InversionConfig(pti=config), on_step=on_step)
     ended = time.perf_counter()
     loads.append(loadavg())
     proj_began = stamps["projection"][0] - logs["projection"][0].seconds
@@ -160,10 +178,13 @@ def main() -> None:
     med_p, med_t = statistics.median(proj_steps), statistics.median(tune_steps)
     proj_total = proj_setup + med_p * preset.projection.steps
     tune_total = tune_setup + med_t * preset.tuning.steps
-    image_total = align_s + camera_s + proj_total + tune_total + render_s
+    image_total = np.nansum([align_s, camera_s]) + proj_total + tune_total + render_s  # NaN: --aligned, not timed
 
     def steps_text(values: list[float]) -> str:
         return ", ".join(f"{v:.3f}" for v in values)
+
+    def cell(value: float, spec: str) -> str:
+        return "n/a" if np.isnan(value) else format(value, spec)
 
     print(f"projection: set-up {proj_setup:.2f} s, {med_p:.3f} s per step (median; steps {steps_text(proj_steps)})")
     print(f"tuning:     set-up {tune_setup:.2f} s, {med_t:.3f} s per step (median; steps {steps_text(tune_steps)})")
@@ -181,7 +202,7 @@ def main() -> None:
           "(extrapolated) | tuning s/step (best) | tuning total (extrapolated, upper bound) | renders + metrics s | "
           f"mesh {args.mesh_resolution}³ s | per photo (extrapolated) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {args.generator} | {device.type} | {args.preset} | {align_s:.2f} | {camera_s:.3f} | "
+    print(f"| {args.generator} | {device.type} | {args.preset} | {cell(align_s, '.2f')} | {cell(camera_s, '.3f')} | "
           f"{med_p:.3f} ({min(proj_steps):.3f}) | {proj_total:.0f} s ({preset.projection.steps} steps + "
           f"{proj_setup:.1f} s set-up) | {med_t:.3f} ({min(tune_steps):.3f}) | "
           f"{tune_total:.0f} s ({preset.tuning.steps} steps + {tune_setup:.1f} s set-up) | {render_s:.2f} | "

@@ -1,0 +1,360 @@
+#!/usr/bin/env bash
+# Measure the GPU figures of benchmarks/RESULTS.md in one device call per stage.
+#
+# First, on the development machine: bash benchmarks/gpu_prepare.sh  (fills the git-ignored .gpu/: the official
+# EG3D code, wheels of the packages the GPU machine lacks, the PTI benchmark's aligned photo). Then, with the
+# device tool, from the repository root, one call per stage, carrying .gpu:
+#
+#   run(command="bash benchmarks/gpu_suite.sh eg3d", carry=[".gpu"], timeout_s=600)
+#
+# Stages (each ends inside BUDGET_S = 570 s, so inside one 10-minute call):
+#   eg3d      build the official custom CUDA ops, then benchmarks/eg3d_speed.py ours vs official:
+#             batch 1, batch 8, batch 8 with ours in bf16 (if the script has --precision)
+#   generate  build the official ops, then benchmarks/generate_speed.py ours vs official: batch 1 with 256³
+#             meshes and the stage breakdown; ours at batch 16 in fp32 and in bf16
+#   pti       benchmarks/pti_speed.py, full-size random generator, 20 timed steps per stage, fp32; then
+#             benchmarks/depth_speed.py --device cuda; then PTI in bf16 (each only if the budget allows)
+#   depth     benchmarks/depth_speed.py --device cuda alone
+#   all       eg3d, generate, pti in sequence: does NOT fit one 10-minute call (later steps are skipped when
+#             the budget runs out); for a longer budget: BUDGET_S=3600 bash benchmarks/gpu_suite.sh all
+#
+# Every benchmark runs under `timeout` (its own cap, cut to what is left of the budget; a step that no longer
+# fits is skipped and reported). Logs: $OUT/<stage>.log (all commands of that part, each under a "=====" header
+# with its command line), $OUT/env.log (nvidia-smi, torch and package facts), $OUT/official-ops.log and
+# $OUT/summary.txt (statuses and result lines; also printed at the end, so the call's output tail has them).
+# If the official custom ops fail to build, the official model runs on its reference PyTorch ops instead
+# (OFFICIAL_OPS=reference; slower than its real GPU path: the summary says so).
+#
+# Smoke test on a CPU machine, seconds-long settings (tiny generator, small meshes, 1 repeat), which also
+# hides the packages the GPU machine lacks unless .gpu/whl carries them (run it before spending GPU time):
+#   SMOKE=1 PYTHON=.venv/bin/python bash benchmarks/gpu_suite.sh eg3d    (or: ... gpu_suite.sh --smoke eg3d)
+#
+# Environment: PYTHON (default python3), OUT (log folder; default a new temporary folder), BUDGET_S (570),
+# SMOKE (0/1), SITE (where the wheels are installed; default /tmp/site, a temporary folder in smoke mode).
+set -euo pipefail
+
+SMOKE=${SMOKE:-0}
+if [[ "${1:-}" == --smoke ]]; then SMOKE=1; shift; fi
+STAGE=${1:-}
+case "$STAGE" in
+    eg3d | generate | pti | depth | all) ;;
+    *) echo "usage: [SMOKE=1] bash benchmarks/gpu_suite.sh [--smoke] eg3d|generate|pti|depth|all" >&2; exit 2 ;;
+esac
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+PYTHON=${PYTHON:-python3}
+GPU_DIR=.gpu
+EG3D_SRC=$GPU_DIR/eg3d
+ALIGNED=$GPU_DIR/pti_aligned.npz
+BUDGET_S=${BUDGET_S:-570}
+deadline=$((SECONDS + BUDGET_S))
+export PYTHONUNBUFFERED=1
+if [[ -z "${OUT:-}" ]]; then OUT=$(mktemp -d "${TMPDIR:-/tmp}/gpu_suite.XXXXXX"); fi
+mkdir -p "$OUT"
+for log in env official-ops eg3d generate pti depth; do rm -f "$OUT/$log.log"; done  # this run's logs only
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_suite_py.XXXXXX")  # launcher, ops check, maybe a distutils shim
+trap 'rm -rf "$WORK"' EXIT
+if (( SMOKE )); then SITE=${SITE:-$WORK/site}; else SITE=${SITE:-/tmp/site}; fi  # /tmp/site: as the device README
+for need in "$EG3D_SRC/training/triplane.py" "$ALIGNED"; do
+    [[ -e "$need" ]] || { echo "error: $need is missing: run benchmarks/gpu_prepare.sh here, carry .gpu" >&2; exit 2; }
+done
+
+STATUS=()  # one line per step, for the summary
+note() { echo "$*"; STATUS+=("$*"); }
+
+# --- Python set-up: the carried wheels, the repository on the path -------------------------------------------
+# (--no-deps: each wheel's needs were checked against the GPU machine's packages by gpu_prepare.sh)
+shopt -s nullglob
+wheels=("$GPU_DIR"/whl/*.whl)
+if (( ${#wheels[@]} )); then
+    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
+        "${wheels[@]}"
+fi
+export PYTHONPATH="$SITE:$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+# The official dnnlib imports distutils, which Python 3.12 dropped (setuptools' shim usually stands in).
+if ! "$PYTHON" -c "from distutils.util import strtobool" 2>/dev/null; then
+    mkdir -p "$WORK/shim/distutils"
+    : >"$WORK/shim/distutils/__init__.py"
+    cat >"$WORK/shim/distutils/util.py" <<'EOF'
+def strtobool(val):  # distutils.util.strtobool, the one function the official dnnlib imports
+    val = val.lower()
+    if val in ("y", "yes", "t", "true", "on", "1"):
+        return 1
+    if val in ("n", "no", "f", "false", "off", "0"):
+        return 0
+    raise ValueError(f"invalid truth value {val!r}")
+EOF
+    export PYTHONPATH="$WORK/shim:$PYTHONPATH"
+    echo "note: no distutils in $PYTHON: a strtobool shim stands in for the official dnnlib"
+fi
+
+# Launcher for runs that need import hooks: in smoke mode, hide the packages the GPU machine does not have
+# (unless a carried wheel provides them), and with OFFICIAL_OPS=reference make the official custom ops report
+# "not built" so that its code takes the reference path. Plain runs on the GPU use no launcher.
+cat >"$WORK/launch.py" <<'EOF'
+"""python launch.py SCRIPT ARGS...: run SCRIPT as __main__ with gpu_suite.sh's import hooks."""
+import importlib.abc
+import importlib.machinery
+import os
+import runpy
+import sys
+
+HIDE = set(os.environ.get("GPU_SUITE_HIDE", "").split())
+SITE = [p for p in os.environ.get("GPU_SUITE_SITE", "").split(os.pathsep) if p]
+OPS = {"torch_utils.ops.bias_act", "torch_utils.ops.upfirdn2d", "torch_utils.ops.filtered_lrelu"}
+
+
+class Hooks(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name in HIDE:  # top-level name of a package the GPU machine lacks: only a carried wheel provides it
+            spec = importlib.machinery.PathFinder.find_spec(name, SITE)
+            if spec is None:
+                raise ModuleNotFoundError(f"No module named {name!r} (hidden by gpu_suite.sh: not on the GPU "
+                                          "machine and not carried)", name=name)
+            return spec
+        if name in OPS and os.environ.get("OFFICIAL_OPS") == "reference":
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            if spec is not None:
+                run_module = spec.loader.exec_module
+
+                def exec_module(module):
+                    run_module(module)
+                    module._init = lambda: False  # plugin "unavailable": the op runs its reference code
+
+                spec.loader.exec_module = exec_module
+            return spec
+        return None
+
+
+sys.meta_path.insert(0, Hooks())
+script = sys.argv[1]
+sys.argv = sys.argv[1:]
+sys.path[0] = os.path.dirname(os.path.abspath(script))  # as when the script is run directly
+runpy.run_path(script, run_name="__main__")
+EOF
+
+PY=("$PYTHON")
+if (( SMOKE )); then
+    # pip list here minus KINDS.md's package list of the GPU image (2026-11), as top-level module names, plus
+    # plyfile (the official mesh writer needs it). Left visible: what this machine's newer versions of packages
+    # the GPU image has pull in (httpx2 and truststore of huggingface_hub, pydantic of typer, tzdata, ...): there
+    # those packages come with their own needs.
+    export GPU_SUITE_HIDE="dlib _dlib_pybind11 face_recognition_models trimesh mrcfile plyfile plotly _plotly_utils
+        ipywidgets widgetsnbextension jupyterlab_widgets IPython ipykernel ipykernel_launcher ipython_pygments_lexers
+        jupyter jupyter_client jupyter_core nbclient nbformat nbmake comm debugpy executing asttokens pure_eval
+        stack_data jedi parso prompt_toolkit wcwidth pexpect ptyprocess matplotlib_inline traitlets tornado zmq
+        nest_asyncio nest_asyncio2 fastjsonschema jsonschema jsonschema_specifications referencing rpds"
+    export GPU_SUITE_SITE="$SITE"
+    PY=("$PYTHON" "$WORK/launch.py")
+fi
+
+# --- One benchmark command -------------------------------------------------------------------------------------
+# step LOG NAME CAP MIN COMMAND...: run COMMAND under `timeout` (CAP seconds, or what is left of the budget),
+# append its output to $OUT/LOG.log; skip it when less than MIN seconds are left.
+step() {
+    local log=$1 name=$2 cap=$3 min=$4 left limit began rc
+    shift 4
+    left=$((deadline - SECONDS - 10))
+    limit=$((cap < left ? cap : left))
+    if ((limit < min)); then
+        note "SKIPPED  $name: ${left} s left of the ${BUDGET_S} s budget, needs ${min} s"
+        return 0
+    fi
+    printf '\n===== %s (limit %d s): %s\n' "$name" "$limit" "$*" | tee -a "$OUT/$log.log"
+    began=$SECONDS
+    set +e
+    timeout -k 10 "$limit" "$@" 2>&1 | tee -a "$OUT/$log.log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    case $rc in
+        0) note "ok       $name: $((SECONDS - began)) s" ;;
+        124 | 137) note "TIMEOUT  $name: stopped after $((SECONDS - began)) s (limit $limit s)" ;;
+        *) note "FAILED   $name: exit $rc after $((SECONDS - began)) s (see $log.log)" ;;
+    esac
+    return 0
+}
+
+# torch finds nvcc (for the official ops) on the PATH or under /usr/local/cuda.
+if ! command -v nvcc >/dev/null && [[ -x /usr/local/cuda/bin/nvcc ]]; then export PATH="/usr/local/cuda/bin:$PATH"; fi
+
+# --- Machine facts, once ----------------------------------------------------------------------------------------
+{
+    echo "gpu_suite.sh $STAGE, smoke $SMOKE, $(date -u '+%F %T') UTC, budget $BUDGET_S s," \
+        "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    if command -v nvidia-smi >/dev/null; then nvidia-smi; else echo "(no nvidia-smi)"; fi
+    echo "cores $(nproc), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 2^20}' /proc/meminfo)," \
+        "load $(cut -d' ' -f1-3 /proc/loadavg)"
+    { command -v nvcc >/dev/null && nvcc --version | tail -2; } || echo "(no nvcc on PATH)"
+    echo "ninja $(ninja --version 2>/dev/null || echo missing), $(g++ --version 2>/dev/null | head -1 || echo 'no g++')"
+    "$PYTHON" - <<'EOF'
+import importlib.metadata as md, os, platform, sys, sysconfig
+import torch
+header = os.path.join(sysconfig.get_paths()["include"], "Python.h")  # the official ops' build needs it
+print(f"python {platform.python_version()} ({sys.executable}); "
+      f"Python.h {'present' if os.path.exists(header) else 'MISSING'}")
+print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}, "
+      f"GPU available {torch.cuda.is_available()}")
+if torch.cuda.is_available():
+    p = torch.cuda.get_device_properties(0)
+    print(f"GPU 0: {p.name}, {p.total_memory / 2**30:.1f} GiB, {p.multi_processor_count} SMs, "
+          f"capability {p.major}.{p.minor}")
+print(f"TF32 (both sides run with these defaults): matmul {torch.backends.cuda.matmul.allow_tf32}, "
+      f"cuDNN convolutions {torch.backends.cudnn.allow_tf32}")
+versions = []
+for name in ("numpy", "scipy", "scikit-image", "pillow", "transformers", "safetensors", "trimesh", "mrcfile",
+             "plyfile"):
+    try:
+        versions.append(f"{name} {md.version(name)}")
+    except md.PackageNotFoundError:
+        versions.append(f"{name} MISSING")
+print(", ".join(versions))
+EOF
+} 2>&1 | tee "$OUT/env.log"
+if ((!SMOKE)) && ! "$PYTHON" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
+    echo "error: torch sees no GPU (for a CPU check use SMOKE=1)" >&2
+    exit 1
+fi
+
+# --- Official custom ops: built once per machine (nvcc + ninja, cached under ~/.cache/torch_extensions) ---------
+cat >"$WORK/official_ops.py" <<'EOF'
+"""Build and check the official EG3D custom ops (bias_act, upfirdn2d) the way its code loads them."""
+import sys
+import time
+import types
+
+import torch
+
+sys.path.insert(0, sys.argv[1])
+try:  # dnnlib imports requests for downloads only (as in benchmarks/eg3d_speed.py)
+    import requests  # noqa: F401
+except ImportError:
+    sys.modules["requests"] = types.ModuleType("requests")
+from torch_utils.ops import bias_act, upfirdn2d  # noqa: E402
+
+if not torch.cuda.is_available():
+    print("no GPU: the official code uses its reference ops; nothing to build (imports checked)")
+    sys.exit(0)
+for name, module in (("bias_act", bias_act), ("upfirdn2d", upfirdn2d)):
+    began = time.perf_counter()
+    module._init()
+    print(f"{name}: built and loaded in {time.perf_counter() - began:.1f} s")
+x = torch.randn(4, 64, 64, 64, device="cuda")
+b = torch.randn(64, device="cuda")
+f = upfirdn2d.setup_filter([1, 3, 3, 1], device="cuda")
+d_bias = (bias_act.bias_act(x, b, act="lrelu") - bias_act.bias_act(x, b, act="lrelu", impl="ref")).abs().max()
+d_up = (upfirdn2d.upsample2d(x, f) - upfirdn2d.upsample2d(x, f, impl="ref")).abs().max()
+print(f"custom vs reference: bias_act max |diff| {d_bias.item():.2e}, upfirdn2d {d_up.item():.2e}")
+sys.exit(0 if max(d_bias.item(), d_up.item()) < 1e-3 else 1)
+EOF
+OPS_READY=0
+official_ops() {
+    ((OPS_READY)) && return 0
+    OPS_READY=1
+    step official-ops official-ops 300 60 "$PYTHON" "$WORK/official_ops.py" "$EG3D_SRC"
+    if [[ "${STATUS[-1]}" != ok* ]]; then
+        export OFFICIAL_OPS=reference
+        PY=("$PYTHON" "$WORK/launch.py")
+        note "WARNING  official custom ops unavailable: the official model runs its reference ops" \
+            "(slower than its real GPU path)"
+    fi
+}
+
+# --- Stages -------------------------------------------------------------------------------------------------
+stage_eg3d() {
+    official_ops
+    local bf16=0
+    grep -q -- '"--precision"' benchmarks/eg3d_speed.py && bf16=1
+    if ((SMOKE)); then
+        step eg3d eg3d-tiny-batch2 120 20 "${PY[@]}" benchmarks/eg3d_speed.py --device cpu --arch tiny \
+            --neural-res 32 --batch 2 --repeats 1 --density-points 65536
+        step eg3d eg3d-official 180 30 "${PY[@]}" benchmarks/eg3d_speed.py --device cpu --official-src "$EG3D_SRC" \
+            --neural-res 32 --repeats 1 --density-points 65536 --official-chunk 32768
+        if ((bf16)); then
+            step eg3d eg3d-tiny-bf16 120 20 "${PY[@]}" benchmarks/eg3d_speed.py --device cpu --arch tiny \
+                --neural-res 32 --precision bf16 --repeats 1 --density-points 65536
+        fi
+    else
+        # density at 2^24 points: about a 256³ lattice (16.8 M), one official G.sample per 1 M chunk
+        step eg3d eg3d-batch1 150 45 "${PY[@]}" benchmarks/eg3d_speed.py --device cuda --official-src "$EG3D_SRC" \
+            --repeats 20 --density-points 16777216
+        step eg3d eg3d-batch8 150 45 "${PY[@]}" benchmarks/eg3d_speed.py --device cuda --official-src "$EG3D_SRC" \
+            --batch 8 --repeats 10 --density-points 16777216
+        if ((bf16)); then
+            step eg3d eg3d-batch8-bf16 150 45 "${PY[@]}" benchmarks/eg3d_speed.py --device cuda \
+                --official-src "$EG3D_SRC" --batch 8 --repeats 10 --density-points 16777216 --precision bf16
+        fi
+    fi
+}
+
+stage_generate() {
+    official_ops
+    if ((SMOKE)); then
+        step generate generate-official 240 30 "${PY[@]}" benchmarks/generate_speed.py --device cpu \
+            --official-src "$EG3D_SRC" --samples 1 --repeats 1 --mesh-resolution 32 --breakdown-repeats 1
+        step generate generate-tiny-batch2 120 20 "${PY[@]}" benchmarks/generate_speed.py --device cpu --arch tiny \
+            --samples 2 --batch-size 2 --repeats 1 --skip-mesh --no-breakdown
+        step generate generate-tiny-bf16 120 20 "${PY[@]}" benchmarks/generate_speed.py --device cpu --arch tiny \
+            --samples 2 --batch-size 2 --repeats 1 --skip-mesh --no-breakdown --precision bf16
+    else
+        # 50,000 samples an hour is 13.9 samples/s; a 256³ mesh within 0.5 s (DESIGN.md §6)
+        step generate generate-batch1 240 90 "${PY[@]}" benchmarks/generate_speed.py --device cuda \
+            --official-src "$EG3D_SRC" --samples 32 --batch-size 1 --repeats 3
+        step generate generate-batch16 180 60 "${PY[@]}" benchmarks/generate_speed.py --device cuda \
+            --official-src "$EG3D_SRC" --samples 64 --batch-size 16 --repeats 3 --skip-mesh --no-breakdown
+        step generate generate-batch16-bf16 180 60 "${PY[@]}" benchmarks/generate_speed.py --device cuda \
+            --official-src "$EG3D_SRC" --samples 64 --batch-size 16 --repeats 3 --skip-mesh --no-breakdown \
+            --precision bf16
+    fi
+}
+
+stage_depth() {
+    local cap=$1
+    if ((SMOKE)); then
+        step depth depth-quick 180 30 "${PY[@]}" benchmarks/depth_speed.py --device cpu --quick --repeats 1
+    else
+        step depth depth "$cap" 120 "${PY[@]}" benchmarks/depth_speed.py --device cuda
+    fi
+}
+
+stage_pti() {
+    # --aligned: the crop and camera gpu_prepare.sh made with dlib (its model does not travel)
+    if ((SMOKE)); then
+        local args=(--generator tiny-random --device cpu --steps 1 --warmup 0 --repeats 1 --mesh-resolution 32)
+        step pti pti-tiny 180 20 "${PY[@]}" benchmarks/pti_speed.py "${args[@]}" --aligned "$ALIGNED"
+        stage_depth 0
+        step pti pti-tiny-bf16 180 20 "${PY[@]}" benchmarks/pti_speed.py "${args[@]}" --aligned "$ALIGNED" \
+            --precision bf16
+    else
+        local args=(--generator ffhq512-128-random --device cuda --steps 20 --warmup 5)
+        step pti pti-fp32 240 60 "${PY[@]}" benchmarks/pti_speed.py "${args[@]}" --aligned "$ALIGNED"
+        stage_depth 330
+        step pti pti-bf16 180 60 "${PY[@]}" benchmarks/pti_speed.py "${args[@]}" --aligned "$ALIGNED" \
+            --precision bf16
+    fi
+}
+
+case "$STAGE" in
+    eg3d) stage_eg3d ;;
+    generate) stage_generate ;;
+    pti) stage_pti ;;
+    depth) stage_depth 540 ;;
+    all) stage_eg3d; stage_generate; stage_pti ;;
+esac
+
+# --- Summary: statuses and the result lines of each log --------------------------------------------------------
+# (what to read in the call's output tail: step headers, result lines, Markdown table rows, errors)
+RESULT_LINES='^(=====|ours:|official( mesh)?:|speed-up:|max \|image|sanity|  (samples|meshes):|breakdown|'
+RESULT_LINES+='invert_aligned|projection:|tuning:|final renders|EXTRAPOLATED|\| )|built and loaded|custom vs reference|'
+RESULT_LINES+='Error|error:'
+{
+    echo
+    echo "===== summary: gpu_suite.sh $STAGE (smoke $SMOKE), $SECONDS s of the $BUDGET_S s budget, logs in $OUT"
+    printf '%s\n' "${STATUS[@]}"
+    for log in official-ops eg3d generate pti depth; do
+        [[ -f "$OUT/$log.log" ]] || continue
+        echo "--- $log.log"
+        grep -E "$RESULT_LINES" "$OUT/$log.log" | grep -v '^| *---' | cut -c1-400 || true
+    done
+} | tee "$OUT/summary.txt"
+[[ "${STATUS[*]}" != *FAILED* && "${STATUS[*]}" != *TIMEOUT* ]]
