@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -39,6 +40,16 @@ def timed_call(fn: Callable[[], Any], device: torch.device) -> tuple[float, Any]
 def timed(fn: Callable[[], Any], device: torch.device) -> float:
     """Seconds of ``fn()`` (see :func:`timed_call`)."""
     return timed_call(fn, device)[0]
+
+
+def paired_ratios(ours: Sequence[float], official: Sequence[float]) -> str:
+    """The spread of a side-by-side comparison on a shared machine: each repeat ran ours and the official back to
+    back, so each pair saw about the same disturbance. Median and range of official/ours per pair, and the ratio of
+    the best (least disturbed) times."""
+    ratios = sorted(o / u for u, o in zip(ours, official))
+    return (f"median of paired ratios x{statistics.median(ratios):.2f} (range x{ratios[0]:.2f}..x{ratios[-1]:.2f}, "
+            f"{len(ratios)} pairs); best times {min(ours):.2f} s vs {min(official):.2f} s -> "
+            f"x{min(official) / min(ours):.2f}")
 
 
 def machine_text(devices: Sequence[torch.device]) -> str:

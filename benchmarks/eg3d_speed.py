@@ -24,7 +24,6 @@ other machines; absolute times only hold for the machine they were measured on).
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import types
@@ -34,7 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_common import timed  # noqa: E402 (this folder: run as a script)
+from bench_common import loadavg, machine_text, paired_ratios, timed  # noqa: E402 (this folder: run as a script)
 from helpers.eg3d.config import _FFHQ512_128_INIT_KWARGS, GeneratorConfig  # noqa: E402
 from helpers.eg3d.generator import Generator  # noqa: E402
 from helpers.eg3d.tiny import tiny_config  # noqa: E402
@@ -129,12 +128,12 @@ def main() -> None:
                                        noise_mode="const")["sigma"])
         return torch.cat(out, 1)
 
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, device {device}")
+    print(f"machine: {machine_text([device])}, device {device}")
     print(f"arch {args.arch}, batch {n}, neural resolution {res}, image {config.img_resolution}^2, "
           f"{config.rendering.depth_resolution}+{config.rendering.depth_resolution_importance} samples/ray, "
           f"ours {args.precision}, official fp32")
     times: dict[str, list[float]] = {"ours_img": [], "off_img": [], "ours_den": [], "off_den": []}
+    loads = [loadavg()]
     with torch.inference_mode():
         # Warm-up (oneDNN primitive creation) + sanity check with identical draws.
         a = ours_image()
@@ -159,6 +158,10 @@ def main() -> None:
               f"{args.density_points / med['off_den'] / 1e6:.2f} M density queries/s")
         print(f"speed-up: images x{med['off_img'] / med['ours_img']:.2f}, "
               f"density queries x{med['off_den'] / med['ours_den']:.2f}")
+        print(f"  images: {paired_ratios(times['ours_img'], times['off_img'])}")
+        print(f"  density: {paired_ratios(times['ours_den'], times['off_den'])}")
+    loads.append(loadavg())
+    print(f"load average (1 min) at start and end: {loads[0]:.2f}, {loads[1]:.2f}")
     print("raw timings (s):", {k: [round(t, 3) for t in v] for k, v in times.items() if v})
 
 

@@ -68,7 +68,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import loadavg, timed  # noqa: E402
+from bench_common import loadavg, paired_ratios, timed  # noqa: E402
 from eg3d_speed import frontal_camera, load_official  # noqa: E402
 
 from helpers import cameras  # noqa: E402
@@ -452,13 +452,9 @@ def main() -> None:
               + (f", {med['official_mesh']:.2f} s per {args.mesh_resolution}³ mesh" if "official_mesh" in med else ""))
         print(f"speed-up: samples x{med['official'] / med['ours']:.2f}"
               + (f", meshes x{med['official_mesh'] / med['ours_mesh']:.2f}" if "official_mesh" in med else ""))
-        # On a shared machine: each repeat's ours/official pair ran back to back, so the median of
-        # the paired ratios and the ratio of the best (least disturbed) times are also shown.
         for what, a, b in (("samples", "ours", "official"), ("meshes", "ours_mesh", "official_mesh")):
             if times[a] and times[b]:
-                paired = statistics.median(o / u for u, o in zip(times[a], times[b]))
-                print(f"  {what}: median of paired ratios x{paired:.2f}; best times {min(times[a]):.2f} s vs "
-                      f"{min(times[b]):.2f} s -> x{min(times[b]) / min(times[a]):.2f}")
+                print(f"  {what}: {paired_ratios(times[a], times[b])}")
     print(f"load average (1 min) during the run: {min(loads):.2f} .. {max(loads):.2f}")
     print("raw timings (s):", {k: [round(t, 2) for t in v] for k, v in times.items() if v})
     tmp_ctx.cleanup()
