@@ -1,8 +1,10 @@
 """What every benchmark script measures around its figures: wall time with the GPU synchronised, the machine's load
-average and a one-line description of the machine (the ``machine`` column of ``benchmarks/RESULTS.md``)."""
+average, a one-line description of the machine (the ``machine`` column of ``benchmarks/RESULTS.md``) and the
+allocator set-up the command line uses."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import platform
@@ -13,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from helpers.runtime import keep_freed_memory
 
 
 def loadavg() -> float:
@@ -69,3 +73,17 @@ def machine_text(devices: Sequence[torch.device]) -> str:
     if not any(d.type == "cuda" for d in devices):
         text += "; no GPU" if not torch.cuda.is_available() else "; GPU not measured"
     return text
+
+
+def add_allocator_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc's default handling of large freed blocks (by default the script keeps them, "
+                             "as `python -m helpers` does: helpers.runtime.keep_freed_memory; in a side-by-side run "
+                             "the official code gets the same set-up)")
+
+
+def apply_allocator_option(args: argparse.Namespace) -> str:
+    """Apply ``--default-malloc`` (see :func:`add_allocator_option`); returns a few words for the report."""
+    if args.default_malloc:
+        return "malloc: glibc default"
+    return "malloc: freed blocks kept" if keep_freed_memory() else "malloc: system default (not glibc)"

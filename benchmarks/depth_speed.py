@@ -63,7 +63,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_common import loadavg, machine_text, timed  # noqa: E402 (this folder: run as a script)
+from bench_common import (  # noqa: E402 (this folder: run as a script)
+    add_allocator_option,
+    apply_allocator_option,
+    loadavg,
+    machine_text,
+    timed,
+)
 
 from helpers.data.heads import HeadDatasetConfig, write_head_dataset
 from helpers.data.loader import make_loader
@@ -457,7 +463,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="loader processes of the end-to-end runs")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--tmp", default=None, help="scratch folder (default: system temp)")
+    add_allocator_option(ap)
     args = ap.parse_args()
+    malloc = apply_allocator_option(args)
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -477,7 +485,7 @@ def main() -> None:
     if not devices:
         raise SystemExit("--device cuda: no GPU (torch.cuda.is_available() is False)")
 
-    print(f"machine: {machine_text(devices)}; torch {torch.__version__}; load "
+    print(f"machine: {machine_text(devices)}; torch {torch.__version__}; {malloc}; load "
           f"{Path('/proc/loadavg').read_text().strip() if Path('/proc/loadavg').exists() else '?'}", flush=True)
     loads = [loadavg()]
     rows: list[dict[str, Any]] = []

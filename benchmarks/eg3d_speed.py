@@ -33,7 +33,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_common import loadavg, machine_text, paired_ratios, timed  # noqa: E402 (this folder: run as a script)
+from bench_common import (  # noqa: E402 (this folder: run as a script)
+    add_allocator_option,
+    apply_allocator_option,
+    loadavg,
+    machine_text,
+    paired_ratios,
+    timed,
+)
+
 from helpers.eg3d.config import _FFHQ512_128_INIT_KWARGS, GeneratorConfig  # noqa: E402
 from helpers.eg3d.generator import Generator  # noqa: E402
 from helpers.eg3d.tiny import tiny_config  # noqa: E402
@@ -77,8 +85,11 @@ def main() -> None:
     ap.add_argument("--official-chunk", type=int, default=1_000_000, help="gen_samples.py max_batch")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--precision", choices=tuple(PRECISIONS), default="fp32",
-                    help="ours: autocast precision of mapping, backbone, render and super-resolution (official: float32)")
+                    help="ours: autocast precision of mapping, backbone, render and super-resolution "
+                         "(official: float32)")
+    add_allocator_option(ap)
     args = ap.parse_args()
+    malloc = apply_allocator_option(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -128,7 +139,7 @@ def main() -> None:
                                        noise_mode="const")["sigma"])
         return torch.cat(out, 1)
 
-    print(f"machine: {machine_text([device])}, device {device}")
+    print(f"machine: {machine_text([device])}, device {device}; {malloc}")
     print(f"arch {args.arch}, batch {n}, neural resolution {res}, image {config.img_resolution}^2, "
           f"{config.rendering.depth_resolution}+{config.rendering.depth_resolution_importance} samples/ray, "
           f"ours {args.precision}, official fp32")

@@ -54,7 +54,6 @@ import argparse
 import contextlib
 import dataclasses
 import io
-import platform
 import shutil
 import statistics
 import sys
@@ -68,7 +67,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import loadavg, paired_ratios, timed  # noqa: E402
+from bench_common import (  # noqa: E402 (this folder: run as a script)
+    add_allocator_option,
+    apply_allocator_option,
+    loadavg,
+    machine_text,
+    paired_ratios,
+    timed,
+)
 from eg3d_speed import frontal_camera, load_official  # noqa: E402
 
 from helpers import cameras  # noqa: E402
@@ -308,7 +314,9 @@ def main() -> None:
     ap.add_argument("--no-breakdown", dest="breakdown", action="store_false", help="skip the timer breakdown of ours")
     ap.add_argument("--breakdown-repeats", type=int, default=2)
     ap.add_argument("--tmp", default=None, help="scratch folder (default: system temp)")
+    add_allocator_option(ap)
     args = ap.parse_args()
+    malloc = apply_allocator_option(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -334,8 +342,7 @@ def main() -> None:
     assert torch.allclose(c_cond, frontal_camera(1, device), atol=1e-6), "conditioning camera is not frontal"
     official = OfficialPath(official_G, settings.truncation_psi, c_cond, render_cams, device) if official_G else None
 
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, device {device}, load {Path('/proc/loadavg').read_text().strip()}")
+    print(f"machine: {machine_text([device])}, device {device}; {malloc}; load {loadavg():.2f}")
     print(f"arch {args.arch}, image {config.img_resolution}², neural {config.neural_rendering_resolution}², "
           f"{config.rendering.depth_resolution}+{config.rendering.depth_resolution_importance} samples/ray; "
           f"{args.samples} seeds {seeds[0]}..{seeds[-1]} "

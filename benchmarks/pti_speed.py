@@ -51,7 +51,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_common import loadavg, machine_text, timed_call  # noqa: E402 (this folder: run as a script)
+from bench_common import (  # noqa: E402 (this folder: run as a script)
+    add_allocator_option,
+    apply_allocator_option,
+    loadavg,
+    machine_text,
+    timed_call,
+)
 
 from helpers import eg3d
 from helpers.invert import pti
@@ -87,7 +93,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--save-aligned", metavar="FILE", help="align the photo, save crop + camera to FILE (.npz), exit")
     ap.add_argument("--aligned", metavar="FILE", help="start from the crop + camera of --save-aligned (no dlib needed)")
+    add_allocator_option(ap)
     args = ap.parse_args()
+    malloc = apply_allocator_option(args)
     if args.steps < 1 or args.warmup < 0:
         raise SystemExit("--steps must be >= 1 and --warmup >= 0")
     if args.threads:
@@ -96,7 +104,7 @@ def main() -> None:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no GPU (torch.cuda.is_available() is False)")
     loads = [loadavg()]
-    print(f"machine: {machine_text([device])}; load {loads[0]:.2f}", flush=True)
+    print(f"machine: {machine_text([device])}; {malloc}; load {loads[0]:.2f}", flush=True)
 
     # Alignment and camera fit (CPU work in the library whatever the device).
     if args.aligned:

@@ -1,17 +1,20 @@
 """Command line: ``python -m helpers <command> [options]`` (also installed as ``eg3d-face``).
 
 Each command lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``.
-Modules are imported only when their command runs, so ``--help`` stays fast.
+Modules are imported only when their command runs, so ``--help`` stays fast. Jobs run with
+:func:`helpers.runtime.keep_freed_memory` (``HELPERS_KEEP_FREED_MEMORY=0`` turns it off).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from helpers import __version__
+from helpers.runtime import KEEP_FREED_MEMORY_ENV, keep_freed_memory
 
 #: command name -> (module, one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -48,4 +51,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if os.environ.get(KEEP_FREED_MEMORY_ENV, "1") != "0":
+        keep_freed_memory()  # the process is ours: large CPU tensors are reused instead of faulted in again
     return int(importlib.import_module(COMMANDS[args.command][0]).run(args) or 0)
