@@ -17,8 +17,10 @@ its ``eg3d/`` folder); it is imported, never copied into this project. On CPU it
 back to their reference PyTorch implementations. Both models run the same weights and the same
 random draws (same global seed), and the script prints the max output difference as a sanity check
 (rounding in float32; ``--precision bf16`` runs ours under autocast while the official stays float32).
-Timings interleave ours and the official run and report medians (the ratio is what transfers to
-other machines; absolute times only hold for the machine they were measured on).
+Timings interleave ours and the official run and report medians and paired ratios (the ratio is what
+transfers to other machines; absolute times only hold for the machine they were measured on). Both
+sides run with large freed blocks kept in the process, as ``python -m helpers`` does
+(``--default-malloc``: glibc's default, which costs the official code many more page faults).
 """
 
 from __future__ import annotations

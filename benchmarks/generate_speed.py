@@ -44,8 +44,10 @@ of the written PNGs.
 
 ``--official-src`` is a local checkout of https://github.com/NVlabs/eg3d (the repository root or its
 ``eg3d/`` folder), imported, never copied; it is loaded via ``benchmarks/eg3d_speed.py``.
-Timings interleave ours and the official run and report medians. The ratio is what transfers
-between machines; absolute times only hold for the machine they were measured on.
+Timings interleave ours and the official run and report medians and paired ratios. The ratio is what
+transfers between machines; absolute times only hold for the machine they were measured on. Both sides
+run with large freed blocks kept in the process, as ``python -m helpers`` does (``--default-malloc``:
+glibc's default, which costs the official code many more page faults).
 """
 
 from __future__ import annotations
