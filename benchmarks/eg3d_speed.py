@@ -57,17 +57,23 @@ def frontal_camera(n: int, device: torch.device) -> torch.Tensor:
     return torch.cat([c2w.flatten(), k.flatten()]).repeat(n, 1).to(device)
 
 
-def load_official(src: str, init_kwargs: dict, state_dict: dict, device: torch.device):
+def add_official_to_path(src: str) -> Path:
+    """Make a local NVlabs/eg3d checkout (its root or its ``eg3d/`` folder) importable; returns the ``eg3d/`` folder."""
     root = Path(src).expanduser().resolve()
     if (root / "eg3d" / "training").is_dir():
         root = root / "eg3d"
     if not (root / "training" / "triplane.py").is_file():
         raise SystemExit(f"--official-src {src}: no training/triplane.py found (expected an NVlabs/eg3d checkout)")
     sys.path.insert(0, str(root))
-    try:  # dnnlib imports requests for downloads only; this benchmark downloads nothing
+    try:  # dnnlib imports requests for downloads only; the benchmarks download nothing
         import requests  # noqa: F401
     except ImportError:
         sys.modules["requests"] = types.ModuleType("requests")
+    return root
+
+
+def load_official(src: str, init_kwargs: dict, state_dict: dict, device: torch.device):
+    add_official_to_path(src)
     import dnnlib  # type: ignore
 
     G = dnnlib.util.construct_class_by_name(class_name="training.triplane.TriPlaneGenerator", **init_kwargs)

@@ -53,7 +53,7 @@ export PYTHONUNBUFFERED=1
 if [[ -z "${OUT:-}" ]]; then OUT=$(mktemp -d "${TMPDIR:-/tmp}/gpu_suite.XXXXXX"); fi
 mkdir -p "$OUT"
 for log in env official-ops eg3d generate pti depth; do rm -f "$OUT/$log.log"; done  # this run's logs only
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_suite_py.XXXXXX")  # launcher, ops check, maybe a distutils shim
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_suite_py.XXXXXX")  # maybe a distutils shim, smoke-mode site
 trap 'rm -rf "$WORK"' EXIT
 if (( SMOKE )); then SITE=${SITE:-$WORK/site}; else SITE=${SITE:-/tmp/site}; fi  # /tmp/site: as the device README
 for need in "$EG3D_SRC/training/triplane.py" "$ALIGNED"; do
@@ -89,50 +89,9 @@ EOF
     echo "note: no distutils in $PYTHON: a strtobool shim stands in for the official dnnlib"
 fi
 
-# Launcher for runs that need import hooks: in smoke mode, hide the packages the GPU machine does not have
-# (unless a carried wheel provides them), and with OFFICIAL_OPS=reference make the official custom ops report
-# "not built" so that its code takes the reference path. Plain runs on the GPU use no launcher.
-cat >"$WORK/launch.py" <<'EOF'
-"""python launch.py SCRIPT ARGS...: run SCRIPT as __main__ with gpu_suite.sh's import hooks."""
-import importlib.abc
-import importlib.machinery
-import os
-import runpy
-import sys
-
-HIDE = set(os.environ.get("GPU_SUITE_HIDE", "").split())
-SITE = [p for p in os.environ.get("GPU_SUITE_SITE", "").split(os.pathsep) if p]
-OPS = {"torch_utils.ops.bias_act", "torch_utils.ops.upfirdn2d", "torch_utils.ops.filtered_lrelu"}
-
-
-class Hooks(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name in HIDE:  # top-level name of a package the GPU machine lacks: only a carried wheel provides it
-            spec = importlib.machinery.PathFinder.find_spec(name, SITE)
-            if spec is None:
-                raise ModuleNotFoundError(f"No module named {name!r} (hidden by gpu_suite.sh: not on the GPU "
-                                          "machine and not carried)", name=name)
-            return spec
-        if name in OPS and os.environ.get("OFFICIAL_OPS") == "reference":
-            spec = importlib.machinery.PathFinder.find_spec(name, path)
-            if spec is not None:
-                run_module = spec.loader.exec_module
-
-                def exec_module(module):
-                    run_module(module)
-                    module._init = lambda: False  # plugin "unavailable": the op runs its reference code
-
-                spec.loader.exec_module = exec_module
-            return spec
-        return None
-
-
-sys.meta_path.insert(0, Hooks())
-script = sys.argv[1]
-sys.argv = sys.argv[1:]
-sys.path[0] = os.path.dirname(os.path.abspath(script))  # as when the script is run directly
-runpy.run_path(script, run_name="__main__")
-EOF
+# Runs that need import hooks (smoke mode's hidden packages, OFFICIAL_OPS=reference) go through
+# gpu_suite_tools.py launch; plain runs on the GPU use no launcher.
+TOOLS=benchmarks/gpu_suite_tools.py
 
 PY=("$PYTHON")
 if (( SMOKE )); then
@@ -146,7 +105,7 @@ if (( SMOKE )); then
         stack_data jedi parso prompt_toolkit wcwidth pexpect ptyprocess matplotlib_inline traitlets tornado zmq
         nest_asyncio nest_asyncio2 fastjsonschema jsonschema jsonschema_specifications referencing rpds"
     export GPU_SUITE_SITE="$SITE"
-    PY=("$PYTHON" "$WORK/launch.py")
+    PY=("$PYTHON" "$TOOLS" launch)
 fi
 
 # --- One benchmark command -------------------------------------------------------------------------------------
@@ -187,29 +146,7 @@ if ! command -v nvcc >/dev/null && [[ -x /usr/local/cuda/bin/nvcc ]]; then expor
         "load $(cut -d' ' -f1-3 /proc/loadavg)"
     { command -v nvcc >/dev/null && nvcc --version | tail -2; } || echo "(no nvcc on PATH)"
     echo "ninja $(ninja --version 2>/dev/null || echo missing), $(g++ --version 2>/dev/null | head -1 || echo 'no g++')"
-    "$PYTHON" - <<'EOF'
-import importlib.metadata as md, os, platform, sys, sysconfig
-import torch
-header = os.path.join(sysconfig.get_paths()["include"], "Python.h")  # the official ops' build needs it
-print(f"python {platform.python_version()} ({sys.executable}); "
-      f"Python.h {'present' if os.path.exists(header) else 'MISSING'}")
-print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}, "
-      f"GPU available {torch.cuda.is_available()}")
-if torch.cuda.is_available():
-    p = torch.cuda.get_device_properties(0)
-    print(f"GPU 0: {p.name}, {p.total_memory / 2**30:.1f} GiB, {p.multi_processor_count} SMs, "
-          f"capability {p.major}.{p.minor}")
-print(f"TF32 (both sides run with these defaults): matmul {torch.backends.cuda.matmul.allow_tf32}, "
-      f"cuDNN convolutions {torch.backends.cudnn.allow_tf32}")
-versions = []
-for name in ("numpy", "scipy", "scikit-image", "pillow", "transformers", "safetensors", "trimesh", "mrcfile",
-             "plyfile"):
-    try:
-        versions.append(f"{name} {md.version(name)}")
-    except md.PackageNotFoundError:
-        versions.append(f"{name} MISSING")
-print(", ".join(versions))
-EOF
+    "$PYTHON" "$TOOLS" env
 } 2>&1 | tee "$OUT/env.log"
 if ((!SMOKE)) && ! "$PYTHON" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
     echo "error: torch sees no GPU (for a CPU check use SMOKE=1)" >&2
@@ -217,44 +154,14 @@ if ((!SMOKE)) && ! "$PYTHON" -c "import torch, sys; sys.exit(not torch.cuda.is_a
 fi
 
 # --- Official custom ops: built once per machine (nvcc + ninja, cached under ~/.cache/torch_extensions) ---------
-cat >"$WORK/official_ops.py" <<'EOF'
-"""Build and check the official EG3D custom ops (bias_act, upfirdn2d) the way its code loads them."""
-import sys
-import time
-import types
-
-import torch
-
-sys.path.insert(0, sys.argv[1])
-try:  # dnnlib imports requests for downloads only (as in benchmarks/eg3d_speed.py)
-    import requests  # noqa: F401
-except ImportError:
-    sys.modules["requests"] = types.ModuleType("requests")
-from torch_utils.ops import bias_act, upfirdn2d  # noqa: E402
-
-if not torch.cuda.is_available():
-    print("no GPU: the official code uses its reference ops; nothing to build (imports checked)")
-    sys.exit(0)
-for name, module in (("bias_act", bias_act), ("upfirdn2d", upfirdn2d)):
-    began = time.perf_counter()
-    module._init()
-    print(f"{name}: built and loaded in {time.perf_counter() - began:.1f} s")
-x = torch.randn(4, 64, 64, 64, device="cuda")
-b = torch.randn(64, device="cuda")
-f = upfirdn2d.setup_filter([1, 3, 3, 1], device="cuda")
-d_bias = (bias_act.bias_act(x, b, act="lrelu") - bias_act.bias_act(x, b, act="lrelu", impl="ref")).abs().max()
-d_up = (upfirdn2d.upsample2d(x, f) - upfirdn2d.upsample2d(x, f, impl="ref")).abs().max()
-print(f"custom vs reference: bias_act max |diff| {d_bias.item():.2e}, upfirdn2d {d_up.item():.2e}")
-sys.exit(0 if max(d_bias.item(), d_up.item()) < 1e-3 else 1)
-EOF
 OPS_READY=0
 official_ops() {
     ((OPS_READY)) && return 0
     OPS_READY=1
-    step official-ops official-ops 300 60 "$PYTHON" "$WORK/official_ops.py" "$EG3D_SRC"
+    step official-ops official-ops 300 60 "$PYTHON" "$TOOLS" official-ops "$EG3D_SRC"
     if [[ "${STATUS[-1]}" != ok* ]]; then
         export OFFICIAL_OPS=reference
-        PY=("$PYTHON" "$WORK/launch.py")
+        PY=("$PYTHON" "$TOOLS" launch)
         note "WARNING  official custom ops unavailable: the official model runs its reference ops" \
             "(slower than its real GPU path)"
     fi
