@@ -1,6 +1,7 @@
 # Two commands for a fresh machine with Python 3.10+:
 #   make demo   create .venv if missing, install, run the main job (outputs under outputs/demo/)
-#   make test   create .venv if missing, install with test and face extras, run the unit tests and notebooks
+#   make test   create .venv if missing, install with test and face extras, check the layer rules (import-linter),
+#               run the unit tests and notebooks
 #
 # torch: an importable torch of the base interpreter is reused (the venv then sees the system
 # site-packages), never replaced. Otherwise $(TORCH_SPEC) is installed first; set TORCH_SPEC
@@ -20,6 +21,7 @@ demo: $(VENV)/.installed
 	$(BIN)/python -m helpers demo $(DEMO_ARGS)
 
 test: $(VENV)/.installed-test
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from helpers.runtime import keep_freed_memory
+from helpers.base.runtime import keep_freed_memory
 
 
 def loadavg() -> float:
@@ -78,7 +78,7 @@ def machine_text(devices: Sequence[torch.device]) -> str:
 def add_allocator_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--default-malloc", action="store_true",
                         help="leave glibc's default handling of large freed blocks (by default the script keeps them, "
-                             "as `python -m helpers` does: helpers.runtime.keep_freed_memory; in a side-by-side run "
+                             "as `python -m helpers` does: helpers.base.runtime.keep_freed_memory; in a side-by-side run "
                              "the official code gets the same set-up)")
 
 

@@ -88,20 +88,20 @@ def main() -> None:
     args = parser.parse_args()
     from skimage import data
 
-    from helpers import cameras
-    from helpers.invert.camera import project_landmarks
+    from helpers.base import cameras
+    from helpers.base.cameras import project_points
     from helpers.invert.crop_recipe import CropRecipe
+    from helpers.invert.dlib_landmarks import detect_faces
     from helpers.invert.landmark_template import landmark_template
-    from helpers.invert.landmarks import detect_faces
 
     mean = bfm_mean_landmarks(args.bfm)
     lm3d = five_points(mean)  # the 5 standard 3D landmarks, reduced as the photos' 68
     frontal = cameras.camera_vector(0.0, 0.0)[0].numpy().astype(np.float64)
-    faces = [("landmark template (frontal)", project_landmarks(landmark_template(), frontal, 512), 512)]
+    faces = [("landmark template (frontal)", project_points(landmark_template(), frontal, 512), 512)]
     photos = [("astronaut", data.astronaut())]
     if args.photos:
-        from helpers.invert.batch import list_photos
-        from helpers.photo import load_rgb
+        from helpers.base.photo import load_rgb
+        from helpers.invert.folder_inversion import list_photos
 
         photos += [(p.name, load_rgb(p)) for p in list_photos(args.photos)]
     for name, image in photos:
@@ -121,18 +121,20 @@ def main() -> None:
 def frontal_convention(mean: np.ndarray, frontal: np.ndarray) -> str:
     """The camera our landmark fit gives the (68, 3) BFM mean landmarks seen by the frontal EG3D camera (0, 0 = same
     "frontal")."""
+    from helpers.base.cameras import project_points
+    from helpers.invert import ibug68 as ib
     from helpers.invert import landmark_template as lt
-    from helpers.invert.camera import estimate_camera, project_landmarks
+    from helpers.invert.camera_fit import estimate_camera
 
     template = lt.landmark_template()
 
     def eye_distance(p: np.ndarray) -> float:
         # 3D points: crop_recipe.eye_mouth_points takes (68, 2) image landmarks only.
-        return float(np.linalg.norm(p[list(lt.RIGHT_EYE)].mean(0) - p[list(lt.LEFT_EYE)].mean(0)))
+        return float(np.linalg.norm(p[list(ib.RIGHT_EYE)].mean(0) - p[list(ib.LEFT_EYE)].mean(0)))
 
     # The mean face at the template's size, nose tip on the template's (the BFM frame: y up, face towards +z).
-    placed = (mean - mean[lt.NOSE_TIP]) * eye_distance(template) / eye_distance(mean) + template[lt.NOSE_TIP]
-    fit = estimate_camera(project_landmarks(placed, frontal, 512))
+    placed = (mean - mean[ib.NOSE_TIP]) * eye_distance(template) / eye_distance(mean) + template[ib.NOSE_TIP]
+    fit = estimate_camera(project_points(placed, frontal, 512))
     return (f"BFM mean face seen by the frontal EG3D camera: fitted yaw {fit.yaw_deg:+.2f}°, "
             f"elevation {fit.elevation_deg:+.2f}° (landmark rms {fit.rms_px:.1f} px)")
 

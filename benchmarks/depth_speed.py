@@ -11,25 +11,25 @@ Models are given as ``name`` or ``name@input_size`` (names of :mod:`helpers.dept
 at 128 (the original's MiDaS fine-tuning setup: ViT-L/16 on an 8×8 token grid), DPT-Large at its native 384 and
 Depth-Anything-V2-Small at 518. Measured per model and device, with the library's own code paths:
 
-* **training samples/s (model only)**: one step of the shared training loop, ``helpers.training.train_step`` (what
-  :func:`helpers.training.run_training` calls per batch: autocast forward through :class:`helpers.depth.train.DepthTask`'s
+* **training samples/s (model only)**: one step of the shared training loop, ``helpers.training.training_loop.train_step`` (what
+  :func:`helpers.training.training_loop.run_training` calls per batch: autocast forward through :class:`helpers.depth.depth_training.DepthTask`'s
   loss at the model's input size, the default loss of the model's target on 128² metric z-depth, backward, gradient
-  clipping at 1.0, Adam step from :func:`helpers.training.build_optimizer`), on one fixed synthetic loader batch
+  clipping at 1.0, Adam step from :func:`helpers.training.training_loop.build_optimizer`), on one fixed synthetic loader batch
   (pinned on GPUs, as the loader's) and ``float(loss)`` after each step, as the loop does. (The ``DepthTask`` is
   built on a tiny head dataset that is never read.) ``--warmup`` steps, then ``--repeats`` timings of ``--steps``
   steps, median.
 * **inference images/s**: ``model.predict(images)`` on uint8 ``--image-size``² images already on the device
-  (resized to the model's input inside ``predict``), under ``helpers.runtime.autocast`` of the device's precision
+  (resized to the model's input inside ``predict``), under ``helpers.base.runtime.autocast`` of the device's precision
   (``resolve_precision("auto")``: bf16 / fp16 on GPUs, fp32 on the CPU); same warm-up / repeats / median.
-* **end-to-end training** (``--skip-e2e`` to leave out): a head dataset of :func:`helpers.data.heads.write_head_dataset`
+* **end-to-end training** (``--skip-e2e`` to leave out): a head dataset of :func:`helpers.generation.head_dataset.write_head_dataset`
   (``--e2e-count`` analytic heads, by default 8 batches' worth; ``--e2e-image-size``² images, 512 as EG3D's; 128²
-  depth; written once, not timed) trained with :func:`helpers.depth.train.train_depth` for ``--e2e-steps`` steps
+  depth; written once, not timed) trained with :func:`helpers.depth.depth_training.train_depth` for ``--e2e-steps`` steps
   (``--e2e-model``, default augmentations, ``--workers`` loader processes), without and with ``cache=True``. Its
   ``train_log.csv`` is written every step; the figure is the median of the per-step ``samples_per_s`` after
   ``--e2e-warmup`` steps (their mean, which includes the epoch ends of the small dataset, in brackets). Each run
   comes right after the model-only figure of the same model and batch (paired: other jobs change the machine's
   speed over minutes). For reference the table also gives the loader alone: the train split's item time in the
-  main process (``dataset[(index, seed)]``, median) and items/s of :func:`helpers.data.loader.make_loader` with
+  main process (``dataset[(index, seed)]``, median) and items/s of :func:`helpers.training.seeded_loader.make_loader` with
   the same workers and no model, after its first batch. End-to-end ≈ model-only means the loader keeps up; the
   loader-alone rate is what a faster device could get at most from these workers.
 
@@ -71,13 +71,15 @@ from bench_common import (  # noqa: E402 (this folder: run as a script)
     timed,
 )
 
-from helpers.data.heads import HeadDatasetConfig, write_head_dataset
-from helpers.data.loader import make_loader
-from helpers.depth.dpt import BACKBONES, TransformerDepthModel
+from helpers.base.runtime import autocast, resolve_precision
 from helpers.depth.models import DepthModelConfig, build_depth_model
-from helpers.depth.train import DepthTask, TrainConfig, train_depth
-from helpers.runtime import autocast, resolve_precision
-from helpers.training import OptimConfig, build_optimizer, train_step
+from helpers.depth.networks.dpt import TransformerDepthModel
+from helpers.depth.networks.dpt_config import BACKBONES
+from helpers.depth.depth_training import DepthTask, TrainConfig, train_depth
+from helpers.generation.head_dataset import HeadDatasetConfig, write_head_dataset
+from helpers.training.seeded_loader import make_loader
+from helpers.training.training_config import OptimConfig, build_optimizer
+from helpers.training.training_loop import train_step
 
 #: Architectures of the public backbones: the fields of their Hub ``config.json`` that differ from the defaults of
 #: ``transformers``' ``DPTConfig`` / ``DepthAnythingConfig`` (5.x), plus DPT's ``readout_type`` (the default today,
@@ -436,7 +438,7 @@ def main() -> None:
                     help="training steps / inference batches per repeat (default: 1 on the CPU, 10 on GPUs)")
     ap.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 1 CPU, 3 GPU)")
     ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
-                    help="auto: bf16/fp16 on GPUs, fp32 on the CPU (helpers.runtime.resolve_precision)")
+                    help="auto: bf16/fp16 on GPUs, fp32 on the CPU (helpers.base.runtime.resolve_precision)")
     ap.add_argument("--target", default="metric_z", choices=("metric_z", "original", "relative_inverse"),
                     help="model target: the head and default loss (default: %(default)s; the U-Net has no "
                          "relative_inverse and uses metric_z then)")

@@ -44,10 +44,10 @@ from bench_common import (  # noqa: E402 (this folder: run as a script)
     timed,
 )
 
+from helpers.base.runtime import PRECISIONS, autocast  # noqa: E402
 from helpers.eg3d.config import _FFHQ512_128_INIT_KWARGS, GeneratorConfig  # noqa: E402
 from helpers.eg3d.generator import Generator  # noqa: E402
 from helpers.eg3d.tiny import tiny_config  # noqa: E402
-from helpers.runtime import PRECISIONS, autocast  # noqa: E402
 
 
 def frontal_camera(n: int, device: torch.device) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Dataset generation speed: ``helpers.data.generate`` side by side with the official EG3D path.
+"""Dataset generation speed: ``helpers.generation.generate_dataset`` side by side with the official EG3D path.
 
     python benchmarks/generate_speed.py --arch tiny --skip-mesh          # quick check, ours only
     PYTHONPATH=/tmp/pydeps python benchmarks/generate_speed.py --official-src /tmp/eg3d \\
@@ -6,11 +6,11 @@
 
 Both sides use the full-size ffhq512-128 architecture with the same random weights (``--arch tiny``:
 the small test generator, ours only), the same seeds, the same render cameras (the default viewpoint
-mix of :class:`helpers.cameras.ViewpointMix`, per seed), conditioning on the frontal camera, ψ = 0.7
+mix of :class:`helpers.generation.viewpoints.ViewpointMix`, per seed), conditioning on the frontal camera, ψ = 0.7
 on all ws, float32, and the same renderer random numbers. Measured:
 
 * **samples/s for a dataset** of ``--samples`` seeds.
-  Ours: :func:`helpers.data.generate.generate` into a fresh folder (``--batch-size`` seeds per
+  Ours: :func:`helpers.generation.generate_dataset.generate` into a fresh folder (``--batch-size`` seeds per
   batch, ``--workers`` writer threads; setup, manifest and dataset.json included), writing per
   sample a 512² PNG image, a 16-bit z-depth PNG, an opacity mask PNG, the latent and the camera.
   Official: what EG3D's ``gen_samples.py`` does for one seed and one view, at batch 1:
@@ -79,22 +79,16 @@ from bench_common import (  # noqa: E402 (this folder: run as a script)
 )
 from eg3d_speed import frontal_camera, load_official  # noqa: E402
 
-from helpers import cameras  # noqa: E402
-from helpers.data import folder  # noqa: E402
-from helpers.data.generate import (  # noqa: E402
-    GenerateConfig,
-    MeshSettings,
-    SampleRenderer,
-    SampleSettings,
-    SampleWriter,
-    default_depth_range,
-    generate,
-    latent_z,
-    render_draws,
-)
+from helpers.base import cameras  # noqa: E402
+from helpers.dataset_folder.layout import sample_id
 from helpers.eg3d.config import _FFHQ512_128_INIT_KWARGS, GeneratorConfig  # noqa: E402
 from helpers.eg3d.generator import Generator  # noqa: E402
+from helpers.eg3d.subject import latent_z
 from helpers.eg3d.tiny import tiny_config  # noqa: E402
+from helpers.generation.generate_dataset import GenerateConfig, generate
+from helpers.generation.sample_renderer import SampleRenderer, render_draws
+from helpers.generation.sample_settings import MeshSettings, SampleSettings, default_depth_range
+from helpers.generation.sample_writer import SampleWriter
 from helpers.mesh import DensityGrid, lattice_points, official_pad_width, official_sample_points, save_mesh  # noqa: E402
 
 OFFICIAL_MAX_BATCH = 1_000_000  # gen_samples.py
@@ -392,10 +386,10 @@ def main() -> None:
 
             diffs, latent_diffs = [], []
             for s in seeds:
-                a = np.asarray(Image.open(ours_dir / "images" / f"{folder.sample_id(s)}.png"), dtype=np.int16)
+                a = np.asarray(Image.open(ours_dir / "images" / f"{sample_id(s)}.png"), dtype=np.int16)
                 b = np.asarray(Image.open(off_dir / f"seed{s:04d}.png"), dtype=np.int16)
                 diffs.append(np.abs(a - b))
-                w_ours = np.load(ours_dir / "latents" / f"{folder.sample_id(s)}.npy")
+                w_ours = np.load(ours_dir / "latents" / f"{sample_id(s)}.npy")
                 w_off = np.load(off_dir / f"latent{s:04d}.npy")[0]
                 latent_diffs.append(np.abs(w_off - (w_ours if w_ours.ndim == 2 else w_ours[None])).max())
             d = np.stack(diffs)
@@ -472,7 +466,7 @@ def main() -> None:
 def _compare_meshes(mesh_dir: Path, seed: int, with_official: bool) -> None:
     from helpers.mesh import load_mesh
 
-    ours = load_mesh(mesh_dir / "ours" / "meshes" / f"{folder.sample_id(seed)}.ply", allow_empty=True)
+    ours = load_mesh(mesh_dir / "ours" / "meshes" / f"{sample_id(seed)}.ply", allow_empty=True)
     text = f"  mesh sizes: ours {ours.num_vertices} vertices / {ours.num_faces} faces"
     if with_official:
         official = load_mesh(mesh_dir / "official" / f"seed{seed:04d}.ply", allow_empty=True)

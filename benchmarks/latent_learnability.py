@@ -9,7 +9,7 @@ pixels to w on the first ``n`` samples for each ``n`` in ``--train`` and scores 
 ``n``. It prints the held-out mean absolute error of w for the ridge fit, the training samples' mean w and the
 generator's ``w_avg``. A ratio ridge / mean-w near 1 says the images carry little that a linear map (or a small
 encoder trained on as many samples) can recover; the tiny random generator is such a case, which is why
-``tests/test_latent.py`` shows learning from images on data whose w lies on a plane (``--plane 2`` here).
+``tests/latent/test_latent.py`` shows learning from images on data whose w lies on a plane (``--plane 2`` here).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpers import cameras, eg3d
+from helpers import eg3d
+from helpers.base import cameras
 
 
 def render_faces(G: eg3d.Generator, w: torch.Tensor, size: int, batch: int) -> np.ndarray:

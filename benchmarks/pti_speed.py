@@ -10,7 +10,7 @@ Stages, on ``skimage.data.astronaut()`` (the library's own code paths):
 
 * **alignment**: :func:`helpers.invert.align.align_face` (dlib HOG detection, 68 landmarks, 512² crop); the
   first call also reads dlib's landmark model (printed as "cold", not counted); then the median of ``--repeats``;
-* **camera fit**: :func:`helpers.invert.camera.estimate_camera` on the crop's landmarks, median of ``--repeats``.
+* **camera fit**: :func:`helpers.invert.camera_fit.estimate_camera` on the crop's landmarks, median of ``--repeats``.
   ``--aligned FILE`` skips both (not timed: "n/a", left out of the total) and reads the crop and camera that
   ``--save-aligned FILE`` wrote on a machine with dlib: the landmark model (~100 MB) does not travel to a GPU lease;
 * **projection** and **pivotal tuning**: one :func:`helpers.invert.inversion.invert_aligned` call with the preset's
@@ -62,7 +62,7 @@ from bench_common import (  # noqa: E402 (this folder: run as a script)
 from helpers import eg3d
 from helpers.invert import pti
 from helpers.invert.align import align_face
-from helpers.invert.camera import estimate_camera
+from helpers.invert.camera_fit import estimate_camera
 from helpers.invert.inversion import InversionConfig, invert_aligned
 from helpers.invert.lpips import load_lpips
 

@@ -2,7 +2,7 @@
 
 Each command lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``.
 Modules are imported only when their command runs, so ``--help`` stays fast. Jobs run with
-:func:`helpers.runtime.keep_freed_memory` (``HELPERS_KEEP_FREED_MEMORY=0`` turns it off).
+:func:`helpers.base.runtime.keep_freed_memory` (``HELPERS_KEEP_FREED_MEMORY=0`` turns it off).
 """
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ import sys
 from collections.abc import Sequence
 
 from helpers import __version__
-from helpers.runtime import KEEP_FREED_MEMORY_ENV, keep_freed_memory
+from helpers.base.runtime import KEEP_FREED_MEMORY_ENV, keep_freed_memory
 
 #: command name -> (module, one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("helpers.demo", "run the main job end to end and write its results under outputs/demo/"),
-    "generate": ("helpers.data.generate", "generate a synthetic face dataset with EG3D (resumable, shardable)"),
-    "merge": ("helpers.data.merge", "combine dataset folders or shard manifests into one dataset"),
-    "invert": ("helpers.invert.batch", "real photos → EG3D (alignment, camera, PTI): a Prosopo-style dataset folder"),
-    "reconstruct": ("helpers.depth.reconstruct", "face photo → depth map → mesh and viewer page, with a depth model"),
-    "train-latent": ("helpers.latent.train", "train (or resume) an encoder that predicts EG3D's latent w from a photo"),
-    "train-depth": ("helpers.depth.train", "train (or resume) a depth regressor: Attention U-Net, DPT, Depth Anything"),
-    "datasets": ("helpers.data.datasets_cli", "public datasets: list, info, download (licence first), convert"),
+    "generate": ("helpers.generation.generate_dataset", "generate a synthetic face dataset with EG3D (resumable, shardable)"),
+    "merge": ("helpers.dataset_folder.merge", "combine dataset folders or shard manifests into one dataset"),
+    "invert": ("helpers.invert.folder_inversion", "real photos → EG3D (alignment, camera, PTI): a Prosopo-style dataset folder"),
+    "reconstruct": ("helpers.depth.reconstruction", "face photo → depth map → mesh and viewer page, with a depth model"),
+    "train-latent": ("helpers.latent.latent_training", "train (or resume) an encoder that predicts EG3D's latent w from a photo"),
+    "train-depth": ("helpers.depth.depth_training", "train (or resume) a depth regressor: Attention U-Net, DPT, Depth Anything"),
+    "datasets": ("helpers.datasets.datasets_cli", "public datasets: list, info, download (licence first), convert"),
 }
 
 

@@ -15,19 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.spatial import cKDTree
 
-from helpers import cameras
-from helpers.atomic import write_npy_atomic, write_png_atomic, write_text_atomic
-from helpers.synthetic import SURFACE_LEVEL, AnalyticHead, SyntheticView
-
-if TYPE_CHECKING:
-    import torch
+from helpers.base import cameras
+from helpers.base.atomic import write_npy_atomic, write_png_atomic, write_text_atomic
+from helpers.base.depth_png import write_depth_png
+from helpers.eg3d.subject import EG3DSubject
+from helpers.generation.analytic_head import SURFACE_LEVEL, AnalyticHead, SyntheticView
+from helpers.generation.viewpoints import ViewpointMix
+from helpers.mesh import DensityGrid, depth_to_mesh, lattice_points, save_density_mrc, save_mesh
+from helpers.viewer import ViewerSample, export_html, find_chromium, screenshot_html
 
 #: Fixed z-depth range of the demo's 16-bit depth PNGs (world units), recorded in demo.json.
 DEPTH_NEAR, DEPTH_FAR = 2.0, 3.4
@@ -94,22 +95,17 @@ def run(args: argparse.Namespace) -> int:
 
 def run_demo(config: DemoConfig) -> dict:
     """Run the demo and return a summary dict (also written to ``demo.json``)."""
-    from scipy.spatial import cKDTree
-
-    from helpers.depth_png import write_depth_png
-    from helpers.mesh import DensityGrid, depth_to_mesh, lattice_points, save_density_mrc, save_mesh
-    from helpers.viewer import ViewerSample, export_html
-
     if config.views < 1:
         raise ValueError(f"--views must be at least 1, got {config.views}")
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    subject = AnalyticHead() if config.checkpoint is None else EG3DSubject.load(config)
+    subject = (AnalyticHead() if config.checkpoint is None else
+               EG3DSubject.from_seed(config.checkpoint, config.seed, config.truncation_psi))
 
     # 1. Cameras from the dataset viewpoint mix (deterministic per seed).
     seeds = list(range(config.views))
-    camera_vectors, views = cameras.ViewpointMix().cameras(seeds)
+    camera_vectors, views = ViewpointMix().cameras(seeds)
     print(f"[1/4] sampled {len(views)} cameras: " + ", ".join(f"{v.category} (yaw {np.degrees(v.yaw):+.0f}°)" for v in views))
 
     # 2. The head's surface from its density volume, as EG3D shapes are extracted.
@@ -126,7 +122,7 @@ def run_demo(config: DemoConfig) -> dict:
     records = []
     for seed, camera, view in zip(seeds, camera_vectors.numpy(), views):
         name = f"view{seed:02d}_{view.category}"
-        rendered = subject.render(camera, config.resolution, near=DEPTH_NEAR, far=DEPTH_FAR)
+        rendered = _render(subject, camera, config.resolution)
         write_png_atomic(out / "images" / f"{name}.png", rendered.image)
         write_depth_png(out / "depth" / f"{name}.png", rendered.depth, DEPTH_NEAR, DEPTH_FAR)
         write_png_atomic(out / "mask" / f"{name}.png", rendered.mask.astype(np.uint8) * 255)
@@ -172,8 +168,6 @@ def run_demo(config: DemoConfig) -> dict:
 
 
 def _maybe_screenshot(html: Path, png: Path) -> Path | None:
-    from helpers.viewer.screenshot import find_chromium, screenshot_html
-
     try:
         find_chromium()
     except RuntimeError:
@@ -182,116 +176,11 @@ def _maybe_screenshot(html: Path, png: Path) -> Path | None:
     return screenshot_html(html, png)
 
 
-class EG3DSubject:
-    """An EG3D face with the analytic head's interface: ``render(camera, …)`` and ``density(points)``.
-
-    The face is fixed by ``seed`` (z as EG3D's ``gen_samples.py`` draws it) and generated with the frontal conditioning camera
-    and truncation ψ, as the official scripts do; its tri-planes are computed once.
-    """
-
-    def __init__(self, generator, ws, description: str) -> None:
-        import torch
-
-        self.generator = generator
-        self.ws = ws
-        self.description = description
-        with torch.inference_mode():
-            self.planes = generator.planes(ws)
-
-    @property
-    def box_size(self) -> float:
-        """Side of the cube the tri-planes cover (box_warp, world units)."""
-        return float(self.generator.config.rendering.box_warp)
-
-    @classmethod
-    def load(cls, config: DemoConfig) -> EG3DSubject:
-        import torch
-
-        from helpers import eg3d
-        from helpers.data.render import latent_z
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        generator = eg3d.load(config.checkpoint, device=device)
-        z = latent_z([config.seed], generator.config.z_dim).to(device)  # EG3D's gen_samples.py seed recipe
-        c = cameras.conditioning_camera(1, device=device)
-        with torch.inference_mode():
-            ws = generator.mapping(z, c, truncation_psi=config.truncation_psi)
-        return cls(generator, ws, f"EG3D {config.checkpoint}, seed {config.seed}, ψ {config.truncation_psi}")
-
-    def render_maps(self, camera: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
-        """One render of the face from ``camera`` (25,): ``image`` (S, S, 3) uint8 at the model's resolution
-        (EG3D's official 8-bit conversion, :func:`helpers.photo.tensor_to_image`); ``depth`` (z-depth) and
-        ``depth_ray`` (distance along the ray), (R, R) float32 in world units, 0 where opacity < 0.5; ``opacity``
-        (R, R) float32 in [0, 1]. R is the neural rendering resolution.
-
-        The renderer's random draws come from a CPU generator seeded 0 (as the dataset generator draws them,
-        :func:`helpers.data.render.render_draws`): a camera gives the same render on every call, on any device.
-        """
-        import torch
-
-        from helpers.photo import tensor_to_image
-
-        G = self.generator
-        c = torch.as_tensor(np.asarray(camera, dtype=np.float32)).to(self.ws.device).reshape(1, -1)
-        with torch.inference_mode():
-            out = G.synthesize(self.ws, c, planes=self.planes,
-                               draws=G.draws(1, generator=torch.Generator().manual_seed(0)))
-        opacity = out["opacity"][0, 0].float().clamp(0, 1).cpu().numpy()
-        surface = opacity >= 0.5  # the dataset's depth_min_opacity
-
-        def masked(key: str) -> np.ndarray:
-            return np.where(surface, out[key][0, 0].float().cpu().numpy(), 0.0).astype(np.float32)
-
-        return {"image": tensor_to_image(out["image"]), "depth": masked("depth_z"), "depth_ray": masked("depth_ray"),
-                "opacity": opacity}
-
-    def render(self, camera: np.ndarray, resolution: int, *, near: float, far: float) -> SyntheticView:
-        """Image (the model's resolution), z-depth and mask (neural rendering resolution): :meth:`render_maps`
-        as the analytic head's :class:`helpers.synthetic.SyntheticView`.
-
-        ``resolution``, ``near`` and ``far`` are ignored: EG3D renders at its own resolutions
-        and ray range. The mask is opacity ≥ 0.5 (where the depth is non-zero).
-        """
-        maps = self.render_maps(camera)
-        return SyntheticView(image=maps["image"], depth=maps["depth"], mask=maps["opacity"] >= 0.5,
-                             camera=np.asarray(camera, dtype=np.float32))
-
-    def density(self, points: np.ndarray) -> np.ndarray:
-        """Raw σ at (P, 3) world points."""
-        import torch
-
-        p = torch.as_tensor(points, dtype=torch.float32, device=self.ws.device)
-        with torch.inference_mode():
-            sigma = self.generator.sample_density(self.planes, p, with_features=False)["sigma"]
-        return sigma[0, :, 0].float().cpu().numpy()
-
-    def mesh(self, resolution: int, level: float = 10.0):
-        """The face's surface: marching cubes at ``level`` (EG3D's 10 on raw σ) on a ``resolution``³ lattice over
-        the generator's box, in EG3D world units and frame (the cameras' frame)."""
-        from helpers.mesh import DensityGrid, lattice_points
-
-        points = lattice_points(resolution, box_size=self.box_size)
-        grid = DensityGrid.from_values(self.density(points).astype(np.float32), resolution, box_size=self.box_size)
-        return grid.to_mesh(level=level)
-
-    def orbit_views(self, yaws: Sequence[float], pitch: float = 0.0) -> list[np.ndarray]:
-        """(S, S, 3) uint8 renders from orbit cameras at ``yaws`` (radians) and ``pitch`` (EG3D's orbit pitch
-        offset, not an angle: see :mod:`helpers.cameras`).
-
-        Each distinct camera is rendered once: a yaw whose camera repeats an earlier one (a turntable sweeps
-        every yaw twice) gets that render again, the same array. Renders are deterministic, so the frames
-        are those of one render per yaw.
-        """
-        renders: dict[bytes, np.ndarray] = {}
-        views = []
-        for yaw in yaws:
-            camera = cameras.camera_vector(yaw, pitch)[0].numpy()
-            key = camera.tobytes()  # the render depends on the camera alone
-            if key not in renders:
-                renders[key] = self.render_maps(camera)["image"]
-            views.append(renders[key])
-        return views
-
-    def orbit_strip(self, yaws: Sequence[float], pitch: float = 0.0) -> np.ndarray:
-        """(S, len(yaws)·S, 3) uint8: :meth:`orbit_views` side by side."""
-        return np.concatenate(self.orbit_views(yaws, pitch), axis=1)
+def _render(subject: AnalyticHead | EG3DSubject, camera: np.ndarray, resolution: int) -> SyntheticView:
+    """Image, z-depth and mask of the subject from ``camera``. EG3D renders at its own resolutions and ray range
+    (``resolution`` is for the analytic head); its mask is opacity ≥ 0.5, where its depth is non-zero."""
+    if isinstance(subject, AnalyticHead):
+        return subject.render(camera, resolution, near=DEPTH_NEAR, far=DEPTH_FAR)
+    maps = subject.render_maps(camera)
+    return SyntheticView(image=maps["image"], depth=maps["depth"], mask=maps["opacity"] >= 0.5,
+                         camera=np.asarray(camera, dtype=np.float32))

@@ -1,5 +1,5 @@
-"""A local HTTP file server on 127.0.0.1 for the download tests (shared by ``test_download.py`` and
-``test_data_download.py``).
+"""A local HTTP file server on 127.0.0.1 for the tests of downloads (``tests/download/conftest.py``, the LPIPS
+weights).
 
 It supports ``Range`` (or ignores it, or drops the connection half way, on demand) and records every request, so the
 tests can prove what went over the wire.

@@ -37,7 +37,7 @@ def test_module_entry_point_runs():
 
 
 def test_demo_writes_meshes_and_viewer(tmp_path):
-    from helpers.depth_png import read_depth_png
+    from helpers.base.depth_png import read_depth_png
     from helpers.mesh import load_mesh
 
     out = tmp_path / "demo"

@@ -1,6 +1,6 @@
 """Training losses for depth regression, selected through one typed config.
 
-Inputs follow :mod:`helpers.depth.metrics`: prediction and target of shape (N, 1, H, W) or (N, H, W), the target
+Inputs follow :mod:`helpers.depth.metrics.depth_metrics`: prediction and target of shape (N, 1, H, W) or (N, H, W), the target
 camera-space z-depth in EG3D world units (0 = no surface), an optional bool foreground mask. A pixel counts when
 the mask is true and the target is finite and > 0 (*valid*). **Masked** means averaged over all valid pixels of
 the batch ("batch-based", as MiDaS): images with an empty mask add nothing, and an all-empty batch gives a zero
@@ -9,14 +9,14 @@ loss that is still attached to the graph. Every loss is differentiable with resp
 Kinds (:class:`DepthLossConfig`)
 --------------------------------
 - ``original_l1``: the original project's loss, for comparable numbers. The target is turned into its per-image
-  [-1, 1] map (:func:`helpers.depth.metrics.original_normalize`: 1 = nearest, −1 = farthest and background) and
+  [-1, 1] map (:func:`helpers.depth.metrics.depth_metrics.original_normalize`: 1 = nearest, −1 = farthest and background) and
   the raw prediction is compared with it, ``mean |pred − target|``. ``masked=False`` averages over every pixel
   of the batch, exactly the original's ``nn.L1Loss(reduction='mean')``; the default averages over valid pixels.
 - ``l1`` / ``l2``: masked mean |r| / mean r² with r = pred − target, on metric z-depth (world units / squared),
   or on inverse depth 1/z with ``space="disparity"``.
 - ``ssi``: the scale-and-shift-invariant loss of Ranftl et al. 2020 (MiDaS), on depth or (as MiDaS) on
   disparity. ``ssi_alignment="least_squares"`` (default): per image the prediction is aligned to the target by
-  the least-squares scale and shift over the valid pixels (:func:`helpers.depth.metrics.align_scale_shift`,
+  the least-squares scale and shift over the valid pixels (:func:`helpers.depth.metrics.depth_metrics.align_scale_shift`,
   gradients flow through the fit), loss ``Σ r² / (2M)``, their ℒ_ssimse, the one the released DPT / MiDaS
   v3 training used. ``"median"``: both maps are normalised per image by their median t and mean absolute
   deviation s = mean |x − t| over the valid pixels, loss ``Σ |x̂_pred − x̂_target| / (2M)``, the paper's ℒ_ssi
@@ -38,7 +38,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .metrics import align_scale_shift, as_batch, masked_mean, masked_median, original_normalize, valid_mask
+from helpers.depth.metrics.alignment import align_scale_shift
+from helpers.depth.metrics.depth_metrics import original_normalize
+from helpers.depth.metrics.masked import as_batch, masked_mean, masked_median, valid_mask
 
 LossKind = Literal["original_l1", "l1", "l2", "ssi"]
 _KINDS = ("original_l1", "l1", "l2", "ssi")

@@ -1,7 +1,7 @@
 """One way to name, build, save and load every depth model of the toolkit.
 
 A :class:`DepthModelConfig` says which network (``"attention_unet"`` or a transformer backbone of
-:data:`helpers.depth.dpt.BACKBONES`), at which input size, and **what it regresses** (:attr:`DepthModelConfig.target`):
+:data:`helpers.depth.networks.dpt.BACKBONES`), at which input size, and **what it regresses** (:attr:`DepthModelConfig.target`):
 
 - ``"original"``: the original project's per-image normalised depth in [-1, 1], 1 = nearest, −1 = farthest
   foreground point and background (what the published Attention U-Net outputs);
@@ -30,9 +30,11 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch import nn
 
-from helpers.atomic import atomic_path
-from helpers.depth.attention_unet import AttentionUNet, AttentionUNetConfig
-from helpers.depth.dpt import BACKBONES, TransformerDepthConfig, TransformerDepthModel
+from helpers.base.atomic import atomic_path
+from helpers.depth.networks.attention_unet import AttentionUNet, AttentionUNetConfig
+from helpers.depth.networks.dpt import TransformerDepthModel
+from helpers.depth.networks.dpt_config import BACKBONES, TransformerDepthConfig
+from helpers.depth.networks.unet_weights import download_published_weights
 
 ModelTarget = Literal["original", "metric_z", "relative_inverse"]
 _TARGETS = ("original", "metric_z", "relative_inverse")
@@ -50,7 +52,7 @@ class DepthModelConfig:
     """Which depth network to build.
 
     Attributes:
-        name: ``"attention_unet"`` or a backbone of :data:`helpers.depth.dpt.BACKBONES` (``"dpt-large"``,
+        name: ``"attention_unet"`` or a backbone of :data:`helpers.depth.networks.dpt.BACKBONES` (``"dpt-large"``,
             ``"dpt-hybrid-midas"``, ``"depth-anything-v2-small"``, ``"tiny-random-dpt"``, …).
         target: what the output means (module docstring). ``"relative_inverse"`` keeps a transformer's published
             ReLU head; the other targets use a linear last layer.
@@ -194,14 +196,13 @@ def load_depth_model(source: str | os.PathLike[str], *, device: torch.device | s
                      cache_dir: str | os.PathLike[str] | None = None) -> LoadedDepthModel:
     """A depth model, in eval mode on ``device``, from one of:
 
-    - a checkpoint of :func:`save_depth_model` or a training state of :mod:`helpers.depth.train`
+    - a checkpoint of :func:`save_depth_model` or a training state of :mod:`helpers.depth.depth_training`
       (``best.pt`` / ``last.pt``);
     - ``"published-unet"``: the original authors' Attention U-Net, downloaded once with gdown into ``cache_dir``;
     - a ``.pt`` file of the original project (an Attention U-Net state dict);
-    - a backbone name of :data:`helpers.depth.dpt.BACKBONES` with Hub weights (``"dpt-large"``, …): the published
+    - a backbone name of :data:`helpers.depth.networks.dpt.BACKBONES` with Hub weights (``"dpt-large"``, …): the published
       relative-inverse-depth model (needs internet on first use).
     """
-    from helpers.depth.unet_weights import download_published_weights
 
     name = os.fspath(source)
     if name == PUBLISHED_UNET:

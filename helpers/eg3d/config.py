@@ -289,7 +289,7 @@ class GeneratorConfig:
 
         ``rendering_kwargs`` defaults to ``init_kwargs['rendering_kwargs']`` (a checkpoint may also
         store an updated copy as an attribute; pass that one). ``extras`` are the non-constructor
-        facts :func:`helpers.eg3d.checkpoint.read_checkpoint` reports (``plane_axes`` matrices,
+        facts :func:`helpers.eg3d.checkpoints.checkpoint_files.read_checkpoint` reports (``plane_axes`` matrices,
         LPFF's ``average_camera``). Unknown synthesis keyword arguments raise ``ValueError`` because
         they could change the architecture.
         """

@@ -23,12 +23,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from .config import GeneratorConfig
-from .rays import forward_axis, make_rays, split_camera
-from .renderer import DEFAULT_RAY_CHUNK, RenderDraws, render_rays
-from .superresolution import SuperResolution
-from .synthesis import Backbone
-from .triplane import OSGDecoder, TriplaneSampler
+from helpers.eg3d.config import GeneratorConfig
+from helpers.eg3d.rays import forward_axis, make_rays, split_camera
+from helpers.eg3d.renderer import DEFAULT_RAY_CHUNK, RenderDraws, render_rays
+from helpers.eg3d.superresolution import SuperResolution
+from helpers.eg3d.synthesis import Backbone
+from helpers.eg3d.triplane import OSGDecoder, TriplaneSampler
 
 __all__ = ["Generator"]
 
@@ -62,7 +62,7 @@ class Generator(nn.Module):
 
     @classmethod
     def from_checkpoint_contents(cls, contents: Any, device: torch.device | str = "cpu") -> "Generator":
-        """Build from :class:`helpers.eg3d.checkpoint.CheckpointContents` (strict key matching)."""
+        """Build from :class:`helpers.eg3d.checkpoints.checkpoint_files.CheckpointContents` (strict key matching)."""
         config = GeneratorConfig.from_init_kwargs(
             contents.init_kwargs, rendering_kwargs=contents.rendering_kwargs,
             neural_rendering_resolution=contents.neural_rendering_resolution,
@@ -108,7 +108,7 @@ class Generator(nn.Module):
         """z (N, z_dim), conditioning camera c (N, 25) -> ws (N, num_ws, w_dim).
 
         Truncation ``w_avg + psi * (w - w_avg)`` applies to the first ``truncation_cutoff`` ws (all if
-        None). EG3D conditions on a frontal camera (``helpers.cameras``) for typical use.
+        None). EG3D conditions on a frontal camera (``helpers.base.cameras``) for typical use.
         """
         return self.backbone.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
 

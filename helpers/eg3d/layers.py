@@ -12,7 +12,15 @@ import math
 import torch
 from torch import nn
 
-from .ops import LRELU_GAIN, bias_act, can_overwrite, conv_memory_format, modulated_conv2d, setup_filter, upsample2d
+from helpers.eg3d.ops import (
+    LRELU_GAIN,
+    bias_act,
+    can_overwrite,
+    conv_memory_format,
+    modulated_conv2d,
+    setup_filter,
+    upsample2d,
+)
 
 __all__ = ["FullyConnectedLayer", "SynthesisLayer", "ToRGBLayer", "SynthesisBlock", "NOISE_MODES"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import MappingConfig
-from .layers import FullyConnectedLayer
-from .ops import normalize_2nd_moment
+from helpers.eg3d.config import MappingConfig
+from helpers.eg3d.layers import FullyConnectedLayer
+from helpers.eg3d.ops import normalize_2nd_moment
 
 __all__ = ["MappingNetwork", "truncate"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from helpers.cameras import unpack
+from helpers.base.cameras import unpack
 
 __all__ = ["split_camera", "make_rays", "forward_axis"]
 
@@ -20,7 +20,7 @@ __all__ = ["split_camera", "make_rays", "forward_axis"]
 def split_camera(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """EG3D 25-vectors (N, 25) -> cam2world (N, 4, 4), normalised intrinsics (N, 3, 3).
 
-    Layout (see :mod:`helpers.cameras`): 16 row-major cam2world floats, then 9 row-major intrinsics.
+    Layout (see :mod:`helpers.base.cameras`): 16 row-major cam2world floats, then 9 row-major intrinsics.
     """
     if c.ndim != 2:
         raise ValueError(f"cameras must have shape (N, 25) (EG3D label vectors), got {tuple(c.shape)}")

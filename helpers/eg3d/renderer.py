@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .config import RenderingConfig
-from .ops import autocast_dtype
-from .triplane import OSGDecoder, TriplaneSampler
+from helpers.eg3d.config import RenderingConfig
+from helpers.eg3d.ops import autocast_dtype
+from helpers.eg3d.triplane import OSGDecoder, TriplaneSampler
 
 __all__ = ["RenderDraws", "RenderResult", "composite", "sample_weights", "expected_depth", "stratified_depths",
            "importance_depths", "render_rays", "DEFAULT_RAY_CHUNK"]

@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import SuperresolutionConfig
-from .layers import SynthesisBlock
-from .ops import setup_filter
+from helpers.eg3d.config import SuperresolutionConfig
+from helpers.eg3d.layers import SynthesisBlock
+from helpers.eg3d.ops import setup_filter
 
 __all__ = ["SuperResolution"]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import MappingConfig, SynthesisConfig
-from .layers import NOISE_MODES, SynthesisBlock
-from .mapping import MappingNetwork
+from helpers.eg3d.config import MappingConfig, SynthesisConfig
+from helpers.eg3d.layers import NOISE_MODES, SynthesisBlock
+from helpers.eg3d.mapping import MappingNetwork
 
 __all__ = ["SynthesisNetwork", "Backbone"]
 

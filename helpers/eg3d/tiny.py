@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-from .config import GeneratorConfig, RenderingConfig
-from .generator import Generator
+from helpers.eg3d.config import GeneratorConfig, RenderingConfig
+from helpers.eg3d.generator import Generator
 
 __all__ = ["tiny_config", "tiny_random"]
 

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import OFFICIAL_PLANE_AXES
-from .layers import FullyConnectedLayer
-from .ops import can_overwrite
+from helpers.eg3d.config import OFFICIAL_PLANE_AXES
+from helpers.eg3d.layers import FullyConnectedLayer
+from helpers.eg3d.ops import can_overwrite
 
 __all__ = ["PLANE_AXES", "project_to_planes", "sample_triplane", "TriplaneSampler", "OSGDecoder"]
 

@@ -1,15 +1,21 @@
-"""Real photos into EG3D: offline face alignment, camera estimation, PTI inversion, Prosopo-style export.
+"""Real photos into EG3D: offline face alignment, a camera from the landmarks, PTI inversion, Prosopo-style sets.
 
-:mod:`helpers.invert.landmarks` (dlib face detection and 68 landmarks, models from the
-``face_recognition_models`` package), :mod:`helpers.invert.crop_recipe` (the FFHQ/EG3D crop geometry),
-:mod:`helpers.invert.align` (photo → aligned 512² crop), :mod:`helpers.invert.landmark_template` and
-:mod:`helpers.invert.camera` (EG3D camera from the landmarks; its accuracy:
-:mod:`helpers.invert.camera_accuracy`), :mod:`helpers.invert.lpips` (LPIPS-VGG16 of our own),
-:mod:`helpers.invert.pti` (W/W+ projection and pivotal tuning), :mod:`helpers.invert.delta` (tuned
-generators as weight deltas), :mod:`helpers.invert.inversion` (the whole chain for one photo),
-:mod:`helpers.invert.report` (loss curves and comparison pictures) and :mod:`helpers.invert.batch`
-(``python -m helpers invert PHOTOS --out DATASET``).
+The chain for one photo (:func:`invert_photo`): :mod:`~.dlib_landmarks` (dlib face detection and the 68
+:mod:`~.ibug68` landmarks) → :func:`align_face` (the FFHQ/EG3D crop of :mod:`~.crop_recipe`) →
+:func:`estimate_camera` (an EG3D camera fitted to the :mod:`~.landmark_template`) → PTI (:mod:`~.pti`, with the
+LPIPS of :mod:`~.lpips`) → an :class:`Inversion` (renders, depth, mesh, a tuned generator as a
+:mod:`~.weight_delta`). :func:`invert_folder` (``python -m helpers invert``) does a folder of photos.
 
-dlib is needed only for alignment: ``pip install "eg3d-face-toolkit[face]"`` (``dlib-bin`` and
-``face_recognition_models``).
+dlib is needed only for alignment: ``pip install "eg3d-face-toolkit[face]"``.
 """
+
+from helpers.invert.align import AlignConfig, AlignedFace, AlignmentError, align_face
+from helpers.invert.camera_fit import CameraEstimate, CameraFitConfig, estimate_camera
+from helpers.invert.inversion import Inversion, InversionConfig, invert_photo
+from helpers.invert.folder_inversion import BatchConfig, invert_folder
+from helpers.invert.lpips import LPIPS, load_lpips
+from helpers.invert.pti import PTIConfig
+
+__all__ = ["LPIPS", "AlignConfig", "AlignedFace", "AlignmentError", "BatchConfig", "CameraEstimate",
+           "CameraFitConfig", "Inversion", "InversionConfig", "PTIConfig", "align_face", "estimate_camera",
+           "invert_folder", "invert_photo", "load_lpips"]

@@ -20,10 +20,10 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from helpers.base.photo import load_rgb
 from helpers.invert.crop_recipe import CropRecipe, apply_transform, crop_transform, eye_mouth_points
-from helpers.invert.landmark_template import as_landmarks
-from helpers.invert.landmarks import DetectedFace, detect_faces
-from helpers.photo import load_rgb
+from helpers.invert.dlib_landmarks import DetectedFace, detect_faces
+from helpers.invert.ibug68 import as_landmarks
 
 __all__ = ["AlignConfig", "AlignedFace", "AlignmentError", "FaceTooSmallError", "MultipleFacesError",
            "NoFaceError", "Padding", "align_face", "draw_landmarks", "select_face", "warp_to_crop"]
@@ -299,7 +299,7 @@ def align_face(photo: Any, config: AlignConfig = AlignConfig(), *, landmarks: np
     """Detect the face in ``photo`` and crop it to the FFHQ/EG3D frame.
 
     Args:
-        photo: a path, a PIL image or an array (see :func:`helpers.photo.load_rgb`: EXIF orientation,
+        photo: a path, a PIL image or an array (see :func:`helpers.base.photo.load_rgb`: EXIF orientation,
             grey, alpha over white and 16-bit images are handled).
         config: face choice, checks, crop sizes and padding.
         landmarks: (68, 2) iBUG landmarks in source pixels: skip detection (e.g. from another detector).

@@ -2,8 +2,8 @@
 
 Landmarks of the 3D template (:mod:`helpers.invert.landmark_template`) are projected from known EG3D cameras,
 perturbed (template scale, image scale and offset, pixel noise, optionally per-point shape noise) and fitted
-with :func:`helpers.invert.camera.estimate_camera`; the errors in yaw and elevation are tabulated (the table in
-:mod:`helpers.invert.camera`'s docstring comes from here).
+with :func:`helpers.invert.camera_fit.estimate_camera`; the errors in yaw and elevation are tabulated (the table in
+:mod:`helpers.invert.camera_fit`'s docstring comes from here).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from helpers.cameras import elevation_to_pitch
+from helpers.base.cameras import camera_from_angles, elevation_to_pitch, project_points
 from helpers.invert import landmark_template as lt
-from helpers.invert.camera import CameraFitConfig, camera_from_angles, estimate_camera, project_landmarks
+from helpers.invert.camera_fit import CameraFitConfig, estimate_camera
 
 __all__ = ["AccuracyRow", "accuracy_poses", "format_accuracy", "measure_accuracy", "synthetic_landmarks"]
 
@@ -51,7 +51,7 @@ def synthetic_landmarks(
         points = points + rng.normal(0.0, shape_noise, points.shape)
     camera = camera_from_angles(yaw, pitch, roll, dtype=torch.float64).numpy()
     c0 = (image_size - 1) / 2.0
-    lm = (project_landmarks(points, camera, image_size) - c0) * image_scale + c0 + np.asarray(image_offset)
+    lm = (project_points(points, camera, image_size) - c0) * image_scale + c0 + np.asarray(image_offset)
     if noise_px:
         lm = lm + rng.normal(0.0, noise_px, lm.shape)
     return lm

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helpers.invert import landmark_template as lt
+from helpers.invert import ibug68 as ib
 
 __all__ = [
     "EG3D_CENTER_SHIFT",
@@ -110,9 +110,9 @@ def eye_mouth_points(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     Left and right are as seen in the image (FFHQ's naming): the image-left eye and mouth corner are the
     subject's right ones (:data:`helpers.invert.landmark_template.RIGHT_EYE`, 36–41, and corner 48).
     """
-    lm = lt.as_landmarks(landmarks)
-    return (lm[list(lt.RIGHT_EYE)].mean(0), lm[list(lt.LEFT_EYE)].mean(0), lm[lt.RIGHT_MOUTH_CORNER],
-            lm[lt.LEFT_MOUTH_CORNER])
+    lm = ib.as_landmarks(landmarks)
+    return (lm[list(ib.RIGHT_EYE)].mean(0), lm[list(ib.LEFT_EYE)].mean(0), lm[ib.RIGHT_MOUTH_CORNER],
+            lm[ib.LEFT_MOUTH_CORNER])
 
 
 def face_quad(landmarks: np.ndarray, quad_scale: float = 1.0, center_shift: float = 0.0) -> FaceQuad:

@@ -3,14 +3,14 @@
 :func:`invert_photo` runs the whole chain on one photo:
 
 1. :func:`helpers.invert.align.align_face`: dlib landmarks and the FFHQ/EG3D 512² crop;
-2. :func:`helpers.invert.camera.estimate_camera`: the EG3D camera from the 68 landmarks (or a camera
+2. :func:`helpers.invert.camera_fit.estimate_camera`: the EG3D camera from the 68 landmarks (or a camera
    the caller gives, e.g. from EG3D's published FFHQ ``dataset.json``);
 3. :func:`helpers.invert.pti.project` then :func:`helpers.invert.pti.tune`.
 
 The :class:`Inversion` it returns holds the aligned photo, camera, pivot latent, tuned generator,
 the reconstruction with its z-depth and opacity (world units, neural rendering resolution), PSNR /
 SSIM / LPIPS after each stage, loss curves and timings, and renders novel views and meshes on
-demand. :meth:`Inversion.save` writes it all to a folder; :mod:`helpers.invert.batch` also writes a
+demand. :meth:`Inversion.save` writes it all to a folder; :mod:`helpers.invert.folder_inversion` also writes a
 Prosopo-style sample into a dataset folder.
 """
 
@@ -29,9 +29,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers import cameras
-from helpers.demo import EG3DSubject
+from helpers.base import cameras
+from helpers.base.atomic import atomic_path, write_npy_atomic, write_png_atomic, write_text_atomic
+from helpers.base.cameras import camera_from_angles
+from helpers.base.depth_png import write_depth_png
+from helpers.base.photo import resize_square
+from helpers.eg3d.subject import EG3DSubject
+from helpers.generation.sample_settings import default_depth_range
+from helpers.generation.viewpoints import ViewpointMix
 from helpers.invert import pti
+from helpers.invert.align import AlignConfig, align_face
+from helpers.invert.camera_fit import CameraFitConfig, estimate_camera
+from helpers.invert.weight_delta import save_weight_delta, weight_delta
+from helpers.mesh import save_mesh
 
 __all__ = ["Inversion", "InversionConfig", "PreparedPhoto", "invert_aligned", "invert_photo", "orbit_parameters",
            "prepare_photo"]
@@ -44,7 +54,7 @@ class InversionConfig:
     Attributes:
         pti: projection and tuning settings (``PTIConfig.preset("default" | "fast" | "smoke")``).
         align: face detection and crop settings (:class:`helpers.invert.align.AlignConfig`); None = defaults.
-        camera_fit: landmark camera fit settings (:class:`helpers.invert.camera.CameraFitConfig`); None = defaults.
+        camera_fit: landmark camera fit settings (:class:`helpers.invert.camera_fit.CameraFitConfig`); None = defaults.
         mesh_resolution: density lattice size for :meth:`Inversion.mesh` (256 as the dataset generator).
         mesh_level: marching-cubes level on raw density (EG3D's 10).
     """
@@ -123,7 +133,7 @@ class Inversion:
 
     def novel_views(self, yaws: tuple[float, ...] = (-0.6, -0.3, 0.0, 0.3, 0.6), pitch: float = 0.0) -> np.ndarray:
         """(S, len(yaws)·S, 3) uint8 strip of renders from orbit cameras at ``yaws`` (radians) and ``pitch``
-        (EG3D's orbit pitch offset, not an angle: see :mod:`helpers.cameras`)."""
+        (EG3D's orbit pitch offset, not an angle: see :mod:`helpers.base.cameras`)."""
         return self.subject().orbit_strip(yaws, pitch)
 
     def orbit_frames(self, count: int = 24, yaw_range: float = 0.5, pitch: float = 0.0) -> list[np.ndarray]:
@@ -154,12 +164,9 @@ class Inversion:
         """Write the inversion into ``out_dir``: ``target.png``, ``reconstruction.png``, ``projected.png``,
         ``novel_views.png``, ``orbit.gif`` (a looping turntable of ``frames`` renders; 0: none),
         ``pivot_w.npy``, ``camera.npy``, ``depth.png`` (16-bit z-depth, near/far in ``inversion.json``: the
-        encoding of the batch's ``depth/<id>.png``, :func:`helpers.data.sample_settings.default_depth_range`),
-        ``opacity.png``, ``generator_delta.safetensors`` (:mod:`helpers.invert.delta`), ``losses.csv``,
+        encoding of the batch's ``depth/<id>.png``, :func:`helpers.generation.sample_settings.default_depth_range`),
+        ``opacity.png``, ``generator_delta.safetensors`` (:mod:`helpers.invert.weight_delta`), ``losses.csv``,
         ``inversion.json`` (metrics, timings, camera fit, settings) and ``mesh.ply``."""
-        from helpers.atomic import write_npy_atomic, write_png_atomic, write_text_atomic
-        from helpers.depth_png import write_depth_png
-        from helpers.invert.delta import save_weight_delta, weight_delta
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -189,18 +196,15 @@ class Inversion:
                 "tuning_stopped_early": self.tuning.stopped_early, "config": self.config.as_dict(),
                 "base": base_identity}
         if mesh:
-            from helpers.mesh import save_mesh
-
             save_mesh(self.mesh(), out / "mesh.ply")
         write_text_atomic(out / "inversion.json", json.dumps(info, indent=2, default=float) + "\n")
         return out
 
     def _depth_range(self) -> tuple[float, float]:
         """(near, far) of ``depth.png``: the dataset generator's default range for the default viewpoint
-        mix, the one :mod:`helpers.invert.batch` writes ``depth/<id>.png`` with (one encoding for both)."""
-        from helpers.data.sample_settings import default_depth_range
+        mix, the one :mod:`helpers.invert.folder_inversion` writes ``depth/<id>.png`` with (one encoding for both)."""
 
-        return default_depth_range(self.generator.config, cameras.ViewpointMix())
+        return default_depth_range(self.generator.config, ViewpointMix())
 
     def _camera_fit_dict(self) -> dict[str, Any] | None:
         est = self.camera_estimate
@@ -214,20 +218,17 @@ def _write_gif(path: Path, frames: list[np.ndarray], milliseconds: int = 80) -> 
     """A looping animated GIF (PIL, no video library needed), written atomically."""
     from PIL import Image
 
-    from helpers.atomic import atomic_path
-
     images = [Image.fromarray(f) for f in frames]
     with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=milliseconds, loop=0)
 
 
 def orbit_parameters(camera: np.ndarray) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) of :func:`helpers.invert.camera.camera_from_angles` for an EG3D camera (25,):
+    """(yaw, pitch, roll) of :func:`helpers.base.cameras.camera_from_angles` for an EG3D camera (25,):
     yaw and pitch from its position, roll from its x axis against the look-at camera at that position.
     Yaw and roll are radians; pitch is EG3D's orbit pitch offset, not an angle (``sin(elevation) =
-    −(2/π)·pitch``, see :mod:`helpers.cameras`). (A camera that does not look at the pivot is
+    −(2/π)·pitch``, see :mod:`helpers.base.cameras`). (A camera that does not look at the pivot is
     re-parametrised as one that does.)"""
-    from helpers.invert.camera import camera_from_angles
 
     yaw, pitch, _ = cameras.orbit_angles(camera[:16].reshape(4, 4).astype(np.float64))
     reference = camera_from_angles(float(yaw), float(pitch), 0.0).numpy()[:16].reshape(4, 4)
@@ -245,8 +246,6 @@ def invert_aligned(target: np.ndarray, camera: np.ndarray | torch.Tensor, G: nn.
     target = np.asarray(target)
     size = int(G.img_resolution)
     if target.shape != (size, size, 3):
-        from helpers.photo import resize_square
-
         if target.ndim != 3 or target.shape[0] != target.shape[1]:
             raise ValueError(f"an aligned photo must be square (S, S, 3), got {target.shape}")
         target = resize_square(target, size)
@@ -285,7 +284,7 @@ class PreparedPhoto:
     Attributes:
         aligned: the :class:`helpers.invert.align.AlignedFace` (``aligned.image``: the 512² crop).
         camera: (25,) float32 EG3D camera: the one given, else the landmark fit's.
-        camera_estimate: the landmark fit (:class:`helpers.invert.camera.CameraEstimate`), None when given.
+        camera_estimate: the landmark fit (:class:`helpers.invert.camera_fit.CameraEstimate`), None when given.
         seconds: wall time of ``align`` and (when fitted) ``camera``.
     """
 
@@ -300,8 +299,6 @@ def prepare_photo(photo: Any, config: InversionConfig = InversionConfig(), *,
     """The first two steps of :func:`invert_photo`: align ``photo`` (path, PIL image or (H, W, 3) array) and
     fit its camera to the landmarks, unless ``camera`` is given. Raises
     :class:`helpers.invert.align.AlignmentError` subclasses for photos without a usable face."""
-    from helpers.invert.align import AlignConfig, align_face
-    from helpers.invert.camera import CameraFitConfig, estimate_camera
 
     began = time.perf_counter()
     aligned = align_face(photo, config.align or AlignConfig())
@@ -321,7 +318,7 @@ def invert_photo(photo: Any, G: nn.Module, lpips: nn.Module, config: InversionCo
                  camera: np.ndarray | None = None, on_step: pti.StepCallback | None = None,
                  w_init: torch.Tensor | None = None) -> Inversion:
     """Align ``photo`` (path, PIL image or (H, W, 3) array), estimate its camera (unless ``camera`` is
-    given, e.g. from EG3D's FFHQ labels: :func:`helpers.invert.camera.camera_from_dataset_json`) and
+    given, e.g. from EG3D's FFHQ labels: :func:`helpers.invert.camera_fit.camera_from_dataset_json`) and
     invert it with PTI. ``w_init`` starts the projection from a latent (e.g. a latent-regression
     prediction). Raises :class:`helpers.invert.align.AlignmentError` subclasses for photos without a
     usable face."""

@@ -4,7 +4,7 @@ The template is an *average adult face*, written down here point by point from p
 proportions (no 3D morphable model, no copied landmark table), then scaled and placed in EG3D's FFHQ
 world frame so that the frontal EG3D camera sees it where the FFHQ/EG3D crop puts every face.
 
-**Frame** (as :mod:`helpers.cameras`): y up, x towards the image right of the frontal view (the
+**Frame** (as :mod:`helpers.base.cameras`): y up, x towards the image right of the frontal view (the
 subject's *left*), the face looks towards +z. Index order is iBUG/dlib: jaw 0–16, brows 17–26, nose
 bridge 27–30, nostrils 31–35, eyes 36–47, outer mouth 48–59, inner mouth 60–67; the subject's right
 (jaw 0, brow 17, eye 36–41, mouth corner 48) lies on the image left (x < 0).
@@ -55,50 +55,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+import torch
 
-__all__ = [
-    "BROWS",
-    "EYES",
-    "INNER_MOUTH",
-    "JAW",
-    "LEFT_EYE",
-    "LEFT_MOUTH_CORNER",
-    "MIRROR",
-    "MOUTH",
-    "NOSE",
-    "NOSE_BRIDGE",
-    "NOSE_TIP",
-    "NOSE_TIP_Z",
-    "NOSTRILS",
-    "OUTER_MOUTH",
-    "RIGHT_EYE",
-    "RIGHT_MOUTH_CORNER",
-    "TEMPLATE_MM",
-    "TemplateInfo",
-    "as_landmarks",
-    "landmark_template",
-    "mirror_landmarks",
-    "template_info",
-]
+from helpers.base.cameras import FOCAL, PIVOT, RADIUS, camera_from_angles, project_points
+from helpers.invert.crop_recipe import CropRecipe
+from helpers.invert.ibug68 import MIRROR, NOSE_TIP
 
-#: Index groups (iBUG 68-point order, 0-based). "Right" = the subject's right = the image left.
-JAW: tuple[int, ...] = tuple(range(17))
-BROWS: tuple[int, ...] = tuple(range(17, 27))
-NOSE_BRIDGE: tuple[int, ...] = tuple(range(27, 31))
-NOSTRILS: tuple[int, ...] = tuple(range(31, 36))
-NOSE: tuple[int, ...] = NOSE_BRIDGE + NOSTRILS
-RIGHT_EYE: tuple[int, ...] = tuple(range(36, 42))
-LEFT_EYE: tuple[int, ...] = tuple(range(42, 48))
-EYES: tuple[int, ...] = RIGHT_EYE + LEFT_EYE
-OUTER_MOUTH: tuple[int, ...] = tuple(range(48, 60))
-INNER_MOUTH: tuple[int, ...] = tuple(range(60, 68))
-MOUTH: tuple[int, ...] = OUTER_MOUTH + INNER_MOUTH
-NOSE_TIP = 30
-RIGHT_MOUTH_CORNER = 48
-LEFT_MOUTH_CORNER = 54
+__all__ = ["NOSE_TIP_Z", "TEMPLATE_MM", "TILT_DEG", "TemplateInfo", "landmark_template", "template_info"]
 
 #: World z of the nose tip (EG3D units): the frontal camera (z = 2.7) sees it at depth ≈ 2.35.
 NOSE_TIP_Z = 0.35
@@ -109,25 +74,6 @@ NOSE_TIP_Z = 0.35
 #: the untilted template at −3.1° elevation, the template tilted by 3.6° at 0.0° (yaw −0.1°).
 TILT_DEG = 3.6
 
-
-def _mirror_permutation() -> np.ndarray:
-    pairs = [(i, 16 - i) for i in range(17)]  # jaw
-    pairs += [(17 + i, 26 - i) for i in range(5)]  # brows
-    pairs += [(31, 35), (32, 34), (33, 33), (27, 27), (28, 28), (29, 29), (30, 30)]  # nose
-    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
-    pairs += [(48, 54), (49, 53), (50, 52), (51, 51), (55, 59), (56, 58), (57, 57)]  # outer mouth
-    pairs += [(60, 64), (61, 63), (62, 62), (65, 67), (66, 66)]  # inner mouth
-    perm = np.arange(68)
-    for a, b in pairs:
-        perm[a], perm[b] = b, a
-    assert sorted(perm.tolist()) == list(range(68)) and np.all(perm[perm] == np.arange(68))
-    return perm
-
-
-#: Left/right permutation of the 68 indices: point ``i`` of a mirrored face is point ``MIRROR[i]`` of the
-#: original (``MIRROR[MIRROR] = identity``).
-MIRROR: np.ndarray = _mirror_permutation()
-MIRROR.setflags(write=False)
 
 # The subject's left half (x >= 0, image right) and the midline, (x, y, z) in millimetres; origin: x on the
 # midline, y on the canthal line (eye centres at y ≈ 0), z at the nose tip. The right half is the mirror image.
@@ -211,15 +157,8 @@ class TemplateInfo:
 
 
 def _frontal_quad(points: np.ndarray, image_size: int) -> tuple[np.ndarray, float]:
-    # Imported here: camera.py imports this module.
-    import torch
-
-    from helpers.cameras import FOCAL, PIVOT, RADIUS
-    from helpers.invert.camera import camera_from_angles, project_landmarks
-    from helpers.invert.crop_recipe import CropRecipe
-
     camera = camera_from_angles(0.0, 0.0, radius=RADIUS, pivot=PIVOT, focal=FOCAL, dtype=torch.float64).numpy()
-    quad = CropRecipe().quad(project_landmarks(points, camera, image_size))
+    quad = CropRecipe().quad(project_points(points, camera, image_size))
     return quad.center, quad.side
 
 
@@ -232,9 +171,6 @@ def _tilted(points: np.ndarray, degrees: float) -> np.ndarray:
 
 @functools.lru_cache(maxsize=1)
 def _placed() -> tuple[np.ndarray, TemplateInfo]:
-    from helpers.cameras import FOCAL, RADIUS
-    from helpers.invert.crop_recipe import CropRecipe
-
     recipe = CropRecipe()
     size, target_side, target_center = recipe.output_size, recipe.quad_side_px, recipe.center_px
     mm = _tilted(TEMPLATE_MM - TEMPLATE_MM[NOSE_TIP], TILT_DEG)  # nose tip at the origin
@@ -265,34 +201,3 @@ def landmark_template() -> np.ndarray:
 def template_info() -> TemplateInfo:
     """Scale of :func:`landmark_template`: mm per world unit and depth span."""
     return _placed()[1]
-
-
-def as_landmarks(landmarks: Any) -> np.ndarray:
-    """``landmarks`` as a (68, 2) float64 array (iBUG/dlib order, x and y in pixels), checked to be finite.
-
-    Raises:
-        ValueError: not convertible to numbers, not of shape (68, 2), or NaN/infinite values (the message
-            names the offending indices).
-    """
-    try:
-        lm = np.asarray(landmarks, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"landmarks must be a (68, 2) array of pixel coordinates, got {type(landmarks).__name__}"
-                         ) from None
-    if lm.shape != (68, 2):
-        raise ValueError(f"landmarks must have shape (68, 2) (iBUG/dlib order, x and y in pixels), got {lm.shape}")
-    if not np.all(np.isfinite(lm)):
-        bad = np.flatnonzero(~np.all(np.isfinite(lm), axis=1)).tolist()
-        raise ValueError(f"landmarks hold NaN or infinite values at indices {bad}; detect the face again")
-    return lm
-
-
-def mirror_landmarks(landmarks: np.ndarray, image_size: int) -> np.ndarray:
-    """(68, 2) landmarks of the horizontally flipped image: ``x → W − 1 − x`` and left/right indices swapped.
-
-    Coordinates are pixel index coordinates (column j has its centre at x = j); ``image_size`` is W.
-    """
-    lm = as_landmarks(landmarks)
-    flipped = lm[MIRROR].copy()
-    flipped[:, 0] = image_size - 1 - flipped[:, 0]
-    return flipped

@@ -5,7 +5,6 @@ the activations after relu1_2, relu2_2, relu3_3, relu4_3 and relu5_3 are taken. 
 feature vector is scaled to unit length over channels (``f / (||f||_2 + 1e-10)``), the two images' unit vectors
 are subtracted and squared channel-wise, a learned non-negative 1×1 convolution without bias (``w_l``, shape
 ``(1, C_l, 1, 1)``, C = 64, 128, 256, 512, 512) weights the channels, and the map is averaged over space::
-
     d(x, y) = sum_l mean_{h,w} sum_c w_{l,c} (u^l_{hwc}(x) - u^l_{hwc}(y))^2
 
 Units: dimensionless, ``>= 0``, ``0`` for identical images, symmetric; a few tenths for visibly different
@@ -13,7 +12,7 @@ images with the published weights. Inputs are RGB ``(N, 3, H, W)`` in ``[-1, 1]`
 ``[0, 1]``), ``H, W >= 16`` (four 2×2 poolings before relu5_3). It is used as the perceptual loss of GAN
 inversion (W optimisation and pivotal tuning), so gradients flow to the inputs; the weights are frozen.
 
-Weights (:data:`WEIGHTS`, fetched by :func:`load_lpips` through :func:`helpers.download.download`, cached):
+Weights (:data:`WEIGHTS`, fetched by :func:`load_lpips` through :func:`helpers.download.http_download.download`, cached):
 
 * ``vgg16``: torchvision's ImageNet VGG16, ``https://download.pytorch.org/models/vgg16-397923af.pth`` (528 MiB;
   only the ``features.*`` tensors are used, ``classifier.*`` is ignored).
@@ -59,7 +58,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.download import default_cache_dir, download
+from helpers.download.http_download import default_cache_dir, download
 
 __all__ = [
     "LPIPS",
@@ -405,7 +404,7 @@ def load_lpips(
             weights from ``seed`` (tests, smoke runs); any other string or path: one file saved from
             ``LPIPS.state_dict()``.
         device: where the module is placed.
-        cache_dir: download folder for ``"pretrained"`` (default: :func:`helpers.download.default_cache_dir`).
+        cache_dir: download folder for ``"pretrained"`` (default: :func:`helpers.download.http_download.default_cache_dir`).
         progress: show download progress bars.
         seed: seed of the ``"random"`` weights (a private generator: the global RNG is left alone).
 
@@ -413,7 +412,7 @@ def load_lpips(
         ValueError: a file is not a state dict of the expected kind (the message names the file, the missing,
             unexpected or wrongly shaped keys, and which file was expected).
         FileNotFoundError: a local file does not exist.
-        helpers.download.DownloadError: a download failed.
+        helpers.download.http_download.DownloadError: a download failed.
     """
     if isinstance(weights, tuple):
         if len(weights) != 2:

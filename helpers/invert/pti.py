@@ -15,7 +15,7 @@ to EG3D by the public EG3D projectors:
    once LPIPS ≤ 0.06.
 
 Images are (N, 3, H, W) tensors in [-1, 1] (EG3D's range). Cameras are EG3D 25-vectors (OpenCV
-cam2world + normalised intrinsics, see :mod:`helpers.cameras`). The generator given is never
+cam2world + normalised intrinsics, see :mod:`helpers.base.cameras`). The generator given is never
 modified: projection works on a copy (its optimised noise images are discarded, as PTI does) and
 tuning returns a tuned copy. Random numbers (w samples, w noise, the renderer's stratified and
 importance draws) come from one seeded ``torch.Generator``: same inputs and seed → same result on
@@ -41,11 +41,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers import cameras
-from helpers.data.sample_writer import stored_latent
+from helpers.base import cameras
+from helpers.base.cameras import camera_from_angles
+from helpers.base.runtime import autocast, resolve_precision
+from helpers.dataset_folder.layout import stored_latent
 from helpers.invert.lpips import LPIPS, downsample_for_lpips
-from helpers.photo import tensor_to_image  # re-exported: the inverse of image_to_tensor
-from helpers.runtime import autocast, resolve_precision
 
 __all__ = [
     "PRECISION_CHOICES",
@@ -63,7 +63,6 @@ __all__ = [
     "project",
     "psnr",
     "reconstruction_metrics",
-    "tensor_to_image",
     "tune",
 ]
 
@@ -93,7 +92,7 @@ class ProjectionConfig:
         refine_camera: also optimise the camera's orbit angles (yaw, pitch, roll), starting from the
             landmark fit, so that a few degrees of error in the fit are corrected by the image loss.
         camera_lr: peak Adam learning rate of those orbit parameters, on the same schedule as w (yaw and roll
-            in radians; pitch is EG3D's orbit pitch offset, not an angle: see :mod:`helpers.cameras`).
+            in radians; pitch is EG3D's orbit pitch offset, not an angle: see :mod:`helpers.base.cameras`).
     """
 
     steps: int = 500
@@ -166,7 +165,7 @@ class PTIConfig:
             raise ValueError(f"precision must be one of {PRECISION_CHOICES}, got {self.precision!r}")
 
     def resolved_precision(self, device: torch.device) -> str:
-        """The precision actually used on ``device``: ``"auto"`` as :func:`helpers.runtime.resolve_precision`
+        """The precision actually used on ``device``: ``"auto"`` as :func:`helpers.base.runtime.resolve_precision`
         (bf16 on GPUs that support it), except that fp16 is never used (it would need loss scaling): fp32."""
         resolved = resolve_precision(self.precision, device)
         return "fp32" if resolved == "fp16" else resolved
@@ -229,7 +228,7 @@ class Projection:
     @property
     def w(self) -> np.ndarray:
         """(w_dim,) when all layers share w, else (num_ws, w_dim); float32: what the dataset's
-        ``latents/<id>.npy`` holds (:func:`helpers.data.sample_writer.stored_latent`)."""
+        ``latents/<id>.npy`` holds (:func:`helpers.generation.sample_writer.stored_latent`)."""
         return stored_latent(self.ws[0].detach().float().cpu().numpy())
 
 
@@ -363,7 +362,7 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPI
 
     ``w_init`` (w_dim,), (1, w_dim) or (1, num_ws, w_dim) starts from a given latent (e.g. a latent-regression
     prediction) instead of the mean latent. ``camera_angles`` (yaw, pitch, roll: the orbit parameters of
-    :func:`helpers.invert.camera.camera_from_angles`; yaw and roll in radians, pitch EG3D's orbit pitch offset,
+    :func:`helpers.base.cameras.camera_from_angles`; yaw and roll in radians, pitch EG3D's orbit pitch offset,
     not an angle) are needed with ``refine_camera``: the camera is then rebuilt from them at each step, with the
     given camera's focal length and distance from the origin. Returns the pivot ws (1, num_ws, w_dim), detached.
     """
@@ -442,8 +441,7 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPI
 
 def _camera_from(angles: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """(1, 25) camera for orbit parameters (yaw, pitch, roll), keeping the focal length of ``like`` and its
-    distance from the world origin; it looks at EG3D's pivot (:func:`helpers.invert.camera.camera_from_angles`)."""
-    from helpers.invert.camera import camera_from_angles
+    distance from the world origin; it looks at EG3D's pivot (:func:`helpers.base.cameras.camera_from_angles`)."""
 
     values = like.detach().reshape(-1)
     radius = float(torch.linalg.vector_norm(values[[3, 7, 11]].double()))  # cam2world translation, row-major

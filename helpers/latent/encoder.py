@@ -27,7 +27,9 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from helpers.atomic import atomic_path
+from helpers.base.atomic import atomic_path
+from helpers.depth.networks.dpt import _import_transformers
+from helpers.depth.networks.predict import prepare_images, resize_bilinear
 
 __all__ = ["LatentEncoder", "LatentEncoderConfig", "load_latent_encoder", "save_latent_encoder"]
 
@@ -113,8 +115,6 @@ class _ResNet(nn.Module):
 
 
 def _dinov2(config: LatentEncoderConfig, architecture: dict[str, Any] | None) -> nn.Module:
-    from helpers.depth.dpt import _import_transformers
-
     tf = _import_transformers()
     if architecture is not None:
         fields = {k: v for k, v in architecture.items() if k != "model_type"}
@@ -180,7 +180,6 @@ class LatentEncoder(nn.Module):
 
     def predict(self, images: torch.Tensor) -> torch.Tensor:
         """w for images ``(N, 3, H, W)`` in [0, 1] (or uint8), resized to ``input_size``; eval mode, no grad."""
-        from helpers.depth.predict import prepare_images, resize_bilinear
 
         x = prepare_images(images, 3, self.w_avg)
         was_training = self.training
@@ -197,7 +196,7 @@ class LatentEncoder(nn.Module):
         return w if w.ndim == 3 else w[:, None, :].expand(-1, self.config.num_ws, -1)
 
     def parameter_groups(self, backbone_lr: float, head_lr: float) -> list[dict[str, Any]]:
-        """A pretrained backbone at its own rate (:class:`helpers.training.OptimConfig`); one rate otherwise."""
+        """A pretrained backbone at its own rate (:class:`helpers.training.training_loop.OptimConfig`); one rate otherwise."""
         if not self.config.pretrained:
             return [{"name": "all", "params": [p for p in self.parameters() if p.requires_grad], "lr": head_lr}]
         return [{"name": "backbone", "params": list(self.backbone.parameters()), "lr": backbone_lr},

@@ -18,10 +18,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers import cameras
+from helpers.base import cameras
+from helpers.base.photo import center_square, load_rgb
+from helpers.eg3d.subject import EG3DSubject
+from helpers.invert.inversion import Inversion, InversionConfig, invert_aligned, prepare_photo
 from helpers.latent.encoder import LatentEncoder
 from helpers.mesh import Mesh
-from helpers.photo import center_square, load_rgb
 
 __all__ = ["LatentReconstruction", "invert_from_prediction", "novel_views", "predict_w", "reconstruct_from_latent",
            "reconstruct_photo"]
@@ -50,23 +52,17 @@ class LatentReconstruction:
     mesh: Mesh | None
 
 
-def _subject(generator: nn.Module, ws: torch.Tensor) -> Any:
-    from helpers.demo import EG3DSubject
-
-    return EG3DSubject(generator, ws, "predicted latent")
-
-
 def reconstruct_from_latent(generator: nn.Module, ws: torch.Tensor, *, camera: np.ndarray | None = None,
                             mesh_resolution: int = 128, level: float = 10.0) -> LatentReconstruction:
     """Render ws ``(1, num_ws, w_dim)`` from ``camera`` (default: frontal) and extract the mesh at ``level``
     (EG3D's marching-cubes threshold on raw density is 10; a random test generator needs a lower one)."""
     camera = cameras.camera_vector(0.0, 0.0)[0].numpy() if camera is None else np.asarray(camera, np.float32)
-    subject = _subject(generator, ws)
-    view = subject.render(camera, 0, near=0.0, far=0.0)
+    subject = EG3DSubject(generator, ws, "predicted latent")
+    maps = subject.render_maps(camera)
     mesh = subject.mesh(mesh_resolution, level) if mesh_resolution else None
     w = ws[0].float().cpu().numpy()
     w = w[0] if np.allclose(w, w[:1]) else w
-    return LatentReconstruction(w=w, ws=ws, image=view.image, depth=view.depth, mask=view.mask,
+    return LatentReconstruction(w=w, ws=ws, image=maps["image"], depth=maps["depth"], mask=maps["opacity"] >= 0.5,
                                 camera=camera.astype(np.float32), mesh=mesh)
 
 
@@ -88,18 +84,16 @@ def reconstruct_photo(image: Any, encoder: LatentEncoder, generator: nn.Module, 
 def novel_views(generator: nn.Module, ws: torch.Tensor, yaws: tuple[float, ...] = (-0.6, -0.3, 0.0, 0.3, 0.6),
                 pitch: float = 0.0) -> np.ndarray:
     """(S, len(yaws)·S, 3) uint8 strip of EG3D renders of ws from cameras at the given yaws (radians)."""
-    return _subject(generator, ws).orbit_strip(yaws, pitch)
+    return EG3DSubject(generator, ws, "predicted latent").orbit_strip(yaws, pitch)
 
 
 def invert_from_prediction(photo: Any, encoder: LatentEncoder, generator: nn.Module, lpips: nn.Module,
-                           config: Any = None, *, on_step: Any = None) -> Any:
+                           config: InversionConfig | None = None, *, on_step: Any = None) -> Inversion:
     """PTI of a photo, started from the encoder's w: align the photo and fit its camera as
     :func:`helpers.invert.inversion.invert_photo` does (:func:`helpers.invert.inversion.prepare_photo`), predict
     w from the aligned crop and run :func:`helpers.invert.inversion.invert_aligned` with it as the projection's
     start (fewer projection steps are then needed: ``PTIConfig.preset("fast")``). Returns the
     :class:`helpers.invert.inversion.Inversion`; its ``seconds`` add ``predict`` (the encoder) to the stages."""
-    from helpers.invert.inversion import InversionConfig, invert_aligned, prepare_photo
-
     config = config or InversionConfig()
     prepared = prepare_photo(photo, config)
     began = time.perf_counter()

@@ -7,7 +7,7 @@ right, y down, z forward). See :mod:`helpers.mesh.density`, :mod:`helpers.mesh.f
 
 from __future__ import annotations
 
-from .density import (
+from helpers.mesh.density import (
     OFFICIAL_LEVEL,
     OFFICIAL_PAD_VALUE,
     DensityGrid,
@@ -18,9 +18,9 @@ from .density import (
     pad_border,
     seed_voxel_mesh_to_world,
 )
-from .from_depth import depth_to_mesh, grid_triangles, resample_colors
-from .io import MRC_LABEL, load_density_mrc, load_mesh, save_density_mrc, save_mesh
-from .mesh import Mesh
+from helpers.mesh.from_depth import depth_to_mesh, grid_triangles, resample_colors
+from helpers.mesh.io import MRC_LABEL, load_density_mrc, load_mesh, save_density_mrc, save_mesh
+from helpers.mesh.mesh import Mesh
 
 __all__ = [
     "MRC_LABEL",

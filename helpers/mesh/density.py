@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mesh import Mesh
+from helpers.mesh.mesh import Mesh
 
 #: Iso-level on raw σ used by the official shape extraction (gen_samples.py, shape_utils.py).
 OFFICIAL_LEVEL = 10.0

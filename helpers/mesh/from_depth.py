@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.cameras import pixel_directions
-from helpers.depth_png import valid_depth
-
-from .mesh import Mesh
+from helpers.base.cameras import pixel_directions
+from helpers.base.depth_png import valid_depth
+from helpers.mesh.mesh import Mesh
 
 
 def _check_intrinsics(intrinsics: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Mesh files (.obj, .ply) and density volumes (.mrc).
 
-Every writer goes through :func:`helpers.atomic.atomic_path`, so an interrupted write never
+Every writer goes through :func:`helpers.base.atomic.atomic_path`, so an interrupted write never
 leaves a partial file under the final name. Readers turn the assorted exceptions of the
 underlying libraries into ``ValueError("<path> could not be read ...: <reason>")``.
 
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
-from .density import DensityGrid
-from .mesh import Mesh
+from helpers.base.atomic import atomic_path
+from helpers.mesh.density import DensityGrid
+from helpers.mesh.mesh import Mesh
 
 MESH_SUFFIXES = (".obj", ".ply")
 #: First header label of the .mrc files written by :func:`save_density_mrc`.

@@ -1,6 +1,6 @@
 """Z-buffer rasterisation of a mesh given in image coordinates (u right, v down, pixels; depth forward): per-pixel
 depth, coverage mask and triangle index, vectorised over batches of (triangle, pixel) candidates. Used to render the
-depth maps of 3DFaceNet's posed face models (:mod:`helpers.data.facenet3d`)."""
+depth maps of 3DFaceNet's posed face models (:mod:`helpers.datasets.facenet3d.facenet3d_data`)."""
 
 from __future__ import annotations
 

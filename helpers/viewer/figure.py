@@ -29,7 +29,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from helpers.depth_png import valid_depth
+from helpers.base.depth_png import valid_depth
 from helpers.mesh.mesh import Mesh
 from helpers.viewer.simplify import simplify_for_display
 

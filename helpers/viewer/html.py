@@ -14,7 +14,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from helpers.atomic import atomic_path
+from helpers.base.atomic import atomic_path
 from helpers.viewer.figure import MeshStyle, SampleLike, as_samples, samples_figure
 
 # Render at the page's size and hide plotly's logo; the mode bar keeps "download as PNG".

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from helpers.atomic import atomic_path
+from helpers.base.atomic import atomic_path
 
 INSTALL_HINT = (
     "Headless Chromium is needed: install it with `apt-get install chromium` (Debian/Ubuntu), "

@@ -1,0 +1,10 @@
+"""Base utilities every layer may use; they import nothing else of the toolkit.
+
+- :mod:`helpers.base.atomic`     crash-safe file writing (a file appears under its name only once complete)
+- :mod:`helpers.base.runtime`    device, mixed precision, torchrun environment, the CPU allocator set-up
+- :mod:`helpers.base.photo`      any photo input → RGB uint8 arrays, square crops, resizing, masks
+- :mod:`helpers.base.depth_png`  16-bit metric depth PNGs and the original project's 8-bit ones
+- :mod:`helpers.base.cameras`    EG3D's camera conventions: poses, intrinsics, 25-float vectors, projection
+
+Import the modules themselves (``from helpers.base import cameras``); this package re-exports nothing.
+"""

@@ -1,0 +1,78 @@
+"""Crash-safe file writing: a file appears under its final name only once it is complete.
+
+Every writer in the toolkit goes through :func:`atomic_path`, so an interrupted run (Colab
+disconnect, SIGKILL, full disk) never leaves a half-written file under a name that readers trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it to ``path`` when the block succeeds.
+
+    The temporary file lives in the same directory (so the final ``os.replace`` is atomic on
+    POSIX and Windows) and keeps the final suffix (so libraries that pick a format from the
+    extension still work). On an exception the temporary file is removed and ``path`` is left
+    as it was. Parent directories are created.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A unique name that is not created here: the writer creates it, so it gets the usual
+    # permissions (mkstemp would make it 0600).
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically and return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically and return the path."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_png_atomic(path: str | os.PathLike[str], array: Any) -> Path:
+    """Write an (H, W) or (H, W, 3) uint8 / (H, W) uint16 array as a PNG atomically; returns the path."""
+    from PIL import Image
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")
+    return Path(path)
+
+
+def write_npy_atomic(path: str | os.PathLike[str], array: Any) -> Path:
+    """Write a numpy array as ``.npy`` atomically; returns the path."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, array)
+    return Path(path)
+
+
+def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:
+    """Put the file ``src`` at ``dst`` atomically: a hard link when both are on one file system, else a copy."""
+    with atomic_path(dst) as tmp:
+        try:
+            os.link(src, tmp)  # same file system: no copy
+        except OSError:
+            shutil.copyfile(src, tmp)
+    return Path(dst)

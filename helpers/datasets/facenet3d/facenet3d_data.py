@@ -1,0 +1,450 @@
+"""3DFaceNet CoarseData and FineData (Guo et al., TPAMI 2018): parameters → mesh → depth, readers, converter.
+
+The data (``github.com/Juyong/3DFace``): 3131 images of 300-W, each augmented 30 times. **CoarseData** varies
+pose and expression and gives per image a text file of 3DMM parameters; turning them into geometry needs the
+user's Basel Face Model files (:mod:`helpers.datasets.facenet3d.bfm_files`). **FineData** transfers details between images and
+gives depth maps.
+
+CoarseData parameter files (what is known)
+------------------------------------------
+One ``<name>.txt`` next to each ``<name>.jpg`` (layout ``CoarseData/<subject>/<name>.jpg`` in the one public
+script that reads them). Three lines of whitespace-separated floats: 100 identity coefficients, 79 expression
+coefficients, then 6 pose values ``pitch yaw roll t_x t_y s`` — order and "angles in radians" confirmed by
+Yudong Guo in Juyong/3DFace issue #10. The projection is weak perspective (the paper; the pose has a 2-D
+translation and one scale): ``p = s·Π·R·X + t`` with ``Π`` keeping x and y.
+
+Not published, and so **unverified** (the authors' sample code for the rotation ships inside
+``Coarse_Dataset.zip``, which was not available here). The defaults of :class:`PoseConvention` follow the one
+public script that projects these files onto their images (a third-party ResNet trainer):
+
+- ``R = Rz(roll)·Ry(yaw)·Rx(pitch)``, applied to row vectors as ``X·R`` (that is ``Rᵀ`` on column vectors);
+- image y points **up** from the bottom edge: when that script crops an image it shifts ``t_y`` by
+  ``H − 224 − top``, which is right only for ``y_image = H − row``. This matches the BFM's y-up frame;
+- coefficients multiply the unscaled components (micrometres), and ``s`` maps micrometres to pixels (that
+  script's loss weights imply ``s`` ≈ 1e-3 and coefficients ≈ 1e4–1e5).
+
+If projected landmarks land mirrored or tilted on the images, flip :attr:`PoseConvention.row_vectors` or
+:attr:`PoseConvention.euler_order`; :func:`load_coarse_sample` makes such a check a one-liner.
+
+Frames and units used here
+--------------------------
+- *Dataset frame* (:func:`project`): ``x`` right, ``y`` up from the image's bottom edge, ``z`` towards the viewer,
+  all in image pixels (weak perspective: ``z = s·(R·X)_z``, the height above the plane through the model origin).
+- *Image frame* (:func:`to_image_frame`, meshes, depth maps): ``u`` right, ``v`` down from the top edge,
+  ``depth`` forward (away from the viewer), pixels; a right-handed frame like OpenCV's, so triangle winding and
+  normals are preserved. The image spans ``[0, W] × [0, H]``; pixel ``(row i, col j)`` has its centre at
+  ``(j + 0.5, i + 0.5)`` (whether the authors put centres at integers is unknown: a ±0.5 px ambiguity).
+- Depth maps: orthographic depth in pixels from the plane through the model origin, **larger = farther**,
+  negative in front of that plane; NaN (and mask False) where no triangle covers the pixel centre.
+
+FineData (what is known)
+------------------------
+FineData holds images and depth maps ("the depth of fine dataset", Juyong/3DFace issue #8), distributed as
+split zip parts to be merged as described in its README.txt (issue #4); users describe the contents as
+"binary files" (issue #24). Meshes the authors derive from FineNet depth are grids in image pixels (the
+``results/*.obj`` of the repository: x, y on a 1.375-pixel lattice of a 400² image, z ≈ 36–229). Unknown: file
+names, encoding, dtype, resolution, units, sign and background value. :func:`read_fine_depth` therefore
+accepts the plausible encodings and returns the values as stored, without conversion.
+
+Converted folders
+-----------------
+:func:`convert_coarse` writes the toolkit's folder layout (manifest, atomic files, resume) under its own
+format name :data:`COARSE_FORMAT`, because the EG3D folder format cannot hold these samples honestly: there is
+no perspective camera and no latent code, and the depth is not in EG3D world units. Readers of EG3D folders
+(:class:`helpers.dataset_folder.folder.DatasetFolder`) refuse it with a clear message. See :func:`convert_coarse`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from helpers.base.atomic import write_npy_atomic, write_png_atomic, write_text_atomic
+from helpers.base.depth_png import write_depth_png
+from helpers.dataset_folder.layout import MANIFEST, remove_temporaries
+from helpers.dataset_folder.manifest import ManifestWriter, read_samples
+from helpers.dataset_folder.meta import check_compatible, write_meta
+from helpers.datasets.facenet3d.bfm_files import REQUIRED_FILES, find_model_files
+from helpers.datasets.facenet3d.face_model import FaceModel, FaceModelOptions
+from helpers.mesh import Mesh, save_mesh
+from helpers.mesh.rasterize import RasterOptions, rasterize_depth  # re-exported: the depth renderer of this module
+
+NUM_IDENTITY = 100
+NUM_EXPRESSION = 79
+NUM_POSE = 6
+NUM_PARAMS = NUM_IDENTITY + NUM_EXPRESSION + NUM_POSE
+
+#: ``format`` of the meta.json written by :func:`convert_coarse`.
+COARSE_FORMAT = "eg3d-face-toolkit/3dfacenet-coarse"
+COARSE_FORMAT_VERSION = 1
+#: Depth PNG encoding of converted folders: value = DEPTH_OFFSET + depth_px / image_width, in [near, far].
+DEPTH_OFFSET = 2.0
+DEPTH_NEAR = 1.0
+DEPTH_FAR = 3.0
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+# ------------------------------------------------------------------------------------------------
+# Parameters
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoarseParams:
+    """One CoarseData parameter file.
+
+    Attributes:
+        identity: (100,) BFM identity coefficients (raw, for the unscaled components).
+        expression: (79,) expression coefficients of ``Exp_Pca.bin``.
+        angles: (3,) pitch, yaw, roll in radians (rotation about x, y, z).
+        translation: (2,) t_x, t_y in pixels of the image (dataset frame: y up from the bottom edge).
+        scale: weak-perspective scale, pixels per model unit (micrometre).
+    """
+
+    identity: np.ndarray
+    expression: np.ndarray
+    angles: np.ndarray
+    translation: np.ndarray
+    scale: float
+
+    @classmethod
+    def from_vector(cls, values: Sequence[float] | np.ndarray) -> CoarseParams:
+        """From the 185 values in file order (identity, expression, pitch, yaw, roll, t_x, t_y, s)."""
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+        if v.shape[0] != NUM_PARAMS:
+            raise ValueError(f"a CoarseData parameter vector has {NUM_PARAMS} values, got {v.shape[0]}")
+        a, b = NUM_IDENTITY, NUM_IDENTITY + NUM_EXPRESSION
+        return cls(identity=v[:a].copy(), expression=v[a:b].copy(), angles=v[b:b + 3].copy(),
+                   translation=v[b + 3:b + 5].copy(), scale=float(v[b + 5]))
+
+    def to_vector(self) -> np.ndarray:
+        """(185,) float64 in file order."""
+        return np.concatenate([self.identity, self.expression, self.angles, self.translation, [self.scale]])
+
+
+def read_coarse_params(path: str | os.PathLike[str]) -> CoarseParams:
+    """Read a CoarseData parameter file: three lines of 100, 79 and 6 values (see the module docstring).
+
+    A file whose lines do not have these counts but that holds 185 values in total in the same order (e.g.
+    one value per line) is accepted too. Anything else is a ``ValueError`` that names the file and counts.
+    """
+    path = Path(path)
+    lines = [line.split() for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    counts = [len(line) for line in lines]
+    try:
+        values = [float(token) for line in lines for token in line]
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a CoarseData parameter file ({exc})") from None
+    if len(values) != NUM_PARAMS:
+        raise ValueError(
+            f"{path}: a CoarseData parameter file has {NUM_IDENTITY} identity, {NUM_EXPRESSION} expression and "
+            f"{NUM_POSE} pose values ({NUM_PARAMS} in all); found {len(values)} values in lines of {counts}"
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{path}: parameters must be finite")
+    return CoarseParams.from_vector(values)
+
+
+def write_coarse_params(path: str | os.PathLike[str], params: CoarseParams) -> Path:
+    """Write ``params`` in the CoarseData text layout (three lines; used by tests and smoke data)."""
+    pose = [*params.angles, *params.translation, params.scale]
+    text = "\n".join(" ".join(f"{v:.9g}" for v in part) for part in (params.identity, params.expression, pose))
+    return write_text_atomic(path, text + "\n")
+
+
+# ------------------------------------------------------------------------------------------------
+# Pose and projection
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoseConvention:
+    """How the pose values act (defaults and evidence in the module docstring; none verified on real data).
+
+    Attributes:
+        euler_order: ``"zyx"``: ``R = Rz(roll)·Ry(yaw)·Rx(pitch)``; ``"xyz"``: ``R = Rx·Ry·Rz``.
+        row_vectors: vertices are rotated as row vectors ``X·R`` (i.e. by ``Rᵀ``); False: ``R·X``.
+        y_up: the dataset's y (and ``t_y``) points up from the image's bottom edge, so ``row = H − y``;
+            False: y already points down (row = y).
+    """
+
+    euler_order: Literal["zyx", "xyz"] = "zyx"
+    row_vectors: bool = True
+    y_up: bool = True
+
+
+def rotation_matrix(angles: Sequence[float] | np.ndarray, euler_order: str = "zyx") -> np.ndarray:
+    """(3, 3) rotation from (pitch, yaw, roll) radians about x, y, z; see :attr:`PoseConvention.euler_order`."""
+    pitch, yaw, roll = (float(a) for a in np.asarray(angles, dtype=np.float64).reshape(3))
+    cx, sx, cy, sy, cz, sz = np.cos(pitch), np.sin(pitch), np.cos(yaw), np.sin(yaw), np.cos(roll), np.sin(roll)
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    if euler_order == "zyx":
+        return rz @ ry @ rx
+    if euler_order == "xyz":
+        return rx @ ry @ rz
+    raise ValueError(f"euler_order must be 'zyx' or 'xyz', got {euler_order!r}")
+
+
+def project(vertices: np.ndarray, params: CoarseParams, convention: PoseConvention = PoseConvention()) -> np.ndarray:
+    """(N, 3) model vertices (micrometres) → (N, 3) float64 in the dataset frame (pixels; x right, y as
+    :attr:`PoseConvention.y_up` says, z towards the viewer): ``(s·R·X)_xy + t`` and ``(s·R·X)_z``."""
+    rot = rotation_matrix(params.angles, convention.euler_order)
+    x = np.asarray(vertices, dtype=np.float64)
+    rotated = x @ rot if convention.row_vectors else x @ rot.T
+    out = params.scale * rotated
+    out[:, :2] += params.translation
+    return out
+
+
+def to_image_frame(points: np.ndarray, height: int, convention: PoseConvention = PoseConvention()) -> np.ndarray:
+    """Dataset frame → image frame (u right, v down from the top edge, depth away from the viewer; pixels).
+
+    With ``y_up`` both y and z flip (a rotation by 180° about x), which keeps the frame right-handed."""
+    out = np.array(points, dtype=np.float64, copy=True)
+    if convention.y_up:
+        out[:, 1] = height - out[:, 1]
+        out[:, 2] = -out[:, 2]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Samples
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoarseOptions:
+    """Settings of :func:`load_coarse_sample` and :func:`convert_coarse`."""
+
+    pose: PoseConvention = field(default_factory=PoseConvention)
+    raster: RasterOptions = field(default_factory=RasterOptions)
+
+
+def posed_mesh(params: CoarseParams, model: FaceModel, height: int,
+               convention: PoseConvention = PoseConvention()) -> tuple[Mesh, np.ndarray]:
+    """The model's mesh for ``params`` in the image frame (pixels) and the (N, 3) model-space vertices (µm)."""
+    shape = model.shape(params.identity, params.expression)
+    points = to_image_frame(project(shape, params, convention), height, convention)
+    return Mesh(points, model.triangles, model.vertex_colors), shape
+
+
+def load_coarse_sample(
+    image_path: str | os.PathLike[str], params_path: str | os.PathLike[str], model: FaceModel,
+    options: CoarseOptions = CoarseOptions(),
+) -> dict[str, Any]:
+    """One CoarseData sample: image, parameters, posed mesh, landmarks and a rendered depth map.
+
+    Returns a dict:
+        ``id`` (image stem), ``image`` (H, W, 3) uint8 RGB, ``params`` :class:`CoarseParams`,
+        ``shape`` (N, 3) float32 model-space vertices in micrometres (before pose),
+        ``mesh`` :class:`~helpers.mesh.Mesh` in the image frame (u, v, depth; pixels) with the BFM mean colour,
+        ``landmarks`` (L, 2) float64 image (u, v) of the model's landmark vertices, or None without landmarks,
+        ``landmarks_depth`` (L,) their depth, or None,
+        ``depth`` (H, W) float32 orthographic depth in pixels from the plane through the model origin
+        (larger = farther; NaN off the face), ``mask`` (H, W) bool, ``face_index`` (H, W) int32 (−1 off the face),
+        ``image_path``, ``params_path`` (Path).
+    """
+    from PIL import Image
+
+    image_path, params_path = Path(image_path), Path(params_path)
+    params = read_coarse_params(params_path)
+    with Image.open(image_path) as im:
+        image = np.asarray(im.convert("RGB"))
+    height, width = image.shape[:2]
+    mesh, shape = posed_mesh(params, model, height, options.pose)
+    depth, mask, face_index = rasterize_depth(mesh.vertices, mesh.faces, height, width, options.raster)
+    landmarks = landmarks_depth = None
+    if model.landmarks is not None:
+        pts = mesh.vertices[model.landmarks].astype(np.float64)
+        landmarks, landmarks_depth = pts[:, :2], pts[:, 2]
+    return {
+        "id": image_path.stem, "image": image, "params": params, "shape": shape, "mesh": mesh,
+        "landmarks": landmarks, "landmarks_depth": landmarks_depth,
+        "depth": depth, "mask": mask, "face_index": face_index,
+        "image_path": image_path, "params_path": params_path,
+    }
+
+
+def find_coarse_samples(src: str | os.PathLike[str]) -> list[tuple[Path, Path]]:
+    """(image, parameter file) pairs under ``src``: every image (``.jpg/.jpeg/.png/.bmp``) with a ``.txt`` of
+    the same stem next to it, sorted by path. Searches sub-folders (``CoarseData/<subject>/…``)."""
+    src = Path(src)
+    if not src.is_dir():
+        raise FileNotFoundError(f"CoarseData folder not found: {src}")
+    pairs = []
+    for image in sorted(p for p in src.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
+        params = image.with_suffix(".txt")
+        if params.is_file():
+            pairs.append((image, params))
+    return pairs
+
+
+def coarse_sample_id(image: Path, src: Path) -> str:
+    """File-name-safe id from the image path relative to ``src``: sub-folders joined by ``__``."""
+    rel = image.relative_to(src).with_suffix("")
+    return re.sub(r"[^A-Za-z0-9._-]", "_", "__".join(rel.parts))
+
+
+def encode_coarse_depth(depth_px: np.ndarray, width: int) -> np.ndarray:
+    """Pixel depth → the value stored in converted folders: ``DEPTH_OFFSET + depth_px / width`` (image widths)."""
+    return DEPTH_OFFSET + np.asarray(depth_px, dtype=np.float64) / float(width)
+
+
+def decode_coarse_depth(values: np.ndarray, width: int) -> np.ndarray:
+    """Inverse of :func:`encode_coarse_depth` for values read with ``read_depth_png(path, DEPTH_NEAR, DEPTH_FAR)``:
+    pixel depth, NaN where the stored value is 0 (no surface)."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.where(values > 0, (values - DEPTH_OFFSET) * float(width), np.nan).astype(np.float32)
+
+
+def convert_coarse(
+    src: str | os.PathLike[str], out: str | os.PathLike[str], bfm_dir: str | os.PathLike[str], *,
+    limit: int | None = None, progress: bool = True, options: CoarseOptions = CoarseOptions(),
+    model_options: FaceModelOptions | None = None,
+) -> Path:
+    """Convert CoarseData under ``src`` into a folder ``out``; returns ``out``.
+
+    The missing model files are reported all at once before anything is read or written. ``limit`` converts
+    only the first ``limit`` samples (sorted by path). Samples already in ``out`` are skipped, so an interrupted
+    run resumes; options must match those the folder was started with. ``model_options`` default to
+    :class:`~helpers.datasets.facenet3d.face_model.FaceModelOptions` (the 3DFaceNet model).
+
+    Layout (the toolkit's conventions; ``format`` = :data:`COARSE_FORMAT` in ``meta.json``)::
+        meta.json            source, model files, pose convention, depth encoding
+        manifest.jsonl       one line per completed sample (written last)
+        images/<id>.png      the published image, RGB, original size
+        depth/<id>.png       16-bit: stored = DEPTH_OFFSET + depth_px / W, linear in [DEPTH_NEAR, DEPTH_FAR]
+                             (helpers.base.depth_png encoding, 0 = no surface); depth_px as in load_coarse_sample
+        mask/<id>.png        8-bit, 255 where the face covers the pixel centre
+        meshes/<id>.ply      posed mesh in the image frame (u, v, depth; pixels), BFM mean colours
+        params/<id>.npy      (185,) float64 parameters in file order
+
+    Depth is stored in image widths relative to the model-origin plane: weak perspective has no camera
+    distance and no metric scale, so it cannot be EG3D z-depth. Values beyond ±1 image width are clipped
+    (counted in the manifest as ``depth_clipped``).
+    """
+    from tqdm.auto import tqdm
+
+    src, out, bfm_dir = Path(src), Path(out), Path(bfm_dir)
+    find_model_files(bfm_dir, REQUIRED_FILES)  # every missing file in one error, before any work
+    pairs = find_coarse_samples(src)
+    if not pairs:
+        raise FileNotFoundError(
+            f"{src}: no CoarseData samples (an image .jpg/.png with a parameter .txt of the same name next to it)")
+    if limit is not None:
+        pairs = pairs[: max(int(limit), 0)]
+    model_options = model_options or FaceModelOptions()
+    model = FaceModel.from_files(bfm_dir, model_options)
+    meta: dict[str, Any] = {
+        "format": COARSE_FORMAT, "format_version": COARSE_FORMAT_VERSION,
+        "generator": {"name": "3dfacenet-coarse",
+                      "model_files": {role: Path(p).name for role, p in model.sources.items()}},
+        "source": str(src.resolve()),
+        "settings": {"pose": asdict(options.pose), "model": asdict(model_options)},
+        "depth_png": {
+            "near": DEPTH_NEAR, "far": DEPTH_FAR, "offset": DEPTH_OFFSET, "units": "image widths",
+            "meaning": "orthographic depth from the plane through the 3DMM origin, larger = farther; "
+                       "depth_px = (value - offset) * image_width; 0 = no surface. Not EG3D world units.",
+        },
+        "frames": "meshes: u right, v down (pixels from the image's top-left corner), depth forward (pixels)",
+    }
+    meta_path = out / "meta.json"
+    if meta_path.is_file():
+        existing = json.loads(meta_path.read_text(encoding="utf-8"))
+        if existing.get("format") != COARSE_FORMAT:
+            raise ValueError(f"{out} holds a {existing.get('format')!r} folder, not {COARSE_FORMAT!r}; use another out")
+        check_compatible(existing, meta, out)
+    else:
+        write_meta(out, meta)
+    remove_temporaries(out)
+    done = read_samples(out)
+    todo = [(image, prm) for image, prm in pairs if coarse_sample_id(image, src) not in done]
+    with ManifestWriter(out / MANIFEST) as writer, tqdm(total=len(todo), unit="sample", desc="3dfacenet-coarse",
+                                                         disable=not progress) as bar:
+        for image_path, params_path in todo:
+            sample_id = coarse_sample_id(image_path, src)
+            sample = load_coarse_sample(image_path, params_path, model, options)
+            height, width = sample["image"].shape[:2]
+            files = {"image": f"images/{sample_id}.png", "depth": f"depth/{sample_id}.png",
+                     "mask": f"mask/{sample_id}.png", "mesh": f"meshes/{sample_id}.ply",
+                     "params": f"params/{sample_id}.npy"}
+            stored = encode_coarse_depth(sample["depth"], width)
+            mask = sample["mask"]
+            clipped = int(np.count_nonzero(mask & ((stored < DEPTH_NEAR) | (stored > DEPTH_FAR))))
+            write_png_atomic(out / files["image"], sample["image"])
+            write_depth_png(out / files["depth"], np.where(mask, stored, 0.0), DEPTH_NEAR, DEPTH_FAR, mask=mask)
+            write_png_atomic(out / files["mask"], (mask * 255).astype(np.uint8))
+            save_mesh(sample["mesh"], out / files["mesh"])
+            write_npy_atomic(out / files["params"], sample["params"].to_vector())
+            params = sample["params"]
+            writer.append({
+                "id": sample_id, "source_image": image_path.relative_to(src).as_posix(),
+                "source_params": params_path.relative_to(src).as_posix(), "width": width, "height": height,
+                "pitch_yaw_roll_deg": [round(float(a), 4) for a in np.degrees(params.angles)],
+                "scale": params.scale, "translation": [float(t) for t in params.translation],
+                "surface_fraction": round(float(mask.mean()), 6), "depth_clipped": clipped, "files": files,
+            })
+            bar.update(1)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# FineData
+# ------------------------------------------------------------------------------------------------
+
+
+def read_fine_depth(path: str | os.PathLike[str], shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Read a FineData depth map **as stored** (float32 (H, W); no unit, sign or background conversion, since
+    none of these is documented: see the module docstring).
+
+    Accepted encodings, tried in this order:
+    - ``.npy``;
+    - an image PIL can read (8/16-bit grey, 32-bit integer or float TIFF): the values of its single channel;
+    - a raw binary file, which needs ``shape`` = (H, W) (e.g. the paired image's size): little-endian float32
+      (4·H·W bytes), float64 (8·H·W bytes), or an int32 (H, W) header followed by float32 values.
+
+    Raises ``ValueError`` listing what was tried when none fits.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"depth file not found: {path}")
+    if path.suffix.lower() == ".npy":
+        depth = np.load(path, allow_pickle=False)
+        if depth.ndim != 2:
+            raise ValueError(f"{path}: a depth map must be 2-D, got shape {depth.shape}")
+        return depth.astype(np.float32)
+    tried = []
+    try:
+        with Image.open(path) as im:
+            if len(im.getbands()) != 1:
+                raise ValueError(f"{path}: a depth image must have one channel, got {im.mode}")
+            return np.asarray(im).astype(np.float32)
+    except UnidentifiedImageError:
+        tried.append("image (PIL could not identify it)")
+    size = path.stat().st_size
+    if shape is None:
+        raise ValueError(f"{path}: not an image or .npy ({size} bytes); reading it as raw binary needs shape=(H, W)")
+    h, w = (int(s) for s in shape)
+    n = h * w
+    if size == 4 * n:
+        return np.fromfile(path, dtype="<f4").reshape(h, w)
+    tried.append(f"raw float32 ({4 * n} bytes)")
+    if size == 8 * n:
+        return np.fromfile(path, dtype="<f8").reshape(h, w).astype(np.float32)
+    tried.append(f"raw float64 ({8 * n} bytes)")
+    if size == 8 + 4 * n and tuple(np.fromfile(path, dtype="<i4", count=2)) in ((h, w), (w, h)):
+        return np.fromfile(path, dtype="<f4", offset=8).reshape(h, w)
+    tried.append(f"int32 (H, W) header + float32 ({8 + 4 * n} bytes)")
+    raise ValueError(f"{path}: {size} bytes match no known depth encoding for shape {(h, w)}; tried: {'; '.join(tried)}")

@@ -1,0 +1,87 @@
+"""Notebook pictures and the evaluation scorer: ranking, grids, curves, original-convention scoring."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.depth.data.depth_data_config import DepthDatasetConfig
+from helpers.depth.data.depth_dataset import DepthDataset
+from helpers.depth.depth_figures import error_colors, qualitative_grid, ranked_ids, training_curves
+from helpers.depth.evaluate_depth import EvaluationConfig, as_original_map, evaluate_depth_model, score_batch
+from helpers.depth.metrics.depth_metrics import original_normalize
+from helpers.depth.metrics.metrics_table import MetricsTable
+from helpers.depth.models import DepthModelConfig, build_depth_model
+from helpers.generation.head_dataset import HeadDatasetConfig, write_head_dataset
+
+
+def table_of(values: dict[str, float], key: str = "original_l1") -> MetricsTable:
+    table = MetricsTable()
+    for sample_id, value in values.items():
+        table.add_row(sample_id, {key: value})
+    return table
+
+
+def test_ranked_ids_follow_the_metric_direction_and_never_overlap():
+    table = table_of({"a": 0.3, "b": 0.1, "c": 0.2, "d": 0.4})
+    assert ranked_ids(table, "original_l1", n=2) == (["b", "c"], ["d", "a"])
+    assert ranked_ids(table, "original_l1", n=3) == (["b", "c", "a"], ["d"])  # disjoint when rows are few
+    higher = table_of({"a": 0.3, "b": 0.9}, key="delta1")
+    assert ranked_ids(higher, "delta1", n=1) == (["b"], ["a"])
+    with pytest.raises(ValueError, match="no valid rows"):
+        ranked_ids(table, "abs_rel")
+
+
+def test_as_original_map_puts_the_nearest_point_at_one():
+    z = torch.tensor([[[[2.5, 2.6], [2.7, 0.0]]]])
+    mask = z > 0
+    assert torch.allclose(as_original_map(z, mask, "metric_z"), original_normalize(z, mask))
+    disparity = torch.where(mask, 1 / z.clamp(min=1e-6), torch.zeros_like(z))
+    mapped = as_original_map(disparity, mask, "relative_inverse")
+    assert mapped[0, 0, 0, 0] == 1 and mapped[0, 0, 1, 0] == -1  # nearest 1, farthest -1
+    assert torch.equal(as_original_map(z, mask, "original"), z)  # already a map
+
+
+def test_score_batch_on_original_convention_data():
+    target = torch.full((2, 1, 4, 4), -1.0)
+    target[:, :, 1:3, 1:3] = 0.5
+    mask = target > -1
+    batch = {"depth": target, "mask": mask, "camera": torch.full((2, 25), math.nan), "id": ["x", "y"]}
+    pred = target.clone()
+    pred[1] += 0.1  # 0.1 everywhere
+    scores = score_batch(pred, batch, "original", metric_data=False)
+    assert torch.allclose(scores["original_l1"], torch.tensor([0.0, 0.1], dtype=torch.float64))
+    assert scores["original_perfect"].tolist() == [1.0, 0.0]
+    assert scores["valid"].all() and "abs_rel" not in scores
+
+
+@pytest.fixture(scope="module")
+def heads(tmp_path_factory):
+    return write_head_dataset(tmp_path_factory.mktemp("h") / "d", HeadDatasetConfig(count=4, image_size=32,
+                                                                                   depth_size=32), progress=False)
+
+
+def test_qualitative_grid_and_evaluation(heads):
+    torch.manual_seed(0)
+    config = DepthModelConfig(start_filts=4, n_blocks=3, input_size=32)
+    model = build_depth_model(config)
+    dataset = DepthDataset(heads, DepthDatasetConfig(image_size=32, depth_size=32))
+    grid = qualitative_grid(model, config, dataset, [0, 2], tile=40)
+    assert grid.shape == (2 * 40 + 4, 4 * 40 + 3 * 4, 3) and grid.dtype == np.uint8
+    assert model.training  # mode restored
+    table, loss = evaluate_depth_model(model, config, dataset, EvaluationConfig(batch_size=3, progress=False))
+    assert len(table) == 4 and math.isnan(loss) and table.n_valid == 4
+    assert {"abs_rel", "normal_mean_deg", "original_l1"} <= set(table.columns)
+
+
+def test_error_colors_and_curves_errors(tmp_path):
+    error = np.array([[0.0, 0.25], [1.0, 0.5]])
+    mask = np.array([[True, True], [True, False]])
+    rgb = error_colors(error, mask, vmax=0.5)
+    assert rgb[0, 0].tolist() == [0, 0, 0] and rgb[1, 0].tolist() == [255, 255, 0]
+    assert rgb[1, 1].tolist() == [255, 255, 255]  # off the mask
+    with pytest.raises(FileNotFoundError, match="train-depth run folder"):
+        training_curves(tmp_path)

@@ -1,0 +1,264 @@
+"""PTI on the tiny random generator: projection + tuning round trip, determinism, weight deltas, saving."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import eg3d
+from helpers.base import cameras
+from helpers.base.photo import tensor_to_image
+from helpers.generation.viewpoints import ViewpointMix
+from helpers.invert import pti
+from helpers.invert.inversion import InversionConfig, invert_aligned
+from helpers.invert.weight_delta import apply_weight_delta, load_weight_delta, save_weight_delta, weight_delta
+
+CAMERA = cameras.camera_vector(0.35, -0.1)[0].numpy()
+
+
+@pytest.fixture(scope="module")
+def known_face(generator):
+    """A render of a known latent from a known camera: (target image tensor, ws)."""
+    z = torch.randn(1, generator.z_dim, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        ws = generator.mapping(z, cameras.conditioning_camera(1))
+        image = generator.synthesize(ws, torch.from_numpy(CAMERA), generator=torch.Generator().manual_seed(3))["image"]
+    return image, ws
+
+
+@pytest.fixture(scope="module")
+def inversion(generator, lpips, known_face):
+    target = tensor_to_image(known_face[0])
+    return invert_aligned(target, CAMERA, generator, lpips, InversionConfig(pti=pti.PTIConfig.preset("smoke"),
+                                                                             mesh_resolution=32, mesh_level=0.0))
+
+
+def _mean(values):
+    return float(np.mean(values))
+
+
+def test_round_trip_reaches_30_db_and_losses_decrease(generator, lpips, known_face, inversion):
+    target = tensor_to_image(known_face[0])
+    # What the projection starts from: the mean latent, far from the target.
+    w_avg, _ = pti.latent_statistics(generator, cameras.conditioning_camera(1), 64, torch.Generator().manual_seed(0))
+    start = pti.psnr(tensor_to_image(generator.synthesize(
+        w_avg[:, None].expand(1, generator.num_ws, -1), torch.from_numpy(CAMERA),
+        generator=torch.Generator().manual_seed(0))["image"]), target)
+    metrics = inversion.metrics
+    assert metrics["projection"]["psnr"] > start + 3
+    assert metrics["tuned"]["psnr"] > 30.0
+    assert metrics["tuned"]["psnr"] >= metrics["projection"]["psnr"]
+    assert metrics["tuned"]["lpips"] <= metrics["projection"]["lpips"] + 1e-6
+    assert 0 < metrics["tuned"]["ssim"] <= 1
+    proj = [h.loss for h in inversion.projection.history]
+    tune = [h.loss for h in inversion.tuning.history]
+    assert len(proj) == 8 and len(tune) == 32
+    assert _mean(proj[-3:]) < 0.5 * _mean(proj[:2])
+    assert _mean(tune[-4:]) < _mean(tune[:4])
+    # The pivot is one w shared by every layer (W, not W+).
+    assert inversion.w.shape == (generator.w_dim,)
+
+
+def test_base_generator_is_not_modified(generator, inversion):
+    fresh = eg3d.tiny_random(seed=0)
+    for (name, a), b in zip(generator.state_dict().items(), fresh.state_dict().values()):
+        assert torch.equal(a, b), name
+    changed = weight_delta(generator, inversion.generator)
+    assert changed and not any("noise_const" in name for name in changed)
+
+
+def test_projection_is_deterministic_and_seeded(generator, lpips, known_face):
+    config = dataclasses.replace(pti.PTIConfig.preset("smoke"), projection=dataclasses.replace(
+        pti.PRESETS["smoke"].projection, steps=2))
+    a = pti.project(generator, known_face[0], CAMERA, lpips, config)
+    b = pti.project(generator, known_face[0], CAMERA, lpips, config)
+    c = pti.project(generator, known_face[0], CAMERA, lpips, dataclasses.replace(config, seed=1))
+    assert torch.equal(a.ws, b.ws)
+    assert not torch.equal(a.ws, c.ws)
+
+
+def test_w_plus_and_initial_latent(generator, lpips, known_face):
+    smoke = pti.PRESETS["smoke"]
+    config = dataclasses.replace(smoke, projection=dataclasses.replace(smoke.projection, steps=2, w_plus=True))
+    result = pti.project(generator, known_face[0], CAMERA, lpips, config, w_init=known_face[1])
+    assert result.ws.shape == (1, generator.num_ws, generator.w_dim)
+    assert result.w.shape == (generator.num_ws, generator.w_dim)  # layers differ after W+ steps
+    # Starting at the true latent, two small steps stay close to it.
+    assert (result.ws - known_face[1]).abs().mean() < 0.2 * (known_face[1] - generator.backbone.mapping.w_avg).abs().mean()
+
+
+def test_learning_rate_schedule_and_noise_penalty():
+    cfg = pti.ProjectionConfig()
+    assert pti._lr_factor(0.0, cfg) == 0.0
+    assert pti._lr_factor(0.05, cfg) == pytest.approx(1.0)
+    assert pti._lr_factor(0.5, cfg) == pytest.approx(1.0)
+    assert pti._lr_factor(0.875, cfg) == pytest.approx(0.5)
+    assert pti._lr_factor(1.0, cfg) == pytest.approx(0.0, abs=1e-12)
+    gen = torch.Generator().manual_seed(0)
+    white = [torch.randn(64, 64, generator=gen)]
+    smooth = [torch.nn.functional.avg_pool2d(torch.randn(1, 1, 68, 68, generator=gen), 5, 1)[0, 0]]
+    smooth = [(s - s.mean()) / s.std() for s in smooth]
+    assert pti._noise_penalty(smooth) > 100 * pti._noise_penalty(white)
+
+
+def test_presets_and_config_round_trip():
+    assert pti.PTIConfig.preset("default").projection.steps == 500
+    assert pti.PTIConfig.preset("default").tuning.lpips_threshold == 0.06
+    config = pti.PTIConfig.preset("fast", seed=3)
+    assert config.seed == 3
+    assert pti.PTIConfig.from_dict(json.loads(json.dumps(config.as_dict()))) == config
+    with pytest.raises(ValueError, match="unknown PTI preset"):
+        pti.PTIConfig.preset("slow")
+    with pytest.raises(ValueError, match="conditioning"):
+        pti.PTIConfig(conditioning="side")
+
+
+def test_metrics():
+    a = np.zeros((8, 8, 3), np.uint8)
+    b = a.copy()
+    b[0, 0, 0] = 255
+    assert pti.psnr(a, a) == float("inf")
+    assert pti.psnr(a, b) == pytest.approx(10 * np.log10(8 * 8 * 3))
+    image = (np.arange(16 * 16 * 3).reshape(16, 16, 3) % 256).astype(np.uint8)
+    assert np.array_equal(tensor_to_image(pti.image_to_tensor(image)), image)
+    # gen_samples.py's conversion: x·127.5 + 128, clamped, truncated (0 → 128, not round(127.5)).
+    values = torch.tensor([-2.0, -1.0, 0.0, 0.5, 1.0, 2.0]).view(1, 3, 1, 2)
+    assert tensor_to_image(values).reshape(-1).tolist() == [0, 128, 255, 0, 191, 255]
+    with pytest.raises(ValueError, match="uint8"):
+        pti.image_to_tensor(image.astype(np.float32))
+
+
+def test_weight_delta_round_trip(tmp_path, generator, inversion):
+    tuned = inversion.generator
+    delta = weight_delta(generator, tuned)
+    base_id = {"checkpoint": "tiny-random", "sha256": None}
+    path = save_weight_delta(delta, tmp_path / "delta.safetensors", base=base_id)
+    loaded, recorded = load_weight_delta(path)
+    assert recorded == base_id and set(loaded) == set(delta)
+    rebuilt = apply_weight_delta(generator, path, base_identity=base_id)
+    for name, value in tuned.state_dict().items():
+        scale = float(delta[name].abs().max()) if name in delta else 0.0
+        assert torch.allclose(rebuilt.state_dict()[name], value, atol=scale * 1e-3 + 1e-7), name
+    full = sum(v.numel() * 4 for v in tuned.state_dict().values() if v.is_floating_point())
+    assert path.stat().st_size < 0.6 * full  # float16: about half a float32 checkpoint
+    with pytest.raises(ValueError, match="tuned from"):
+        apply_weight_delta(generator, path, base_identity={"checkpoint": "ffhq512-128", "sha256": "ab"})
+    other = tmp_path / "other.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(2)}, str(other))
+    with pytest.raises(ValueError, match="not a weight delta"):
+        load_weight_delta(other)
+
+
+def test_inversion_save_writes_every_output(tmp_path, inversion):
+    from helpers.base.depth_png import read_depth_png
+    from helpers.generation.sample_settings import default_depth_range
+    from helpers.mesh import load_mesh
+
+    out = inversion.save(tmp_path / "inv", base_identity={"checkpoint": "tiny-random", "sha256": None}, frames=3)
+    names = {p.name for p in out.iterdir()}
+    assert {"target.png", "reconstruction.png", "projected.png", "novel_views.png", "pivot_w.npy", "camera.npy",
+            "depth.png", "opacity.png", "generator_delta.safetensors", "losses.csv", "inversion.json",
+            "mesh.ply", "orbit.gif"} <= names
+    from PIL import Image
+
+    with Image.open(out / "orbit.gif") as gif:
+        assert gif.n_frames == 3 and gif.size == (512, 512)
+    info = json.loads((out / "inversion.json").read_text())
+    assert info["metrics"]["tuned"]["psnr"] == pytest.approx(inversion.metrics["tuned"]["psnr"])
+    near, far = info["depth_range"]
+    # The encoding of the batch's depth/<id>.png.
+    assert (near, far) == default_depth_range(inversion.generator.config, ViewpointMix())
+    depth = read_depth_png(out / "depth.png", near, far)
+    surface = inversion.opacity >= 0.5
+    assert surface.any()
+    assert np.allclose(depth[surface], inversion.depth[surface], atol=(far - near) / 65535 + 1e-6)
+    assert np.array_equal(np.load(out / "camera.npy"), inversion.camera)
+    lines = (out / "losses.csv").read_text().splitlines()
+    assert len(lines) == 1 + 8 + 32 and lines[0].startswith("stage,")
+    mesh = load_mesh(out / "mesh.ply", allow_empty=True)
+    assert mesh.num_vertices > 0
+    assert np.all(np.abs(mesh.vertices) <= 0.5 * float(inversion.generator.config.rendering.box_warp) + 1e-6)
+    strip = inversion.novel_views(yaws=(-0.3, 0.3))
+    assert strip.shape == (512, 1024, 3)
+
+
+def test_orbit_frames_render_each_camera_once(inversion, monkeypatch):
+    """A turntable passes every yaw twice: 8 frames (yaws 0, ±0.35, ±0.5) need 5 renders, of the same pictures."""
+    subject = inversion.subject()
+    assert inversion.subject() is subject  # one set of tri-planes per inversion
+    render = subject.render_maps
+    cameras_rendered: list[np.ndarray] = []
+
+    def counting(camera):
+        cameras_rendered.append(camera)
+        return render(camera)
+
+    monkeypatch.setattr(subject, "render_maps", counting)
+    frames = inversion.orbit_frames(8)
+    assert len(frames) == 8 and len(cameras_rendered) == 5
+    assert frames[3] is frames[1] and frames[4] is frames[0]
+    again = render(cameras.camera_vector(0.5 * np.sin(3 * np.pi / 4), 0.0)[0].numpy())["image"]
+    assert np.array_equal(frames[3], again)
+
+
+def test_orbit_parameters_round_trip():
+    from helpers.base.cameras import camera_from_angles
+    from helpers.invert.inversion import orbit_parameters
+
+    camera = camera_from_angles(0.3, -0.2, 0.1).numpy()
+    assert orbit_parameters(camera) == pytest.approx((0.3, -0.2, 0.1), abs=1e-5)
+
+
+def test_camera_refinement_moves_a_wrong_camera_towards_the_true_one(generator, lpips, known_face):
+    """The target was rendered at yaw 0.35; projection starts from a camera 0.15 rad off and refines it."""
+    from helpers.base.cameras import camera_from_angles
+
+    smoke = pti.PRESETS["smoke"]
+    config = dataclasses.replace(smoke, projection=dataclasses.replace(smoke.projection, steps=8, refine_camera=True,
+                                                                       camera_lr=0.05))
+    wrong = camera_from_angles(0.2, -0.1, 0.0).numpy()
+    result = pti.project(generator, known_face[0], wrong, lpips, config, w_init=known_face[1],
+                         camera_angles=(0.2, -0.1, 0.0))
+    yaw, _, _ = cameras.orbit_angles(result.camera[:16].reshape(4, 4).astype(np.float64))
+    assert abs(yaw - 0.35) < abs(0.2 - 0.35)
+    assert not np.array_equal(result.camera, wrong)
+    with pytest.raises(ValueError, match="camera_angles"):
+        pti.project(generator, known_face[0], wrong, lpips, config)
+
+
+def test_report_pictures(inversion):
+    from helpers.invert.inversion_figures import comparison_strip, loss_figure
+
+    strip = comparison_strip(inversion, size=64)
+    assert strip.shape == (64, 256, 3) and strip.dtype == np.uint8
+    fig = loss_figure(inversion.projection.history + inversion.tuning.history)
+    assert [len(trace.x) for trace in fig.data] == [8, 8, 32, 32]
+    lines = inversion.summary().splitlines()
+    assert lines[0].strip().startswith("projection: psnr") and "tuned: psnr" in lines[1]
+
+
+def test_bf16_autocast_runs_and_stays_close(generator, lpips, known_face):
+    """bf16 autocast of renders and LPIPS (the GPU speed option) on the CPU: finite losses, a pivot close to fp32."""
+    smoke = pti.PRESETS["smoke"]
+    short = dataclasses.replace(smoke, projection=dataclasses.replace(smoke.projection, steps=2),
+                                tuning=dataclasses.replace(smoke.tuning, steps=2))
+    fp32 = pti.project(generator, known_face[0], CAMERA, lpips, short)
+    bf16 = pti.project(generator, known_face[0], CAMERA, lpips, dataclasses.replace(short, precision="bf16"))
+    assert all(np.isfinite(h.loss) for h in bf16.history)
+    assert bf16.ws.dtype == torch.float32
+    start, _ = pti.latent_statistics(generator, cameras.conditioning_camera(1), short.projection.w_avg_samples,
+                                     torch.Generator().manual_seed(short.seed))
+    moved = (fp32.ws[:, 0] - start).abs().mean()  # how far two fp32 steps move w
+    assert (bf16.ws - fp32.ws).abs().mean() < 0.25 * moved
+    tuned = pti.tune(generator, known_face[0], CAMERA, bf16.ws, lpips, dataclasses.replace(short, precision="bf16"))
+    assert all(np.isfinite(h.loss) for h in tuned.history)
+    assert next(tuned.generator.parameters()).dtype == torch.float32
+    assert pti.PTIConfig(precision="auto").resolved_precision(torch.device("cpu")) == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        pti.PTIConfig(precision="fp16")
