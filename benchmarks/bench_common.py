@@ -78,8 +78,8 @@ def machine_text(devices: Sequence[torch.device]) -> str:
 def add_allocator_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--default-malloc", action="store_true",
                         help="leave glibc's default handling of large freed blocks (by default the script keeps them, "
-                             "as `python -m helpers` does: helpers.base.runtime.keep_freed_memory; in a side-by-side run "
-                             "the official code gets the same set-up)")
+                             "as `python -m helpers` does: helpers.base.runtime.keep_freed_memory; in a side-by-side "
+                             "run the official code gets the same set-up)")
 
 
 def apply_allocator_option(args: argparse.Namespace) -> str:

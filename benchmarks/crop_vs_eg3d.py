@@ -15,7 +15,8 @@ A ratio of 1 and an offset of 0 mean that the crops coincide.
 
 The faces are:
 - ``skimage.data.astronaut()``, with dlib landmarks;
-- our 3D landmark template (``helpers.invert.landmark_template``), seen frontally through EG3D's camera, as an average face;
+- our 3D landmark template (``helpers.invert.landmark_template``), seen frontally through EG3D's camera, as an
+  average face;
 - any photos given with ``--photos``.
 
 It also prints the camera our landmark fit gives the BFM mean face seen from EG3D's frontal camera: the
@@ -31,10 +32,13 @@ repository that ships it. Nothing from that file is written anywhere.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's helpers, as the other scripts
 
 
 def five_points(landmarks: np.ndarray) -> np.ndarray:

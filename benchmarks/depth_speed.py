@@ -11,27 +11,29 @@ Models are given as ``name`` or ``name@input_size`` (names of :mod:`helpers.dept
 at 128 (the original's MiDaS fine-tuning setup: ViT-L/16 on an 8×8 token grid), DPT-Large at its native 384 and
 Depth-Anything-V2-Small at 518. Measured per model and device, with the library's own code paths:
 
-* **training samples/s (model only)**: one step of the shared training loop, ``helpers.training.training_loop.train_step`` (what
-  :func:`helpers.training.training_loop.run_training` calls per batch: autocast forward through :class:`helpers.depth.depth_training.DepthTask`'s
-  loss at the model's input size, the default loss of the model's target on 128² metric z-depth, backward, gradient
-  clipping at 1.0, Adam step from :func:`helpers.training.training_loop.build_optimizer`), on one fixed synthetic loader batch
-  (pinned on GPUs, as the loader's) and ``float(loss)`` after each step, as the loop does. (The ``DepthTask`` is
+* **training samples/s (model only)**: one step of the shared training loop,
+  ``helpers.training.training_loop.train_step`` (what :func:`helpers.training.training_loop.run_training` calls per
+  batch: autocast forward through :class:`helpers.depth.depth_training.DepthTask`'s loss at the model's input size,
+  the default loss of the model's target on 128² metric z-depth, backward, gradient clipping at 1.0, Adam step from
+  :func:`helpers.training.training_config.build_optimizer`), on one fixed synthetic loader batch (pinned on GPUs, as
+  the loader's) and ``float(loss)`` after each step, as the loop does. (The ``DepthTask`` is
   built on a tiny head dataset that is never read.) ``--warmup`` steps, then ``--repeats`` timings of ``--steps``
   steps, median.
 * **inference images/s**: ``model.predict(images)`` on uint8 ``--image-size``² images already on the device
   (resized to the model's input inside ``predict``), under ``helpers.base.runtime.autocast`` of the device's precision
   (``resolve_precision("auto")``: bf16 / fp16 on GPUs, fp32 on the CPU); same warm-up / repeats / median.
-* **end-to-end training** (``--skip-e2e`` to leave out): a head dataset of :func:`helpers.generation.head_dataset.write_head_dataset`
-  (``--e2e-count`` analytic heads, by default 8 batches' worth; ``--e2e-image-size``² images, 512 as EG3D's; 128²
-  depth; written once, not timed) trained with :func:`helpers.depth.depth_training.train_depth` for ``--e2e-steps`` steps
-  (``--e2e-model``, default augmentations, ``--workers`` loader processes), without and with ``cache=True``. Its
-  ``train_log.csv`` is written every step; the figure is the median of the per-step ``samples_per_s`` after
-  ``--e2e-warmup`` steps (their mean, which includes the epoch ends of the small dataset, in brackets). Each run
-  comes right after the model-only figure of the same model and batch (paired: other jobs change the machine's
-  speed over minutes). For reference the table also gives the loader alone: the train split's item time in the
-  main process (``dataset[(index, seed)]``, median) and items/s of :func:`helpers.training.seeded_loader.make_loader` with
-  the same workers and no model, after its first batch. End-to-end ≈ model-only means the loader keeps up; the
-  loader-alone rate is what a faster device could get at most from these workers.
+* **end-to-end training** (``--skip-e2e`` to leave out): a head dataset of
+  :func:`helpers.generation.head_dataset.write_head_dataset` (``--e2e-count`` analytic heads, by default 8 batches'
+  worth; ``--e2e-image-size``² images, 512 as EG3D's; 128² depth; written once, not timed) trained with
+  :func:`helpers.depth.depth_training.train_depth` for ``--e2e-steps`` steps (``--e2e-model``, default augmentations,
+  ``--workers`` loader processes), without and with ``cache=True``. Its ``train_log.csv`` is written every step; the
+  figure is the median of the per-step ``samples_per_s`` after ``--e2e-warmup`` steps (their mean, which includes the
+  epoch ends of the small dataset, in brackets). Each run comes right after the model-only figure of the same model
+  and batch (paired: other jobs change the machine's speed over minutes). For reference the table also gives the
+  loader alone: the train split's item time in the main process (``dataset[(index, seed)]``, median) and items/s of
+  :func:`helpers.training.seeded_loader.make_loader` with the same workers and no model, after its first batch.
+  End-to-end ≈ model-only means the loader keeps up; the loader-alone rate is what a faster device could get at most
+  from these workers.
 
 Public backbones are built offline with random weights (weights do not change the speed) from the
 ``config.json`` fields in :data:`ARCHITECTURES` through ``TransformerDepthModel(config, architecture=...)``; the table
@@ -72,10 +74,10 @@ from bench_common import (  # noqa: E402 (this folder: run as a script)
 )
 
 from helpers.base.runtime import autocast, resolve_precision
+from helpers.depth.depth_training import DepthTask, TrainConfig, train_depth
 from helpers.depth.models import DepthModelConfig, build_depth_model
 from helpers.depth.networks.dpt import TransformerDepthModel
 from helpers.depth.networks.dpt_config import BACKBONES
-from helpers.depth.depth_training import DepthTask, TrainConfig, train_depth
 from helpers.generation.head_dataset import HeadDatasetConfig, write_head_dataset
 from helpers.training.seeded_loader import make_loader
 from helpers.training.training_config import OptimConfig, build_optimizer

@@ -1,7 +1,7 @@
 """Speed of the pure-PyTorch EG3D generator, optionally side by side with the official code.
 
     python benchmarks/eg3d_speed.py                        # ours only
-    python benchmarks/eg3d_speed.py --official-src /tmp/eg3d   # + official TriPlaneGenerator, same weights
+    python benchmarks/eg3d_speed.py --official-src path/to/eg3d   # + official TriPlaneGenerator, same weights
 
 Measures, for the full-size ffhq512-128 architecture with random weights (or ``--arch tiny``):
 
@@ -13,7 +13,8 @@ Measures, for the full-size ffhq512-128 architecture with random weights (or ``-
   points and so re-runs the backbone for every chunk.
 
 ``--official-src`` is a local checkout of https://github.com/NVlabs/eg3d (the repository root or
-its ``eg3d/`` folder); it is imported, never copied into this project. On CPU its custom ops fall
+its ``eg3d/`` folder; ``git clone https://github.com/NVlabs/eg3d``; no default); it is imported, never copied into
+this project. On CPU its custom ops fall
 back to their reference PyTorch implementations. Both models run the same weights and the same
 random draws (same global seed), and the script prints the max output difference as a sanity check
 (rounding in float32; ``--precision bf16`` runs ours under autocast while the official stays float32).

@@ -1,7 +1,7 @@
 """Dataset generation speed: ``helpers.generation.generate_dataset`` side by side with the official EG3D path.
 
     python benchmarks/generate_speed.py --arch tiny --skip-mesh          # quick check, ours only
-    PYTHONPATH=/tmp/pydeps python benchmarks/generate_speed.py --official-src /tmp/eg3d \\
+    python benchmarks/generate_speed.py --official-src path/to/eg3d \\
         --samples 4 --repeats 3                                           # + official, same weights
 
 Both sides use the full-size ffhq512-128 architecture with the same random weights (``--arch tiny``:
@@ -24,7 +24,7 @@ on all ws, float32, and the same renderer random numbers. Measured:
   ``G.sample`` per chunk of 1,000,000 points (each call re-runs mapping and the tri-plane
   backbone), flip, border padding (``int(30·N/256)`` voxels of −1000), then
   ``shape_utils.convert_sdf_samples_to_ply`` (skimage marching cubes + its PLY writer). That needs
-  ``plyfile`` (``pip install --target /tmp/pydeps plyfile`` and ``PYTHONPATH=/tmp/pydeps``); without
+  ``plyfile`` (``pip install plyfile``, or ``pip install --target DIR plyfile`` and ``PYTHONPATH=DIR``); without
   it the script falls back to skimage marching cubes + a trimesh PLY export and says so (faster
   than the official writer, so the official time is then an underestimate).
   Ours: the work a mesh adds to a sample in ``generate``, measured directly: σ on the lattice from
@@ -43,7 +43,8 @@ ours, on the CPU); the script prints the float difference of one render and the 
 of the written PNGs.
 
 ``--official-src`` is a local checkout of https://github.com/NVlabs/eg3d (the repository root or its
-``eg3d/`` folder), imported, never copied; it is loaded via ``benchmarks/eg3d_speed.py``.
+``eg3d/`` folder; ``git clone https://github.com/NVlabs/eg3d``; no default), imported, never copied; it is loaded
+via ``benchmarks/eg3d_speed.py``.
 Timings interleave ours and the official run and report medians and paired ratios. The ratio is what
 transfers between machines; absolute times only hold for the machine they were measured on. Both sides
 run with large freed blocks kept in the process, as ``python -m helpers`` does (``--default-malloc``:
@@ -80,16 +81,22 @@ from bench_common import (  # noqa: E402 (this folder: run as a script)
 from eg3d_speed import frontal_camera, load_official  # noqa: E402
 
 from helpers.base import cameras  # noqa: E402
-from helpers.dataset_folder.layout import sample_id
+from helpers.dataset_folder.layout import sample_id  # noqa: E402
 from helpers.eg3d.config import _FFHQ512_128_INIT_KWARGS, GeneratorConfig  # noqa: E402
 from helpers.eg3d.generator import Generator  # noqa: E402
-from helpers.eg3d.subject import latent_z
+from helpers.eg3d.subject import latent_z  # noqa: E402
 from helpers.eg3d.tiny import tiny_config  # noqa: E402
-from helpers.generation.generate_dataset import GenerateConfig, generate
-from helpers.generation.sample_renderer import SampleRenderer, render_draws
-from helpers.generation.sample_settings import MeshSettings, SampleSettings, default_depth_range
-from helpers.generation.sample_writer import SampleWriter
-from helpers.mesh import DensityGrid, lattice_points, official_pad_width, official_sample_points, save_mesh  # noqa: E402
+from helpers.generation.generate_dataset import GenerateConfig, generate  # noqa: E402
+from helpers.generation.sample_renderer import SampleRenderer, render_draws  # noqa: E402
+from helpers.generation.sample_settings import MeshSettings, SampleSettings, default_depth_range  # noqa: E402
+from helpers.generation.sample_writer import SampleWriter  # noqa: E402
+from helpers.mesh import (  # noqa: E402
+    DensityGrid,
+    lattice_points,
+    official_pad_width,
+    official_sample_points,
+    save_mesh,
+)
 
 OFFICIAL_MAX_BATCH = 1_000_000  # gen_samples.py
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Measure the GPU figures of benchmarks/RESULTS.md in one device call per stage.
 #
-# First, on the development machine: bash benchmarks/gpu_prepare.sh  (fills the git-ignored .gpu/: the official
-# EG3D code, wheels of the packages the GPU machine lacks, the PTI benchmark's aligned photo). Then, with the
-# device tool, from the repository root, one call per stage, carrying .gpu:
+# First, on the development machine: EG3D_SRC=/path/to/eg3d bash benchmarks/gpu_prepare.sh  (fills the git-ignored
+# .gpu/: the official EG3D code from a checkout or mirror of https://github.com/NVlabs/eg3d, wheels of the packages
+# the GPU machine lacks, the PTI benchmark's aligned photo). Then, with the device tool, from the repository root,
+# one call per stage, carrying .gpu:
 #
 #   run(command="bash benchmarks/gpu_suite.sh eg3d", carry=[".gpu"], timeout_s=600)
 #
@@ -28,9 +29,14 @@
 # Smoke test on a CPU machine, seconds-long settings (tiny generator, small meshes, 1 repeat), which also
 # hides the packages the GPU machine lacks unless .gpu/whl carries them (run it before spending GPU time):
 #   SMOKE=1 PYTHON=.venv/bin/python bash benchmarks/gpu_suite.sh eg3d    (or: ... gpu_suite.sh --smoke eg3d)
+# The smoke mode also runs without gpu_prepare.sh (tests/test_benchmarks.py runs it so in CI): without the official
+# source its steps are SKIPPED (the steps of our own code all run), without .gpu/whl the packages the wheels would
+# carry come from PYTHON's own, and without .gpu/pti_aligned.npz the crop is made on the fly (dlib: the face extras).
 #
 # Environment: PYTHON (default python3), OUT (log folder; default a new temporary folder), BUDGET_S (570),
-# SMOKE (0/1), SITE (where the wheels are installed; default /tmp/site, a temporary folder in smoke mode).
+# SMOKE (0/1), SITE (where the wheels are installed; default /tmp/site, a temporary folder in smoke mode),
+# EG3D_SRC (the official code: default .gpu/eg3d; a checkout of NVlabs/eg3d, its eg3d/ folder, or a git mirror,
+# exported to a temporary folder), GPU_DIR (the folder gpu_prepare.sh fills; default .gpu).
 set -euo pipefail
 
 SMOKE=${SMOKE:-0}
@@ -41,12 +47,14 @@ case "$STAGE" in
     *) echo "usage: [SMOKE=1] bash benchmarks/gpu_suite.sh [--smoke] eg3d|generate|pti|depth|all" >&2; exit 2 ;;
 esac
 
+if [[ -n "${EG3D_SRC:-}" && "$EG3D_SRC" != /* ]]; then EG3D_SRC=$PWD/$EG3D_SRC; fi  # relative to the caller
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 PYTHON=${PYTHON:-python3}
-GPU_DIR=.gpu
-EG3D_SRC=$GPU_DIR/eg3d
+GPU_DIR=${GPU_DIR:-.gpu}
+OFFICIAL=${EG3D_SRC:-$GPU_DIR/eg3d}  # the official code's folder (or a checkout's root) given to --official-src
 ALIGNED=$GPU_DIR/pti_aligned.npz
+TOOLS=benchmarks/gpu_suite_tools.py
 BUDGET_S=${BUDGET_S:-570}
 deadline=$((SECONDS + BUDGET_S))
 export PYTHONUNBUFFERED=1
@@ -56,12 +64,30 @@ for log in env official-ops eg3d generate pti depth; do rm -f "$OUT/$log.log"; d
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_suite_py.XXXXXX")  # maybe a distutils shim, smoke-mode site
 trap 'rm -rf "$WORK"' EXIT
 if (( SMOKE )); then SITE=${SITE:-$WORK/site}; else SITE=${SITE:-/tmp/site}; fi  # /tmp/site: as the device README
-for need in "$EG3D_SRC/training/triplane.py" "$ALIGNED"; do
-    [[ -e "$need" ]] || { echo "error: $need is missing: run benchmarks/gpu_prepare.sh here, carry .gpu" >&2; exit 2; }
-done
 
 STATUS=()  # one line per step, for the summary
 note() { echo "$*"; STATUS+=("$*"); }
+
+# --- The official EG3D code and the PTI crop: required on the GPU, optional in smoke mode -----------------------
+NO_OFFICIAL="no official EG3D source (set EG3D_SRC)"
+HAVE_OFFICIAL=1
+if [[ -f "$OFFICIAL/training/triplane.py" || -f "$OFFICIAL/eg3d/training/triplane.py" ]]; then
+    :
+elif [[ -n "${EG3D_SRC:-}" ]]; then  # a git mirror: its HEAD's eg3d/ folder, for this run only
+    "$PYTHON" "$TOOLS" export-official "$EG3D_SRC" "$WORK/eg3d" || exit 2
+    OFFICIAL=$WORK/eg3d
+elif (( SMOKE )); then
+    HAVE_OFFICIAL=0
+    echo "note: $NO_OFFICIAL: the official steps are skipped"
+else
+    echo "error: no official EG3D source at $OFFICIAL — run benchmarks/gpu_prepare.sh here" \
+        "(EG3D_SRC=<a clone of https://github.com/NVlabs/eg3d>) and carry $GPU_DIR, or set EG3D_SRC" >&2
+    exit 2
+fi
+if [[ ! -e "$ALIGNED" ]] && (( !SMOKE )); then
+    echo "error: $ALIGNED is missing — run benchmarks/gpu_prepare.sh here, carry $GPU_DIR" >&2
+    exit 2
+fi
 
 # --- Python set-up: the carried wheels, the repository on the path -------------------------------------------
 # (--no-deps: each wheel's needs were checked against the GPU machine's packages by gpu_prepare.sh)
@@ -91,21 +117,30 @@ fi
 
 # Runs that need import hooks (smoke mode's hidden packages, OFFICIAL_OPS=reference) go through
 # gpu_suite_tools.py launch; plain runs on the GPU use no launcher.
-TOOLS=benchmarks/gpu_suite_tools.py
-
 PY=("$PYTHON")
 if (( SMOKE )); then
     # pip list here minus KINDS.md's package list of the GPU image (2026-11), as top-level module names, plus
     # plyfile (the official mesh writer needs it). Left visible: what this machine's newer versions of packages
     # the GPU image has pull in (httpx2 and truststore of huggingface_hub, pydantic of typer, tzdata, ...): there
     # those packages come with their own needs.
-    export GPU_SUITE_HIDE="dlib _dlib_pybind11 face_recognition_models trimesh mrcfile plyfile plotly _plotly_utils
-        ipywidgets widgetsnbextension jupyterlab_widgets IPython ipykernel ipykernel_launcher ipython_pygments_lexers
-        jupyter jupyter_client jupyter_core nbclient nbformat nbmake comm debugpy executing asttokens pure_eval
-        stack_data jedi parso prompt_toolkit wcwidth pexpect ptyprocess matplotlib_inline traitlets tornado zmq
-        nest_asyncio nest_asyncio2 fastjsonschema jsonschema jsonschema_specifications referencing rpds"
+    hide="dlib _dlib_pybind11 face_recognition_models ipywidgets widgetsnbextension jupyterlab_widgets IPython
+        ipykernel ipykernel_launcher ipython_pygments_lexers jupyter jupyter_client jupyter_core nbclient nbformat
+        nbmake comm debugpy executing asttokens pure_eval stack_data jedi parso prompt_toolkit wcwidth pexpect
+        ptyprocess matplotlib_inline traitlets tornado zmq nest_asyncio nest_asyncio2 fastjsonschema jsonschema
+        jsonschema_specifications referencing rpds"
+    CARRIED="trimesh mrcfile plyfile plotly _plotly_utils"  # the modules of gpu_prepare.sh's WHEELS
+    if (( ${#wheels[@]} )); then
+        hide+=" $CARRIED"  # only the carried wheels may provide them
+    else
+        note "NOTE     no $GPU_DIR/whl (gpu_prepare.sh not run): $CARRIED come from $PYTHON's own packages"
+    fi
+    export GPU_SUITE_HIDE="$hide"
     export GPU_SUITE_SITE="$SITE"
     PY=("$PYTHON" "$TOOLS" launch)
+    # One torch thread per process: the smoke steps prove that the scripts run, they measure nothing, and on a busy
+    # 2-core machine two threads per process stall the tiny models (depth-quick: 38 s instead of 16 s beside two
+    # busy processes).
+    export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 fi
 
 # --- One benchmark command -------------------------------------------------------------------------------------
@@ -134,6 +169,12 @@ step() {
     return 0
 }
 
+# official_step LOG NAME CAP MIN COMMAND...: a step that runs the official code; without it (smoke mode only), a
+# SKIPPED line.
+official_step() {
+    if ((HAVE_OFFICIAL)); then step "$@"; else note "SKIPPED  $2: $NO_OFFICIAL"; fi
+}
+
 # torch finds nvcc (for the official ops) on the PATH or under /usr/local/cuda.
 if ! command -v nvcc >/dev/null && [[ -x /usr/local/cuda/bin/nvcc ]]; then export PATH="/usr/local/cuda/bin:$PATH"; fi
 
@@ -158,8 +199,8 @@ OPS_READY=0
 official_ops() {
     ((OPS_READY)) && return 0
     OPS_READY=1
-    step official-ops official-ops 300 60 "$PYTHON" "$TOOLS" official-ops "$EG3D_SRC"
-    if [[ "${STATUS[-1]}" != ok* ]]; then
+    official_step official-ops official-ops 300 60 "$PYTHON" "$TOOLS" official-ops "$OFFICIAL"
+    if ((HAVE_OFFICIAL)) && [[ "${STATUS[-1]}" != ok* ]]; then
         export OFFICIAL_OPS=reference
         PY=("$PYTHON" "$TOOLS" launch)
         note "WARNING  official custom ops unavailable: the official model runs its reference ops" \
@@ -175,21 +216,21 @@ stage_eg3d() {
     if ((SMOKE)); then
         step eg3d eg3d-tiny-batch2 120 20 "${PY[@]}" benchmarks/eg3d_speed.py --device cpu --arch tiny \
             --neural-res 32 --batch 2 --repeats 1 --density-points 65536
-        step eg3d eg3d-official 180 30 "${PY[@]}" benchmarks/eg3d_speed.py --device cpu --official-src "$EG3D_SRC" \
-            --neural-res 32 --repeats 1 --density-points 65536 --official-chunk 32768
+        official_step eg3d eg3d-official 180 30 "${PY[@]}" benchmarks/eg3d_speed.py --device cpu \
+            --official-src "$OFFICIAL" --neural-res 32 --repeats 1 --density-points 65536 --official-chunk 32768
         if ((bf16)); then
             step eg3d eg3d-tiny-bf16 120 20 "${PY[@]}" benchmarks/eg3d_speed.py --device cpu --arch tiny \
                 --neural-res 32 --precision bf16 --repeats 1 --density-points 65536
         fi
     else
         # density at 2^24 points: about a 256³ lattice (16.8 M), one official G.sample per 1 M chunk
-        step eg3d eg3d-batch1 150 45 "${PY[@]}" benchmarks/eg3d_speed.py --device cuda --official-src "$EG3D_SRC" \
+        step eg3d eg3d-batch1 150 45 "${PY[@]}" benchmarks/eg3d_speed.py --device cuda --official-src "$OFFICIAL" \
             --repeats 20 --density-points 16777216
-        step eg3d eg3d-batch8 150 45 "${PY[@]}" benchmarks/eg3d_speed.py --device cuda --official-src "$EG3D_SRC" \
+        step eg3d eg3d-batch8 150 45 "${PY[@]}" benchmarks/eg3d_speed.py --device cuda --official-src "$OFFICIAL" \
             --batch 8 --repeats 10 --density-points 16777216
         if ((bf16)); then
             step eg3d eg3d-batch8-bf16 150 45 "${PY[@]}" benchmarks/eg3d_speed.py --device cuda \
-                --official-src "$EG3D_SRC" --batch 8 --repeats 10 --density-points 16777216 --precision bf16
+                --official-src "$OFFICIAL" --batch 8 --repeats 10 --density-points 16777216 --precision bf16
         fi
     fi
 }
@@ -197,20 +238,21 @@ stage_eg3d() {
 stage_generate() {
     official_ops
     if ((SMOKE)); then
-        step generate generate-official 240 30 "${PY[@]}" benchmarks/generate_speed.py --device cpu \
-            --official-src "$EG3D_SRC" --samples 1 --repeats 1 --mesh-resolution 32 --breakdown-repeats 1
+        official_step generate generate-official 240 30 "${PY[@]}" benchmarks/generate_speed.py --device cpu \
+            --official-src "$OFFICIAL" --samples 1 --repeats 1 --mesh-resolution 32 --breakdown-repeats 1
+        # with a small mesh and the breakdown (ours' mesh code runs also when the official step is skipped)
         step generate generate-tiny-batch2 120 20 "${PY[@]}" benchmarks/generate_speed.py --device cpu --arch tiny \
-            --samples 2 --batch-size 2 --repeats 1 --skip-mesh --no-breakdown
+            --samples 2 --batch-size 2 --repeats 1 --mesh-resolution 32 --breakdown-repeats 1
         step generate generate-tiny-bf16 120 20 "${PY[@]}" benchmarks/generate_speed.py --device cpu --arch tiny \
             --samples 2 --batch-size 2 --repeats 1 --skip-mesh --no-breakdown --precision bf16
     else
         # 50,000 samples an hour is 13.9 samples/s; a 256³ mesh within 0.5 s (DESIGN.md §6)
         step generate generate-batch1 240 90 "${PY[@]}" benchmarks/generate_speed.py --device cuda \
-            --official-src "$EG3D_SRC" --samples 32 --batch-size 1 --repeats 3
+            --official-src "$OFFICIAL" --samples 32 --batch-size 1 --repeats 3
         step generate generate-batch16 180 60 "${PY[@]}" benchmarks/generate_speed.py --device cuda \
-            --official-src "$EG3D_SRC" --samples 64 --batch-size 16 --repeats 3 --skip-mesh --no-breakdown
+            --official-src "$OFFICIAL" --samples 64 --batch-size 16 --repeats 3 --skip-mesh --no-breakdown
         step generate generate-batch16-bf16 180 60 "${PY[@]}" benchmarks/generate_speed.py --device cuda \
-            --official-src "$EG3D_SRC" --samples 64 --batch-size 16 --repeats 3 --skip-mesh --no-breakdown \
+            --official-src "$OFFICIAL" --samples 64 --batch-size 16 --repeats 3 --skip-mesh --no-breakdown \
             --precision bf16
     fi
 }
@@ -228,6 +270,10 @@ stage_pti() {
     # --aligned: the crop and camera gpu_prepare.sh made with dlib (its model does not travel)
     if ((SMOKE)); then
         local args=(--generator tiny-random --device cpu --steps 1 --warmup 0 --repeats 1 --mesh-resolution 32)
+        if [[ ! -e "$ALIGNED" ]]; then  # no gpu_prepare.sh: made here, with dlib (not hidden: no launcher)
+            ALIGNED=$WORK/pti_aligned.npz
+            step pti pti-align 120 20 "$PYTHON" benchmarks/pti_speed.py --save-aligned "$ALIGNED" --repeats 1
+        fi
         step pti pti-tiny 180 20 "${PY[@]}" benchmarks/pti_speed.py "${args[@]}" --aligned "$ALIGNED"
         stage_depth 0
         step pti pti-tiny-bf16 180 20 "${PY[@]}" benchmarks/pti_speed.py "${args[@]}" --aligned "$ALIGNED" \

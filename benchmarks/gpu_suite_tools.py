@@ -1,8 +1,12 @@
-"""Python helpers of ``benchmarks/gpu_suite.sh`` (see there); not for use on their own.
+"""Python helpers of ``benchmarks/gpu_suite.sh`` and ``gpu_prepare.sh`` (see there); not for use on their own.
 
     python benchmarks/gpu_suite_tools.py env                     # Python, torch, GPU and package facts
     python benchmarks/gpu_suite_tools.py official-ops EG3D_SRC   # build + check the official custom CUDA ops
     python benchmarks/gpu_suite_tools.py launch SCRIPT ARGS...   # run SCRIPT with the suite's import hooks
+    python benchmarks/gpu_suite_tools.py export-official SRC DEST  # NVlabs/eg3d's eg3d/ folder -> DEST (+ DEST.commit)
+
+``export-official`` takes a checkout of https://github.com/NVlabs/eg3d (its root or its ``eg3d/`` folder; the
+files as they are there) or a git mirror of it (a bare repository or a ``.git`` folder: ``git archive HEAD``).
 
 ``launch`` hides the top-level packages named in ``GPU_SUITE_HIDE`` unless a carried wheel in ``GPU_SUITE_SITE``
 provides them (the smoke mode's stand-in for the GPU machine's package list), and with ``OFFICIAL_OPS=reference``
@@ -17,13 +21,17 @@ import importlib.metadata
 import os
 import platform
 import runpy
+import shutil
+import subprocess
 import sys
 import sysconfig
 import time
 from pathlib import Path
 
 OFFICIAL_OPS = {"torch_utils.ops.bias_act", "torch_utils.ops.upfirdn2d", "torch_utils.ops.filtered_lrelu"}
-PACKAGES = ("numpy", "scipy", "scikit-image", "pillow", "transformers", "safetensors", "trimesh", "mrcfile", "plyfile")
+PACKAGES = ("numpy", "scipy", "scikit-image", "pillow", "transformers", "safetensors", "trimesh", "mrcfile", "plyfile",
+            "plotly")
+HOW_TO_GET = "git clone https://github.com/NVlabs/eg3d, then set EG3D_SRC to the clone"
 
 
 class ImportHooks(importlib.abc.MetaPathFinder):
@@ -112,6 +120,52 @@ def official_ops(src: str) -> int:
     return 0 if max(d_bias.item(), d_up.item()) < 1e-3 else 1
 
 
+def _git(args: list[str]) -> str | None:
+    """stdout of ``git ARGS`` (stripped), or None when git fails or is missing."""
+    try:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def export_official(src: str, dest: str) -> int:
+    """Put the ``eg3d/`` folder of NVlabs/eg3d from SRC (a checkout or a git mirror) at DEST, its commit in
+    DEST.commit. Returns 0, or 1 with a one-line error that says how to get the code."""
+    root, out = Path(src).expanduser().resolve(), Path(dest)
+    part = out.with_name(out.name + ".part")
+    shutil.rmtree(part, ignore_errors=True)
+    folder = next((f for f in (root / "eg3d", root) if (f / "training" / "triplane.py").is_file()), None)
+    if folder is not None:  # a checkout (or an unpacked archive): the files as they are, without caches and pickles
+        shutil.copytree(folder, part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pkl"))
+        top = folder.parent if folder.name == "eg3d" else folder
+        commit = _git(["-C", str(top), "rev-parse", "HEAD"]) if (top / ".git").exists() else None
+        if commit and _git(["-C", str(top), "status", "--porcelain", "--untracked-files=no", "--", "."]):
+            commit += " (with local changes)"
+        commit = commit or "unknown (not a git checkout)"
+    elif (commit := _git(["--git-dir", str(root), "rev-parse", "--verify", "-q", "HEAD^{commit}"])) is not None:
+        part.mkdir(parents=True)
+        archive = subprocess.run(["git", "--git-dir", str(root), "archive", "--format=tar", "HEAD", "eg3d"],
+                                 capture_output=True, check=False)
+        if archive.returncode != 0:
+            print(f"error: git archive of {src} failed — is it a mirror of NVlabs/eg3d? ({HOW_TO_GET})",
+                  file=sys.stderr)
+            return 1
+        subprocess.run(["tar", "-x", "-C", str(part), "--strip-components=1"], input=archive.stdout, check=True)
+    else:
+        print(f"error: {src} holds no NVlabs/eg3d code (no eg3d/training/triplane.py, not a git mirror) — "
+              f"{HOW_TO_GET}", file=sys.stderr)
+        return 1
+    if not (part / "training" / "triplane.py").is_file():
+        print(f"error: {src}: no eg3d/training/triplane.py at HEAD — {HOW_TO_GET}", file=sys.stderr)
+        return 1
+    shutil.rmtree(out, ignore_errors=True)
+    part.rename(out)
+    out.with_name(out.name + ".commit").write_text(commit + "\n")
+    print(f"official EG3D {commit} from {src} -> {out}")
+    return 0
+
+
 if __name__ == "__main__":
     command, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
     if command == "launch" and rest:
@@ -120,5 +174,7 @@ if __name__ == "__main__":
         env()
     elif command == "official-ops" and len(rest) == 1:
         sys.exit(official_ops(rest[0]))
+    elif command == "export-official" and len(rest) == 2:
+        sys.exit(export_official(rest[0], rest[1]))
     else:
         sys.exit(__doc__)

@@ -30,7 +30,8 @@ Stages, on ``skimage.data.astronaut()`` (the library's own code paths):
 LPIPS loading is excluded: ``load_lpips("random")`` (VGG-16 with random weights: the same cost as the pretrained
 one). ``--generator``: ``tiny-random``, ``ffhq512-128-random`` (the full-size ffhq512-128 architecture with random
 weights built offline, ``Generator.from_config(GeneratorConfig.ffhq512_128(), seed=0)``: a real checkpoint costs the
-same), or any name / path :func:`helpers.eg3d.load` accepts. `--precision bf16` autocasts the renders and LPIPS (the recipe is float32).
+same), or any name / path :func:`helpers.eg3d.load` accepts. ``--precision bf16`` autocasts the renders and LPIPS
+(the recipe is float32).
 Absolute times only hold on the machine they were measured on; the script prints the load average.
 """
 

@@ -4,8 +4,10 @@ per name, small folders, unique module names, contracts rather than essays in mo
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -185,3 +187,36 @@ def test_module_docstrings_state_a_contract_not_an_essay() -> None:
         if len(doc.splitlines()) > MAX_DOCSTRING_LINES:
             long[name] = len(doc.splitlines())
     assert long == {}, f"module docstrings over {MAX_DOCSTRING_LINES} lines (move the essay to docs/): {long}"
+
+
+def _resolves(reference: str) -> bool:
+    """Whether ``helpers.a.b.Name`` names a module (longest importable prefix) and attributes that exist."""
+    parts = reference.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            if not hasattr(target, attribute):
+                return False
+            target = getattr(target, attribute)
+        return True
+    return False
+
+
+def test_dotted_references_in_docs_and_docstrings_resolve() -> None:
+    """Every ``helpers.…`` path named in the package, the docs, the README, the notebooks and the benchmarks exists
+    (moves leave no stale pointers behind)."""
+    pattern = re.compile(r"(?<![\w/.-])helpers(?:\.[A-Za-z_]\w*)+")
+    files = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md")), *sorted((REPO / "notebooks").glob("*.ipynb"))]
+    for folder in ("helpers", "benchmarks"):
+        files += sorted(path for path in (REPO / folder).rglob("*") if path.suffix in (".py", ".md", ".sh"))
+    stale = set()
+    for path in files:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for match in pattern.finditer(line):
+                reference = match.group(0).rstrip(".")
+                if not reference.endswith((".py", ".md", ".json")) and not _resolves(reference):
+                    stale.add(f"{path.relative_to(REPO)}:{number}: {reference}")
+    assert sorted(stale) == []

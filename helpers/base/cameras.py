@@ -2,27 +2,22 @@
 
 Conventions (identical to the official EG3D code and its checkpoints):
 
-- **World frame**: y up, the face looks towards +z, the head fits in the box [-0.5, 0.5]³
-  (EG3D world units). Cameras orbit the world origin at ``radius`` (2.7) and look at the pivot
-  ``(0, 0, 0.2)``.
-- **cam2world**: 4×4 camera-to-world matrix in the OpenCV convention: its columns are the camera's
-  x (image right), y (image down) and z (viewing direction) axes in world coordinates, then the
-  camera position.
-- **Intrinsics**: 3×3, normalised by the image size: ``[[f, 0, cx], [0, f, cy], [0, 0, 1]]`` with
-  ``cx = cy = 0.5``; ``f = 4.2647`` for every official FFHQ checkpoint. A pixel (row i, column j)
-  of an H×W image has its centre at ``((j + 0.5) / W, (i + 0.5) / H)``.
-- **Camera vector** (EG3D's ``c``, the ``dataset.json`` label): 25 floats, the cam2world matrix
-  flattened row-major (16) followed by the intrinsics flattened row-major (9).
-- **Angles** (radians) follow the official callers of ``LookAtPoseSampler``: the sampler takes a
-  horizontal angle ``π/2 + yaw`` and a vertical parameter ``π/2 + pitch``, so ``yaw = pitch = 0``
-  is the frontal view. ``yaw`` is the true azimuth: positive yaw moves the camera towards world
-  +x (the right side of the frontal image). ``pitch`` is *not* an angle: the official sampler maps
-  it to the camera height ``y = -(2/π)·pitch·radius``, i.e. ``sin(elevation) = -(2/π)·pitch``;
-  positive pitch puts the camera below the face, looking up. Use :func:`pitch_to_elevation` and
-  :func:`elevation_to_pitch` to convert.
+- **World frame**: y up, the face looks towards +z, the head fits in the box [-0.5, 0.5]³ (EG3D world units).
+  Cameras orbit the world origin at ``radius`` (2.7) and look at the pivot ``(0, 0, 0.2)``.
+- **cam2world**: 4×4 camera-to-world matrix in the OpenCV convention: its columns are the camera's x (image right),
+  y (image down) and z (viewing direction) axes in world coordinates, then the camera position.
+- **Intrinsics**: 3×3, normalised by the image size: ``[[f, 0, cx], [0, f, cy], [0, 0, 1]]`` with ``cx = cy = 0.5``;
+  ``f = 4.2647`` for every official FFHQ checkpoint. A pixel (row i, column j) of an H×W image has its centre at
+  ``((j + 0.5) / W, (i + 0.5) / H)``.
+- **Camera vector** (EG3D's ``c``, the ``dataset.json`` label): 25 floats, the cam2world matrix flattened row-major
+  (16) followed by the intrinsics flattened row-major (9).
+- **Angles** (radians): ``yaw = pitch = 0`` is the frontal view. ``yaw`` is the true azimuth: positive yaw moves the
+  camera towards world +x (the right side of the frontal image). ``pitch`` is *not* an angle:
+  ``sin(elevation) = -(2/π)·pitch``; positive pitch puts the camera below the face, looking up. Use
+  :func:`pitch_to_elevation` and :func:`elevation_to_pitch` to convert.
 
-Pose functions work on torch tensors (batched, float32 by default, as the official code computes
-them); :func:`pack` and :func:`unpack` accept numpy arrays or tensors and return the same kind.
+Pose functions work on torch tensors (batched, float32 by default, as the official code computes them); :func:`pack`
+and :func:`unpack` accept numpy arrays or tensors and return the same kind. Design notes: docs/design/base.md (cameras).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Depth maps as PNG files: the toolkit's 16-bit metric format and the original's 8-bit one.
 
-**16-bit format** (DESIGN.md §5, ``depth/<id>.png``): single-channel 16-bit grayscale holding
+**16-bit format** (docs/data-formats.md, ``depth/<id>.png``): single-channel 16-bit grayscale holding
 camera-space z-depth in EG3D world units, linear between a fixed ``near`` and ``far`` (stored
 in the dataset's meta.json): value 0 = no surface, otherwise
 ``1 + round((z − near) / (far − near) · 65534)`` with z clipped to [near, far]. The step is

@@ -6,29 +6,11 @@
 :func:`helpers.download.fetcher.fetch` and checks the expected layout. :func:`convert` runs the dataset's converter,
 named by a ``"module:function"`` string so that this module imports no converter (and works before one exists).
 
-Sources and their provenance
-----------------------------
-Every link in :mod:`helpers.datasets.catalogue_entries` was read from the authors' own pages (mirrored repositories,
-checked 2025); where it could not be, the option says ``verified=False`` and why. Options of the same ``part``
-are alternatives, tried in order; different parts are all needed (e.g. EG3D's ``dataset.json`` and
-``FFHQ_num_replicas.json``).
+The entries live in :mod:`helpers.datasets.catalogue_entries`. Options of the same ``part`` are alternatives, tried in
+order; different parts are all needed (e.g. EG3D's ``dataset.json`` and ``FFHQ_num_replicas.json``). A link that
+could not be read from the authors' own pages says ``verified=False`` and why.
 
-- ``prosopo``: Kaggle ``cantonioupao/prosopo-a-face-dataset-for-3d-reconstruction``, linked from the author's
-  ``github.com/cantonioupao/prosopo-dataset`` README.
-- ``eg3d-synthetic``: Google Drive folder ``1-1T7kHcux_v9rjK6AJ_5uH9n3zuka09E``, linked from
-  ``github.com/cantonioupao/generate-synthetic-face-data`` README. A Kaggle copy is mentioned by the project, but
-  no slug was found in any of the author's pages: the user passes it (``kaggle_dataset=``/``--kaggle-dataset``).
-- ``lpff``: Hugging Face dataset ``onethousand/LPFF``, folder ``LPFF-dataset/`` (``github.com/oneThousand1000/
-  LPFF-dataset`` ``dataset_download/readme.md``). The authors also share the data on OneDrive, with links renewed
-  every two months on request (top-level README): a manual option.
-- ``ffhq-eg3d-labels``: ``dataset.json`` from Google Drive ``14mzYD1DxUjh7BGgeWKgXtLHWwvr-he1Z``, the file EG3D's
-  ``dataset_preprocessing/ffhq/runme.py`` downloads with gdown; ``FFHQ_num_replicas.json`` is EG3D's
-  ``dataset_preprocessing/rebalance_ffhq/num_replicas.json`` (LPFF ships the identical file under that name),
-  fetched from the repositories at pinned commits with the sha256 and size of the mirrored blob.
-- ``3dfacenet-coarse`` / ``3dfacenet-fine``: Google Drive files from ``github.com/Juyong/3DFace`` README (CoarseData
-  ``0B0A9UsiwtVTHY0p4em5qUzRISW8`` with a resource key, FineData ``1z7jVbQOap3oZuZkcNhq4A_viZTJbf5eo``), BaiduYun
-  as a manual alternative; the expression basis ``Exp_Pca.bin`` from the same repository. The Basel Face Model needs
-  registration at ``faces.dmi.unibas.ch/bfm`` and is never downloaded here.
+Design notes: docs/design/datasets.md (catalogue): where each dataset's links come from.
 """
 
 from __future__ import annotations

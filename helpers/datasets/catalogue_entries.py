@@ -72,7 +72,7 @@ ENTRIES: tuple[DatasetInfo, ...] = (
                       "helpers.depth.data.depth_dataset (source 'synthetic'); convert_original copies images, cameras, "
                       "latents, the 8-bit depth and meshes into the toolkit's folder. images/ 512² RGB, depth128x128/ 8-bit depth "
                       "normalised per image, cam_poses/ (1, 25) cameras rendered with focal 4.4652, latent/ "
-                      "(1, 14, 512) ws, shapes/ meshes in voxel units (DESIGN §5)."),
+                      "(1, 14, 512) ws, shapes/ meshes in voxel units (docs/data-formats.md)."),
         homepage="https://github.com/cantonioupao/generate-synthetic-face-data",
     ),
     DatasetInfo(

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from helpers.datasets import catalogue as registry
+from helpers.datasets import catalogue
 from helpers.download.http_download import DownloadError
 from helpers.download.sources import describe
 
@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         return {"list": _list, "info": _info, "download": _download, "convert": _convert}[action](args)
-    except (registry.DatasetRegistryError, registry.LicenceNotAcceptedError, registry.ConverterUnavailableError,
-            registry.ConverterArgumentsError, DownloadError, ImportError) as exc:
+    except (catalogue.DatasetRegistryError, catalogue.LicenceNotAcceptedError, catalogue.ConverterUnavailableError,
+            catalogue.ConverterArgumentsError, DownloadError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
@@ -82,8 +82,8 @@ def _short_size(size: str) -> str:
 
 def _list(args: argparse.Namespace) -> int:
     rows = [["name", "size", "licence", "sources"]]
-    for name in registry.names():
-        info = registry.get(name)
+    for name in catalogue.names():
+        info = catalogue.get(name)
         kinds: list[str] = []
         for option in info.sources:
             label = option.kind + ("?" if not option.verified else "")
@@ -96,7 +96,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    info = registry.get(args.name)
+    info = catalogue.get(args.name)
     print(f"{info.name}: {info.title}\n\n{info.description}\n")
     print(f"Homepage: {info.homepage or '-'}\nSize: {info.size}")
     print(f"Licence ({info.licence}): {info.licence_text}\nTerms: {info.licence_url}\n")
@@ -115,16 +115,16 @@ def _info(args: argparse.Namespace) -> int:
     print(f"Converter: {info.converter or 'none'}")
     if info.converter:
         try:
-            function = registry.load_converter(info)
+            function = catalogue.load_converter(info)
             print(f"  parameters: {inspect.signature(function)}")
-        except registry.ConverterUnavailableError as exc:
+        except catalogue.ConverterUnavailableError as exc:
             print(f"  not available: {exc}")
     print(f"Reading: {info.reader_notes}")
     return 0
 
 
 def _download(args: argparse.Namespace) -> int:
-    root = registry.download(args.name, args.out, accept_licence=args.accept_licence, source=args.source,
+    root = catalogue.download(args.name, args.out, accept_licence=args.accept_licence, source=args.source,
                              kaggle_dataset=args.kaggle_dataset, cache_dir=args.cache_dir,
                              progress=not args.no_progress)
     print(f"{args.name}: {root}")
@@ -139,19 +139,19 @@ def _parse_value(text: str) -> Any:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    info = registry.get(args.name)
-    function = registry.load_converter(info)  # fails early with a clear message when not available
+    info = catalogue.get(args.name)
+    function = catalogue.load_converter(info)  # fails early with a clear message when not available
     options: dict[str, Any] = {}
     for item in args.options:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise registry.DatasetRegistryError(f"--set expects KEY=VALUE, got {item!r}")
+            raise catalogue.DatasetRegistryError(f"--set expects KEY=VALUE, got {item!r}")
         options[key.strip().replace("-", "_")] = _parse_value(value)
     parameters = inspect.signature(function).parameters
     if args.limit is not None:
         options["limit"] = args.limit
     if args.no_progress and "progress" in parameters:
         options["progress"] = False
-    result = registry.convert(info.name, args.src, args.out, **options)
+    result = catalogue.convert(info.name, args.src, args.out, **options)
     print(f"{info.name}: converted {args.src} → {result if result is not None else args.out}")
     return 0

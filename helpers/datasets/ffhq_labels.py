@@ -1,27 +1,16 @@
 """EG3D's FFHQ camera labels (``dataset.json``) and its pose rebalancing (``FFHQ_num_replicas.json``).
 
-Facts (read from NVlabs/eg3d ``dataset_preprocessing/`` and ``eg3d/dataset_tool.py``, and from
-oneThousand1000/LPFF-dataset ``data_processing/``):
+- **dataset.json** is ``{"labels": [[image name, [25 floats]], ...]}``: each label is an EG3D camera vector
+  (:mod:`helpers.base.cameras`: OpenCV cam2world, then the normalised intrinsics, f = 4.2647). EG3D's
+  ``ImageFolderDataset`` turns the list into a dict by name, so repeated names collapse into one label.
+- **Image names** come in two schemes: the crops EG3D downloads, ``"00000.png"`` and ``"00000_mirror.png"`` (FFHQ id,
+  ``_mirror`` for the horizontal flip), and the zip's ``f"{i // 1000:05d}/img{i:08d}.png"`` (``i`` = position in the
+  sorted file list). Only the first scheme can be joined to FFHQ ids (:meth:`FfhqLabels.by_ffhq_id`).
+- **FFHQ_num_replicas.json** maps the *position* of a label in the zip's ``dataset.json`` (a decimal string) to a
+  replica count (1, 2, 4, 8 or 16); EG3D's rebalancing writes each image ``n`` times under replica names
+  (:func:`replica_name`) with the same label. :func:`dumps_labels` writes a ``dataset.json`` as EG3D does.
 
-- **dataset.json** is ``{"labels": [[image name, [25 floats]], ...]}``: each label is the OpenCV cam2world
-  (4×4, row-major, EG3D world units, camera 2.7 from the world origin) followed by the normalised intrinsics
-  (3×3, f = 4.2647, principal point 0.5), see :mod:`helpers.base.cameras`. EG3D's ``ImageFolderDataset`` turns the list
-  into a dict by name, so repeated names collapse into one label.
-- **Image names** come in two schemes. The file EG3D downloads into its crop folder names the flat crops and
-  their mirrors, ``"00000.png"`` and ``"00000_mirror.png"`` (FFHQ id, ``_mirror`` for the horizontal flip; LPFF's
-  ``rename_eg3d_ffhq.py`` parses them this way). EG3D's ``dataset_tool.py`` renames every image to
-  ``f"{i // 1000:05d}/img{i:08d}.png"`` where ``i`` is its position in the sorted file list, which is also its
-  position in the zip's ``dataset.json``. EG3D dropped 43 FFHQ images that resisted face detection (69,957 faces,
-  139,914 labels with mirrors), so in the zip scheme ``i`` is *not* ``2 × FFHQ id``: only the first scheme can be
-  joined to FFHQ ids (:meth:`FfhqLabels.by_ffhq_id`).
-- **FFHQ_num_replicas.json** (LPFF's copy; EG3D ships the same file as ``rebalance_ffhq/num_replicas.json``,
-  both md5 ``e83616dd82b2dbae5f0eeae2acd9df75``) maps the *position* of a label in the zip's ``dataset.json``
-  (a decimal string, "0" … "139913") to a replica count (1, 2, 4, 8 or 16; 245,862 in all). EG3D's
-  ``rebalance_ffhq_dataset.py`` walks the file's entries in their order and writes each image ``n`` times under
-  new names, ``"00000/img00000000_00.png"``, ``..._01.png``, …, with the same label (:func:`replica_name`),
-  because EG3D's training reads one label per distinct file name. It expects the input ``dataset.json`` to have
-  md5 :data:`OFFICIAL_ZIP_DATASET_JSON_MD5` and the output one :data:`OFFICIAL_REBALANCED_DATASET_JSON_MD5`
-  (``json.dumps`` with default separators, see :func:`dumps_labels`).
+Design notes: docs/design/datasets.md (ffhq_labels): the facts and where they were read.
 """
 
 from __future__ import annotations

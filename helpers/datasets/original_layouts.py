@@ -9,24 +9,13 @@ documented, so any stem present in the image folder is a sample id)::
       latent/<id>.npy        (1, 14, 512) ws
       shapes/<id>.*          mesh, voxel units
 
-- **Depth** is the original's 8-bit format, min–max normalised per image with bright = near; it is read with
-  :func:`helpers.base.depth_png.read_legacy_depth_png` as float32 in [-1, 1], 1 = nearest. It has no metric scale.
-- **Cameras** (synthetic only) go through :func:`helpers.base.cameras.from_seed_camera`: those images were rendered
-  with focal 4.4652 (:data:`helpers.base.cameras.SEED_FOCAL`), which the returned vector carries. ``focal=None`` keeps
-  the file's focal, for this toolkit's own ``--legacy`` copies (which store the true focal). Prosopo has no
-  cameras (EG3D's FFHQ ``dataset.json`` cameras could be joined by image name later): ``camera`` is None.
-- **Masks**: no masks were published. The fallback is ``depth > mask_threshold`` on the [-1, 1] map, default
-  threshold −1, i.e. every pixel strictly nearer than the farthest value of the image. Why: the 8-bit encoder
-  (:func:`helpers.base.depth_png.encode_legacy_depth_png`) writes pixels without a surface as 0, the same code as the
-  farthest surface, so 0 (→ −1) is the only value that can be background; for such files the fallback is the
-  surface mask minus the farthest quantisation level. EG3D itself renders a background (there is no empty
-  space in its FFHQ images), so in the published set background pixels can be darker than the face without
-  being exactly 0: raise the threshold (e.g. −0.9) to cut them, or pass ``mask_threshold=None`` for an all-true
-  mask (the original's protocol scored every pixel). This is a heuristic, not ground truth.
-- **Missing files**: a stem of the image folder without its depth file (or, for the synthetic layout, without its
-  camera file) is incomplete. ``missing="error"`` (default) raises :class:`OriginalLayoutError` with the count and
-  the first stems; ``missing="skip"`` leaves them out and records them in :attr:`OriginalFolder.skipped`.
-  Hidden files (names starting with ".", e.g. temporaries of an interrupted write) are ignored.
+Depth is read as float32 in [-1, 1], 1 = nearest, with no metric scale. Synthetic cameras carry focal 4.4652
+(:data:`helpers.base.cameras.SEED_FOCAL`; ``focal=None`` keeps the file's); Prosopo's ``camera`` is None. No masks
+were published: the fallback is ``depth > mask_threshold`` (default −1; ``None``: all true), a heuristic, not ground
+truth. A stem without its depth (or camera) file raises :class:`OriginalLayoutError` (``missing="error"``, default)
+or is left out and recorded in :attr:`OriginalFolder.skipped` (``missing="skip"``); hidden files are ignored.
+
+Design notes: docs/design/datasets.md (original_layouts): depth, cameras, the mask fallback and why.
 """
 
 from __future__ import annotations
@@ -70,7 +59,7 @@ class LayoutSpec:
     shapes: str | None
 
 
-#: The two original layouts. Depth, camera and latent folder names are those of :data:`helpers.dataset_folder.folder.FOLDERS`
+#: The two original layouts. Depth, camera and latent folder names are those of :data:`helpers.dataset_folder.layout.FOLDERS`
 #: (``--legacy`` copies of this toolkit use the same names).
 LAYOUTS: dict[str, LayoutSpec] = {
     "synthetic": LayoutSpec(images="images", depth=FOLDERS["legacy_depth"], cameras=FOLDERS["legacy_camera"],

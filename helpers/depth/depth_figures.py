@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from helpers.base import cameras
 from helpers.base.photo import resize_square
+from helpers.dataset_folder.splits import SplitConfig
 from helpers.datasets.original_layouts import OriginalFolder
 from helpers.depth.data.depth_data_config import DepthDatasetConfig, PathLike
 from helpers.depth.data.depth_dataset import DepthDataset
@@ -140,7 +141,7 @@ def qualitative_grid(model: nn.Module, config: DepthModelConfig, dataset: Datase
 
 def ranked_ids(table: MetricsTable, key: str = "original_l1", n: int = 4) -> tuple[list[str], list[str]]:
     """``(best, worst)``: the ids of the ``n`` best and ``n`` worst valid rows by ``key`` (best first in
-    ``best``, worst first in ``worst``; "better" follows :data:`~helpers.depth.metrics.depth_metrics.METRIC_INFO`). The two lists
+    ``best``, worst first in ``worst``; "better" follows :data:`~helpers.depth.metrics.metrics_table.METRIC_INFO`). The two lists
     never share an id: with fewer than ``2n`` rows, ``worst`` gets what ``best`` left."""
     rows = [r for r in table.rows if r["valid"] and key in r and math.isfinite(float(r[key]))]  # type: ignore[arg-type]
     if not rows:
@@ -170,14 +171,17 @@ class ValReview:
 
 
 def review_val_split(checkpoint: PathLike | LoadedDepthModel, data: PathLike | Sequence[PathLike], *,
-                     depth_size: int = 128, n: int = 3, key: str = "original_l1", batch_size: int = 16) -> ValReview:
-    """Load ``checkpoint`` (e.g. a run's ``best.pt``), score it on the val split of ``data`` and pick the ``n`` best
-    and worst samples by ``key``."""
+                     depth_size: int = 128, n: int = 3, key: str = "original_l1", batch_size: int = 16,
+                     splits: SplitConfig | None = None) -> ValReview:
+    """Load ``checkpoint`` (e.g. a run's ``best.pt``), score it on the val split of ``data`` (``splits``: the run's
+    :class:`~helpers.dataset_folder.splits.SplitConfig`, default the toolkit's) and pick the ``n`` best and worst
+    samples by ``key``."""
     trained = checkpoint if isinstance(checkpoint, LoadedDepthModel) else load_depth_model(checkpoint)
     roots = [data] if isinstance(data, (str, os.PathLike)) else list(data)
     metric = DepthDataset(roots, DepthDatasetConfig(target="original")).all_sources_metric
     val = DepthDataset(roots, DepthDatasetConfig(image_size=trained.config.resolved_input_size, depth_size=depth_size,
-                                                 split="val", target="metric_z" if metric else "original"))
+                                                 split="val", splits=splits or SplitConfig(),
+                                                 target="metric_z" if metric else "original"))
     table, _ = evaluate_depth_model(trained.model, trained.config, val,
                                     EvaluationConfig(batch_size=batch_size, progress=False))
     best, worst = ranked_ids(table, key, n=n)

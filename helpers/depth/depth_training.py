@@ -1,36 +1,23 @@
 """Training the depth regressors: ``python -m helpers train-depth`` and :func:`train_depth`.
 
-One loop for every model of :mod:`helpers.depth.models` (Attention U-Net, DPT, Depth Anything) on any
-:class:`~helpers.depth.data.depth_dataset.DepthDataset` (this toolkit's folders, the published synthetic set, Prosopo):
+One loop (:func:`helpers.training.training_loop.run_training`) for every model of :mod:`helpers.depth.models`
+(Attention U-Net, DPT, Depth Anything) on any :class:`~helpers.depth.data.depth_dataset.DepthDataset` (this toolkit's
+folders, the published synthetic set, Prosopo): train split augmented, val split not, by sample id
+(:mod:`helpers.dataset_folder.splits`); evaluation on the val split at the end of every epoch with
+:func:`helpers.depth.evaluate_depth.evaluate_depth_model`; the best epoch by ``select_metric`` is kept.
 
-- **Data**: the dataset's train split (augmented) and val split (not), by sample id (:mod:`helpers.dataset_folder.splits`),
-  resized to the model's input; loader workers decode and augment, batches are pinned and copied asynchronously, the
-  ``(x − mean) / std`` normalisation runs on the device. ``cache=True`` stores resized images and depth once as
-  memory-mapped arrays (``<out>/cache``), after which an item costs well under a millisecond.
-- **The loop** is :func:`helpers.training.training_loop.run_training` (shared with the latent-code encoders): Adam / AdamW with
-  separate learning rates for a transformer's encoder and head, warm-up then cosine decay, constant, or the
-  original's ``ReduceLROnPlateau``-style steps on the val loss, gradient clipping; mixed precision on GPUs (bf16
-  where supported, else fp16 with loss scaling), float32 on the CPU.
-- **Evaluation** at the end of every epoch (and when ``max_steps`` stops a run mid-epoch) on the val split with
-  :func:`helpers.depth.evaluate_depth.evaluate_depth_model`; the best epoch by ``select_metric`` is kept.
-- **Outputs** in ``<out>/``: ``config.json``, ``last.pt`` (full training state: model, optimizer, schedule, loss
-  scaler, position in the epoch, RNG states), ``best.pt`` (model checkpoint of the best evaluation, loadable with
-  :func:`helpers.depth.models.load_depth_model`), ``train_log.csv`` (step, epoch, loss, learning rate, samples/s),
-  ``epochs.csv`` (per evaluation: train and val loss, key val metrics), ``val_last.csv`` / ``val_best.csv`` /
-  ``val_best.md`` (per-sample metrics tables).
-- **Resume**: running again with the same ``out`` continues from ``last.pt`` (written every ``checkpoint_every``
-  steps and at every epoch end, atomically), at the same batch of the same epoch, with the same data order and
-  augmentations, so an interrupted run ends with the same step count and the same weights as an uninterrupted one
-  (bitwise on the CPU). Log rows written after the last checkpoint are dropped. A different config is refused
-  (``epochs``, ``max_steps`` and run options such as ``workers`` may change).
-- **Reproducibility**: ``seed`` fixes the initial weights, the data order and every augmentation (independent of the
-  number of workers).
-- **Several GPUs**: launch with ``torchrun --nproc_per_node N -m helpers train-depth ...``: DistributedDataParallel,
-  each rank takes its share of every epoch (``batch_size`` is per GPU), rank 0 evaluates and writes.
+Outputs in ``<out>/``: ``config.json``, ``last.pt`` (full training state), ``best.pt`` (loadable with
+:func:`helpers.depth.models.load_depth_model`), ``train_log.csv``, ``epochs.csv``, ``val_last.csv`` / ``val_best.csv``
+/ ``val_best.md``. Running again with the same ``out`` continues from ``last.pt``, so an interrupted run ends with
+the weights of an uninterrupted one (bitwise on the CPU); a different config is refused (``epochs``, ``max_steps``
+and run options such as ``workers`` may change). ``seed`` fixes the initial weights, the data order and every
+augmentation. Several GPUs: ``torchrun --nproc_per_node N -m helpers train-depth ...`` (``batch_size`` is per GPU).
 
 Losses by model target when ``loss`` is not given: ``"original"`` → the original's whole-image L1 on [-1, 1]
 maps (``original_l1``, ``masked=False``); ``"metric_z"`` → masked L1 on z; ``"relative_inverse"`` → the MiDaS
 scale-and-shift-invariant loss in disparity space with the gradient-matching term (weight 0.5).
+
+Design notes: docs/design/depth.md (depth_training): data, loop, outputs and resume in full.
 """
 
 from __future__ import annotations
@@ -80,7 +67,7 @@ class TrainConfig(LoopConfig):
         augment: training augmentations (None: off).
         cache: decode and resize every image once into memory-mapped arrays under ``<out>/cache``.
         val_batches: evaluate on at most this many val batches (None: the whole split).
-        select_metric: val metric that picks ``best.pt`` (a key of :data:`helpers.depth.metrics.depth_metrics.METRIC_INFO`;
+        select_metric: val metric that picks ``best.pt`` (a key of :data:`helpers.depth.metrics.metrics_table.METRIC_INFO`;
             lower is better except δ and "perfect" fractions). None: ``"original_l1"``, comparable across models.
         Loop fields (``out``, the run folder, and ``epochs`` … ``progress``): :class:`helpers.training.training_loop.LoopConfig`.
     """
@@ -215,7 +202,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-pretrained", action="store_true", help="transformers: random initial weights")
     parser.add_argument("--freeze-backbone", action="store_true", help="transformers: train neck and head only")
     parser.add_argument("--loss", choices=("original_l1", "l1", "l2", "ssi"), default=None,
-                        help="loss kind (default: by target, see the docs)")
+                        help="loss kind (default: by target, see docs/depth.md)")
     parser.add_argument("--gradient-weight", type=float, default=None, help="gradient-matching term weight")
     parser.add_argument("--epochs", type=int, default=d.epochs)
     parser.add_argument("--max-steps", type=int, default=None)

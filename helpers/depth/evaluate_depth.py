@@ -1,24 +1,17 @@
 """Scoring a depth model on a :class:`~helpers.depth.data.depth_dataset.DepthDataset`: one metrics row per sample.
 
-The same code scores a validation split during training (:mod:`helpers.depth.depth_training`) and any trained or published
-model on a benchmark (Prosopo, notebook 06). How a prediction is compared with the ground truth depends on what the
-model regresses (:attr:`helpers.depth.models.DepthModelConfig.target`) and on what the data holds:
-
-==================  ===============================================  ============================================
-model target        data with metric z (this toolkit's folders)      data in the original's [-1, 1] convention
-==================  ===============================================  ============================================
-``original``        every metric after a per-image least-squares     the original's L1 (whole image and masked),
-                    scale + shift fit of the map to z (depth space);  "perfects"; the raw map is compared
-                    the original's L1 uses the raw map
-``metric_z``        every metric, no alignment                       the prediction normalised per image over the
-                                                                     mask, then the original's L1
-``relative_inverse`` every metric after a scale + shift fit in        as ``metric_z``, on −disparity (so the
-                    disparity space (MiDaS / DPT protocol)            nearest point maps to 1)
-==================  ===============================================  ============================================
+The same code scores a validation split during training (:mod:`helpers.depth.depth_training`) and any trained or
+published model on a benchmark (Prosopo, notebook 06). How a prediction is compared with the ground truth depends on
+what the model regresses (:attr:`helpers.depth.models.DepthModelConfig.target`) and on what the data holds: on metric
+z (this toolkit's folders) a ``metric_z`` model is scored as is and the others after a per-image scale + shift fit
+(``original`` in depth space, ``relative_inverse`` in disparity space); on data in the original's [-1, 1] convention
+every model gets the original's L1 (the ``original`` map raw, the others normalised per image over the mask).
 
 Normal-angle errors need the intrinsics, taken from each sample's camera (skipped where it is unknown, e.g.
 Prosopo). Degenerate samples (an empty mask…) are skipped with NaN metrics and counted by the
-:class:`~helpers.depth.metrics.depth_metrics.MetricsTable`, so one bad image does not stop an evaluation.
+:class:`~helpers.depth.metrics.metrics_table.MetricsTable`, so one bad image does not stop an evaluation.
+
+Design notes: docs/design/depth.md (evaluate_depth): the comparison table.
 """
 
 from __future__ import annotations

@@ -1,33 +1,19 @@
 """Training losses for depth regression, selected through one typed config.
 
-Inputs follow :mod:`helpers.depth.metrics.depth_metrics`: prediction and target of shape (N, 1, H, W) or (N, H, W), the target
-camera-space z-depth in EG3D world units (0 = no surface), an optional bool foreground mask. A pixel counts when
-the mask is true and the target is finite and > 0 (*valid*). **Masked** means averaged over all valid pixels of
+Inputs follow :mod:`helpers.depth.metrics.depth_metrics`: prediction and target of shape (N, 1, H, W) or (N, H, W), the
+target camera-space z-depth in EG3D world units (0 = no surface), an optional bool foreground mask. A pixel counts
+when the mask is true and the target is finite and > 0 (*valid*). **Masked** means averaged over all valid pixels of
 the batch ("batch-based", as MiDaS): images with an empty mask add nothing, and an all-empty batch gives a zero
 loss that is still attached to the graph. Every loss is differentiable with respect to the prediction.
 
-Kinds (:class:`DepthLossConfig`)
---------------------------------
-- ``original_l1``: the original project's loss, for comparable numbers. The target is turned into its per-image
-  [-1, 1] map (:func:`helpers.depth.metrics.depth_metrics.original_normalize`: 1 = nearest, −1 = farthest and background) and
-  the raw prediction is compared with it, ``mean |pred − target|``. ``masked=False`` averages over every pixel
-  of the batch, exactly the original's ``nn.L1Loss(reduction='mean')``; the default averages over valid pixels.
-- ``l1`` / ``l2``: masked mean |r| / mean r² with r = pred − target, on metric z-depth (world units / squared),
-  or on inverse depth 1/z with ``space="disparity"``.
-- ``ssi``: the scale-and-shift-invariant loss of Ranftl et al. 2020 (MiDaS), on depth or (as MiDaS) on
-  disparity. ``ssi_alignment="least_squares"`` (default): per image the prediction is aligned to the target by
-  the least-squares scale and shift over the valid pixels (:func:`helpers.depth.metrics.depth_metrics.align_scale_shift`,
-  gradients flow through the fit), loss ``Σ r² / (2M)``, their ℒ_ssimse, the one the released DPT / MiDaS
-  v3 training used. ``"median"``: both maps are normalised per image by their median t and mean absolute
-  deviation s = mean |x − t| over the valid pixels, loss ``Σ |x̂_pred − x̂_target| / (2M)``, the paper's ℒ_ssi
-  (without trimming).
+Kinds (:class:`DepthLossConfig`): ``original_l1``, the original project's L1 against its per-image [-1, 1] map (for
+comparable numbers; ``masked=False`` is exactly the original's ``nn.L1Loss(reduction='mean')``); ``l1`` / ``l2``,
+masked, on metric z-depth or, with ``space="disparity"``, on inverse depth 1/z; ``ssi``, the scale-and-shift-invariant
+loss of Ranftl et al. 2020 (MiDaS), ``ssi_alignment="least_squares"`` (default) or ``"median"``. With
+``gradient_weight`` > 0 the total loss is ``data + gradient_weight · grad``, Ranftl et al.'s multi-scale gradient
+matching term.
 
-Gradient matching (``gradient_weight`` > 0)
--------------------------------------------
-Ranftl et al.'s multi-scale term on the residual R of the data term (aligned / normalised for ``ssi``): for
-scales k = 0 … ``scales``−1, R and the mask are subsampled with stride 2ᵏ, and ``Σ (|∂x R| + |∂y R|) / M_k`` is
-summed over scales, where a difference counts only if both of its pixels are valid and M_k is the batch's valid
-pixel count at that scale. MiDaS uses 4 scales and weight 0.5. The total loss is ``data + gradient_weight · grad``.
+Design notes: docs/design/depth.md (losses): each kind's formula, the gradient-matching term.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """One way to name, build, save and load every depth model of the toolkit.
 
 A :class:`DepthModelConfig` says which network (``"attention_unet"`` or a transformer backbone of
-:data:`helpers.depth.networks.dpt.BACKBONES`), at which input size, and **what it regresses** (:attr:`DepthModelConfig.target`):
+:data:`helpers.depth.networks.dpt_config.BACKBONES`), at which input size, and **what it regresses** (:attr:`DepthModelConfig.target`):
 
 - ``"original"``: the original project's per-image normalised depth in [-1, 1], 1 = nearest, −1 = farthest
   foreground point and background (what the published Attention U-Net outputs);
@@ -52,7 +52,7 @@ class DepthModelConfig:
     """Which depth network to build.
 
     Attributes:
-        name: ``"attention_unet"`` or a backbone of :data:`helpers.depth.networks.dpt.BACKBONES` (``"dpt-large"``,
+        name: ``"attention_unet"`` or a backbone of :data:`helpers.depth.networks.dpt_config.BACKBONES` (``"dpt-large"``,
             ``"dpt-hybrid-midas"``, ``"depth-anything-v2-small"``, ``"tiny-random-dpt"``, …).
         target: what the output means (module docstring). ``"relative_inverse"`` keeps a transformer's published
             ReLU head; the other targets use a linear last layer.
@@ -200,7 +200,7 @@ def load_depth_model(source: str | os.PathLike[str], *, device: torch.device | s
       (``best.pt`` / ``last.pt``);
     - ``"published-unet"``: the original authors' Attention U-Net, downloaded once with gdown into ``cache_dir``;
     - a ``.pt`` file of the original project (an Attention U-Net state dict);
-    - a backbone name of :data:`helpers.depth.networks.dpt.BACKBONES` with Hub weights (``"dpt-large"``, …): the published
+    - a backbone name of :data:`helpers.depth.networks.dpt_config.BACKBONES` with Hub weights (``"dpt-large"``, …): the published
       relative-inverse-depth model (needs internet on first use).
     """
 

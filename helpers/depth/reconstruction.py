@@ -6,28 +6,17 @@ turns its prediction into camera-space z-depth in EG3D world units, back-project
 camera into a coloured triangle mesh (:func:`helpers.mesh.depth_to_mesh`) and writes the mesh, a 16-bit
 depth PNG, a colour preview and an offline viewer page.
 
-**Input.** The models were trained on aligned, square face crops at EG3D's framing (FFHQ alignment, the
-face filling the frame as in the synthetic set). A non-square image is centre-cropped to a square; nothing
-else is done to it: photos that are not aligned crops give poorer shapes (face alignment arrives with the
-PTI work). The crop is resized to ``max(resolution, model input size)`` for the network (PIL bilinear,
-antialiased, as the training images were read) and the prediction to ``resolution``² (the mesh grid).
+**Input**: aligned, square face crops at EG3D's framing (FFHQ alignment), as the models were trained on. A
+non-square image is centre-cropped to a square; nothing else is done to it. The mesh grid is ``resolution``².
 
-**From prediction to z-depth**, by the model's :attr:`~helpers.depth.models.DepthModelConfig.target`:
+**From prediction to z-depth**, by the model's :attr:`~helpers.depth.models.DepthModelConfig.target`: ``"original"``
+(d in [-1, 1], 1 = nearest) is mapped linearly onto ``(near, far)``; ``"relative_inverse"`` (disparity) is min–max
+mapped to [1/far, 1/near] on the foreground (Otsu's threshold) and inverted; ``"metric_z"`` is z as is.
+``(near, far)`` = :attr:`ReconstructConfig.depth_range`: normalised and relative predictions carry no metric scale,
+so it is an assumption, not a measurement. A user mask (array or mask PNG, e.g. a dataset's ``mask/<id>.png``)
+replaces every foreground rule.
 
-- ``"original"`` (the published Attention U-Net): d in [-1, 1], 1 = nearest, -1 = farthest foreground and
-  background. Foreground = ``d > mask_threshold``; ``z = near + (1 − d)/2 · (far − near)`` with d clipped to
-  [-1, 1], so the nearest point lands on ``near`` and the farthest on ``far``.
-- ``"relative_inverse"`` (MiDaS / Depth Anything): disparity ≥ 0, larger = nearer, unknown scale and shift.
-  Foreground = disparity above Otsu's threshold (the face is near, the background far: a bimodal histogram);
-  on the foreground the disparity is min–max mapped to [1/far, 1/near] and inverted, so the result is exact
-  for a true disparity up to scale and shift whose extremes are the face's nearest and farthest points.
-- ``"metric_z"``: the prediction is z as is. The training loss was masked, so background values mean
-  nothing; the foreground is the finite z inside :attr:`ReconstructConfig.metric_range` (EG3D's ray range),
-  a weak test: pass a mask when you have one.
-
-``(near, far)`` = :attr:`ReconstructConfig.depth_range`: normalised and relative predictions carry no
-metric scale, so it is an assumption, not a measurement. A user mask (array or mask PNG, e.g. a dataset's
-``mask/<id>.png``) replaces every foreground rule above.
+Design notes: docs/design/depth.md (reconstruction): each target's foreground rule and depth mapping.
 """
 
 from __future__ import annotations
@@ -354,7 +343,7 @@ def save_reconstruction(rec: Reconstruction, out_dir: str | os.PathLike[str], *,
 
     Keys and files:
         ``mesh``: ``<stem>.ply`` (binary PLY with vertex colours, world units, ``rec.frame``);
-        ``depth``: ``<stem>_depth.png``: 16-bit z-depth, linear between ``rec.z_range`` (DESIGN §5 format;
+        ``depth``: ``<stem>_depth.png``: 16-bit z-depth, linear between ``rec.z_range`` (the 16-bit format of docs/data-formats.md;
         read it with :func:`helpers.base.depth_png.read_depth_png`);
         ``depth_json``: ``<stem>_depth.json``: that near/far, the camera, the target and the frame;
         ``depth_preview``: ``<stem>_depth_preview.png``: colour picture of the depth (:func:`depth_preview`);

@@ -1,46 +1,23 @@
 """Fetch data from HTTP(S), Google Drive, Kaggle or the Hugging Face Hub into a folder: cached, verified, atomic.
 
-One entry point, :func:`fetch`, dispatching on a typed source (:mod:`helpers.download.sources`; the back-ends'
-packages are imported only when used):
+One entry point, :func:`fetch`, dispatching on a typed source of :mod:`helpers.download.sources` (the back-ends'
+packages are imported only when used): :class:`HttpSource` (urllib), :class:`GoogleDriveSource` (``gdown``),
+:class:`KaggleSource` (``kaggle``), :class:`HuggingFaceSource` (``huggingface_hub``) and :class:`ManualSource` (no
+back-end: an error that says which page to open).
 
-- :class:`HttpSource`: :func:`helpers.download.http_download.download` (urllib); the file, or the folder its archive unpacks to.
-- :class:`GoogleDriveSource`: ``gdown`` (``pip install gdown``); a file (archives unpacked) or a whole folder.
-- :class:`KaggleSource`: the ``kaggle`` package (``pip install kaggle``); the folder the dataset unpacks to.
-- :class:`HuggingFaceSource`: ``huggingface_hub``; one file, or a snapshot folder (archives in it unpacked).
-- :class:`ManualSource`: no back-end; an error that says which page to open (registration, browser-only shares).
+- ``dest`` is a **folder**. A plain file lands as ``dest/<name>`` and :func:`fetch` returns that file; an archive, a
+  Kaggle dataset, a Drive folder or a Hub snapshot is unpacked **into** ``dest`` and :func:`fetch` returns ``dest``.
+  ``dest=None`` means a folder in the cache (``cache_dir`` or :func:`helpers.download.http_download.default_cache_dir`).
+- **Atomic**: the completion marker ``dest/.fetched/<key>.json`` is written last, so a folder without it is
+  incomplete and is fetched again. Entries that already exist in ``dest`` and do not come from an earlier fetch of
+  the same source are never overwritten: that is an error naming them.
+- **Cache hit**: when the marker exists and every entry it lists is there, :func:`fetch` returns at once: no network,
+  no back-end import, no credentials. Downloads resume; size and sha256 are verified when the source gives them.
+- **Errors** are :class:`~helpers.download.http_download.DownloadError` (and subclasses, e.g. a checksum mismatch)
+  saying what failed and what to do; a missing back-end package is an :class:`ImportError` with the ``pip install``
+  command.
 
-Conventions
------------
-* ``dest`` is a **folder**. A plain file lands as ``dest/<name>`` and :func:`fetch` returns that file; an archive
-  (``.zip``, ``.tar``, ``.tar.gz``/``.tgz``, ``.tar.bz2``, ``.tar.xz``), a Kaggle dataset, a Drive folder or a Hub
-  snapshot is unpacked **into** ``dest`` and :func:`fetch` returns ``dest``. ``dest=None`` means a folder in the
-  cache: ``<cache>/sources/<key>`` (plain HTTP files: ``<cache>/<name>``, the downloader's own cache), where
-  ``<cache>`` is ``cache_dir`` or :func:`helpers.download.http_download.default_cache_dir` (``$HELPERS_CACHE``).
-* **Atomic**: content is prepared in a hidden sibling of ``dest`` (same file system), then renamed to ``dest`` in
-  one step when ``dest`` does not exist (or is empty); otherwise its top-level entries are renamed into ``dest``
-  one by one. Either way the completion marker ``dest/.fetched/<key>.json`` is written last, so a folder without
-  it is incomplete and is fetched again. Entries that already exist in ``dest`` and do not come from an earlier
-  fetch of the same source are never overwritten: that is an error naming them.
-* **Cache hit**: when the marker exists and every entry it lists is there, :func:`fetch` returns at once: no
-  network, no back-end import, no credentials. Plain HTTP files use the downloader's own cache (sidecar
-  ``<file>.json`` with the sha256).
-* **Resume**: HTTP with ``Range`` requests (:mod:`helpers.download.http_download`); gdown and Kaggle resume their partial files
-  in the stable hidden sibling ``.<dest name>.<key>.part/``; the Hub resumes its ``.incomplete`` files there.
-* **Verification**: size and sha256 when the source gives them (HTTP, Drive files). A mismatch raises
-  :class:`~helpers.download.http_download.ChecksumError` and leaves nothing under the final name.
-* **Archives** are unpacked with path checks (no absolute paths, no ``..``, no links leaving the folder); the
-  downloaded archive is deleted after unpacking unless ``keep_archive=True``.
-* **Errors** are :class:`~helpers.download.http_download.DownloadError` (and subclasses) saying what failed and what to do; a
-  missing back-end package is an :class:`ImportError` with the ``pip install`` command.
-
-The back-ends are :mod:`helpers.download.fetch_gdrive`, :mod:`helpers.download.fetch_kaggle` and
-:mod:`helpers.download.fetch_hf`; :mod:`helpers.download.fetch_store` implements the conventions above. This module
-re-exports the public names.
-
-Kaggle credentials (:func:`kaggle_credentials`) are looked up *before* ``kaggle`` is imported, because importing
-it without credentials prints an authentication banner (and older versions exit): environment variables
-``KAGGLE_USERNAME`` + ``KAGGLE_KEY`` (or ``KAGGLE_API_TOKEN``), ``kaggle.json`` (or ``access_token``) in
-``$KAGGLE_CONFIG_DIR``, ``~/.kaggle`` or ``~/.config/kaggle``, then Colab secrets of the same names.
+Design notes: docs/design/download.md (fetcher): the conventions in full, resume, archives, Kaggle credentials.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ pitch, radius and focal.
 
 Everything about a sample depends on its seed only, and seeds are rendered in fixed batches of
 the requested seed list (``batch_size`` consecutive seeds; shards take whole batches), so a resumed,
-sharded or repeated run writes byte-identical files. Files follow :mod:`helpers.dataset_folder.folder`; a
+sharded or repeated run writes byte-identical files. Files follow :mod:`helpers.dataset_folder`; a
 sample becomes visible (manifest line) only once all its files are written.
 
 Throughput: the GPU (or the CPU's cores) render batch k+1 while worker threads encode and write
@@ -335,8 +335,8 @@ def dataset_meta(identity: dict[str, Any], gen_config: Any, settings: dict[str, 
 def _meta(config: GenerateConfig, identity: dict[str, Any], gen_config: Any, depth_range: tuple[float, float]) -> dict:
     return dataset_meta(
         identity, gen_config, settings_json(config.settings, depth_range), depth_range,
-        z="numpy.random.RandomState(seed).randn(z_dim), as EG3D's gen_samples.py (helpers.generation.generate_dataset.latent_z)",
-        render_draws="torch.Generator().manual_seed(seed) (helpers.generation.generate_dataset.render_draws)",
+        z="numpy.random.RandomState(seed).randn(z_dim), as EG3D's gen_samples.py (helpers.eg3d.subject.latent_z)",
+        render_draws="torch.Generator().manual_seed(seed) (helpers.generation.sample_renderer.render_draws)",
         latents="w (w_dim,) when all layers share it, else ws (num_ws, w_dim)",
     )
 

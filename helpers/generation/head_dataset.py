@@ -1,52 +1,21 @@
 """A small dataset of randomised analytic heads with exact depth: no EG3D, CPU only, offline, seconds.
 
-Each sample is one :class:`helpers.generation.analytic_head.AnalyticHead` whose skull, nose, ears and neck radii and offsets
-vary by ±15–25 % around the default head (:func:`helpers.generation.analytic_head.random_head`), with a random skin colour and
-key-light direction, seen from a random yaw/pitch on EG3D's camera orbit, ray-marched at ``image_size`` (image)
-and ``depth_size`` (depth and mask). It serves learning tests, smoke-mode notebooks and benchmarks that need
-ground-truth depth without a generator. :func:`write_head_dataset` writes it in one of four layouts:
+Each sample is one :class:`helpers.generation.analytic_head.AnalyticHead` (radii and offsets ±15–25 % around the
+default head, random skin colour and key light) seen from a random yaw/pitch on EG3D's camera orbit, ray-marched at
+``image_size`` (image) and ``depth_size`` (depth and mask). It serves learning tests, smoke-mode notebooks and
+benchmarks that need ground-truth depth without a generator. :func:`write_head_dataset` writes one of four layouts:
+``"folder"`` (this toolkit's dataset folder, docs/data-formats.md: 16-bit camera z-depth in world units, linear in
+:data:`DEPTH_RANGE`, binary 8-bit masks, cameras with focal :data:`helpers.base.cameras.FOCAL`), ``"synthetic"``
+(the published synthetic set's layout, focal :data:`helpers.base.cameras.SEED_FOCAL`), ``"prosopo"`` (no cameras)
+and ``"lpff"`` (LPFF's published layout, images only, names from :func:`lpff_name`). The original layouts store the
+8-bit depth along the ray, min–max normalised per image, bright = near.
 
-- ``"folder"``: this toolkit's dataset folder (:mod:`helpers.dataset_folder.folder`, DESIGN §5), read by
-  :class:`helpers.dataset_folder.folder.DatasetFolder` and :class:`helpers.depth.data.depth_dataset.DepthDataset`:
-  ``meta.json`` (``generator.name = "analytic heads"``, the config under ``settings``, the 16-bit depth range
-  :data:`DEPTH_RANGE`), ``manifest.jsonl``, ``dataset.json``, ``images/``, ``depth/`` (16-bit z-depth),
-  ``mask/`` (8-bit, 255 = head, 0 = background: the ray-marcher's hits are binary), ``latents/`` and
-  ``cameras/`` ((25,) float32, focal :data:`helpers.base.cameras.FOCAL`).
-- ``"synthetic"``: the published synthetic set's layout (:mod:`helpers.datasets.original_layouts`): ``images/``,
-  ``depth128x128/`` (8-bit per-image normalised depth), ``cam_poses/`` ((1, 25)) and ``latent/``
-  ((1, 14, 512)); no ``shapes/``. Rendered with the published set's focal :data:`helpers.base.cameras.SEED_FOCAL`,
-  which the camera files store too, so ``original_focal`` = SEED_FOCAL (the default) and None read the same,
-  true camera.
-- ``"prosopo"``: Prosopo's layout: ``input/``, ``depth128x128/``, ``latent/``; no cameras (focal FOCAL).
-- ``"lpff"``: LPFF's published layout, as :class:`helpers.datasets.lpff.lpff_folder.LpffFolder` reads it:
-  ``crop/eg3d/<name>.png`` (the unzipped ``crop/eg3d.zip``), ``camera_parameters.json`` ``{"<name>": [25 floats],
-  ...}`` (the cameras the images were rendered with, focal FOCAL as LPFF's) and ``info.json`` ``{"<name>":
-  {"raw_image_name", "image_info": {"license", ...}}}`` in the shape of LPFF's Flickr metadata. Names have LPFF's
-  ``<user>_<photo>_<face>`` form: ``heads@N00_<id>_00`` (:func:`lpff_name`). Images only: LPFF has no depth, masks or
-  latents, and ``depth_size`` is not rendered. Photo collections like LPFF are wide in pose: pass e.g. ``max_yaw=1.4``
-  (±80°) and ``max_pitch=0.5``, which gives LPFF's rebalancing (:func:`helpers.datasets.lpff.lpff_convert.rebalance_counts`) rare poses
-  to copy. The two JSON files are written after the crops (a folder without them is incomplete, and a rerun finishes
-  it).
+``latents/<id>.npy`` hold the head's 36 parameters (:func:`helpers.generation.analytic_head.head_parameters`)
+zero-padded to (512,) float32: a regression target for learning tests, not an EG3D w. Everything derives from
+``config.seed`` (sample ``i`` from ``numpy.random.default_rng((seed, i))``, :func:`head_sample`): the same config
+writes byte-identical files whatever the number of worker threads; an interrupted run resumes.
 
-The original layouts and LPFF's get a ``heads.json`` (generator and config) next to their folders instead of a
-``meta.json``, which would make :func:`helpers.depth.data.depth_sources.open_source` take them for our folder format.
-
-**Depth.** The folder layout stores camera z-depth in world units, linear in :data:`DEPTH_RANGE` (the render's
-ray-march range, which contains every depth it can return). The original layouts store, as the original project
-(and this toolkit's ``generate --legacy`` copies) did, the distance **along the ray**, min–max normalised per
-image with bright = near (:func:`helpers.base.depth_png.write_legacy_depth_png`): reading gives
-``2·(t − t_min)/(t_max − t_min) − 1`` negated to 1 = nearest, up to 8-bit quantisation. Background is 0,
-as the farthest surface (the reader's fallback mask cuts both).
-
-**Latents.** ``latents/<id>.npy`` (and the original layouts' ``latent/``, tiled to (1, 14, 512)) hold the head's
-parameters, :func:`helpers.generation.analytic_head.head_parameters`: the 36 values named in
-:data:`helpers.generation.analytic_head.PARAMETERS` (centre and radii of each ellipsoid, skin colour, unit light direction),
-zero-padded to (512,) float32: a regression target for learning tests, not an EG3D w.
-
-**Determinism.** Everything derives from ``config.seed``: sample ``i`` draws its head, then its yaw and pitch,
-from ``numpy.random.default_rng((seed, i))`` (:func:`head_sample`), so the heads do not change with the pose
-ranges, and the same config writes byte-identical files (``meta.json`` holds no date) whatever the number of
-worker threads. Samples render in parallel threads (numpy releases the GIL); an interrupted run resumes.
+Design notes: docs/design/generation.md (head_dataset): each layout's files, the depth encodings, determinism.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What a generated sample is: the settings recorded in a dataset's ``meta.json``.
 
-A resumed or merged run must use the same :class:`SampleSettings` (``helpers.dataset_folder.folder.check_compatible``).
+A resumed or merged run must use the same :class:`SampleSettings` (:func:`helpers.dataset_folder.meta.check_compatible`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A :class:`ViewpointMix` is a weighted set of :class:`ViewpointCategory` (ranges of yaw and of the official pitch
 offset, radius, focal, look-at point; angles in radians, see :mod:`helpers.base.cameras`). ``sample(seed)``
 depends only on the seed and the mix, so resumed and sharded runs draw the same cameras. The default mix keeps the
-original project's proportions (70 / 12 / 6 / 12 %); its ranges are ours (docs/data-formats.md, "Viewpoints").
+original project's proportions (70 / 12 / 6 / 12 %); its ranges are ours (docs/conventions.md, "Viewpoints of the synthetic dataset").
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class ViewpointCategory:
 _DEG = math.pi / 180.0
 
 #: The original project's viewpoint mix (70 / 12 / 6 / 12 %). Its generator is not public, so
-#: the ranges are ours; each is documented in the README ("Viewpoints").
+#: the ranges are ours; each is documented in docs/conventions.md ("Viewpoints of the synthetic dataset").
 DEFAULT_CATEGORIES: tuple[ViewpointCategory, ...] = (
     # Tight face crop as in FFHQ: the official framing, mild head turns.
     ViewpointCategory("frontal", 0.70, yaw=(0.0, 20 * _DEG), pitch=(-0.2, 0.2)),

@@ -1,54 +1,19 @@
 """An EG3D camera for an aligned face photo, from its 68 landmarks (no 3D morphable model needed).
 
-**Method.** The 68 iBUG/dlib landmarks of an aligned photo (FFHQ/EG3D crop, pixel index coordinates) are
-matched to a fixed 3D template of an average face (:mod:`helpers.invert.landmark_template`, EG3D world units
-and frame). The camera is EG3D's orbit camera: ``helpers.base.cameras.orbit_pose(yaw, pitch)`` at radius 2.7 around
-the world origin looking at the pivot (0, 0, 0.2), optionally rolled about its viewing axis, with the
-normalised pinhole intrinsics (focal 4.2647, principal point 0.5). The template is projected through it and a
-free 2D scale and offset (about the image centre) map the projection onto the photo, so that the face's size
-and position, which vary from photo to photo and which an average face cannot predict, are absorbed and only the
-rotation (yaw, elevation, roll) is estimated. The fit minimises weighted landmark reprojection errors (pixels)
-with a robust soft-L1 loss (``scipy.optimize.least_squares``, trust-region reflective, bounded: |yaw| ≤ 90°,
-|elevation| ≤ 60°). It starts from the best pose of a coarse yaw × elevation grid (each grid pose gets its
-closed-form best 2D similarity), which keeps it out of the mirrored local minimum.
+The 68 iBUG/dlib landmarks of an aligned photo (FFHQ/EG3D crop, pixel index coordinates) are matched to a fixed 3D
+template of an average face (:mod:`helpers.invert.landmark_template`, EG3D world units and frame). The camera is
+EG3D's orbit camera: ``helpers.base.cameras.orbit_pose(yaw, pitch)`` at radius 2.7 around the world origin looking at
+the pivot (0, 0, 0.2), optionally rolled about its viewing axis, with the normalised pinhole intrinsics (focal
+4.2647, principal point 0.5). A free 2D scale and offset absorb the face's size and position, so only the rotation
+(yaw, elevation, roll) is estimated, by a robust fit of the landmark reprojection errors (pixels), bounded to
+|yaw| ≤ 90° and |elevation| ≤ 60°.
 
-**Assumptions.** The photo is a perspective image taken by EG3D's camera (focal 4.2647, i.e. the FFHQ crop of
-a face seen from 2.7 units away); the face has the template's average proportions and a neutral, closed-mouth
-expression; landmarks are dlib-like. Jaw-contour landmarks are down-weighted (0.25): they slide along the
-silhouette when the head turns, so they are not fixed points of the face.
+Assumptions: EG3D's camera, the template's average proportions, a neutral closed-mouth expression, dlib-like
+landmarks. On landmarks projected from known cameras (``python -m helpers.invert.camera_accuracy``) the yaw /
+elevation errors are at most 0.37° / 0.36° with 1 px noise and 1.31° / 1.12° with 3 px; on real photos expect errors
+of a few degrees, and compare with the ``dataset.json`` labels (:func:`camera_from_dataset_json`) where available.
 
-**Measured accuracy** (``python -m helpers.invert.camera_accuracy`` runs
-:func:`helpers.invert.camera_accuracy.measure_accuracy`, as the round-trip test
-does: landmarks projected from known EG3D cameras, yaw and elevation on a 7 × 7 grid over ±45° plus 30 random
-poses with roll within ±10°, the template scaled by 0.9–1.1, the image scaled by 0.95–1.05 and shifted by ±10 px,
-then Gaussian noise of σ px per coordinate, 512² images, ``fit_roll=True``; absolute errors in degrees over the
-79 poses):
-
-=========  ================  ======================  ==========================
-noise σ    yaw max / mean    elevation max / mean    pitch parameter max / mean
-=========  ================  ======================  ==========================
-0 px       0.10 / 0.02       0.09 / 0.03             0.13 / 0.04
-1 px       0.37 / 0.11       0.36 / 0.09             0.49 / 0.13
-2 px       0.59 / 0.19       0.63 / 0.20             0.90 / 0.28
-3 px       1.31 / 0.36       1.12 / 0.26             1.75 / 0.37
-=========  ================  ======================  ==========================
-
-The pitch parameter is the official orbit parameter expressed in degrees (``sin(elevation) = −(2/π)·pitch``,
-so its error is up to π/2 times the elevation error). The error at zero noise is the perspective effect of the
-random template scale, which a 2D scale cannot absorb exactly. A fit takes ≈ 8–10 ms on one CPU core (about
-ten calls of the torch camera builder dominate). When the face itself differs from the template by random
-3D offsets of σ = 2 mm per landmark, with 1 px noise, the errors grow to 1.8° max and 0.5° mean for yaw and
-elevation.
-
-**Frontal.** EG3D's FFHQ cameras come from Deep3DFaceRecon poses, in which the Basel Face Model's mean face at
-zero rotation faces the camera. The template is tilted (:data:`helpers.invert.landmark_template.TILT_DEG`) so that
-the BFM's 68 mean landmarks seen by the frontal EG3D camera fit at yaw −0.1°, elevation 0.0° (untilted: −3.1°).
-
-**Not measured**: the mismatch between the average template and real faces (individual proportions,
-expression — an open smile moves the mouth and jaw points by 10 px or more —, dlib's landmark placement
-conventions, self-occlusion at large yaw), and the agreement with EG3D's own ``dataset.json`` cameras on real
-FFHQ photos (no FFHQ data offline). On real photos expect errors of a few degrees; compare with the
-``dataset.json`` labels (:func:`camera_from_dataset_json`) where available.
+Design notes: docs/design/invert.md (camera_fit): the method, the accuracy table, the frontal calibration.
 """
 
 from __future__ import annotations

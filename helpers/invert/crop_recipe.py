@@ -2,28 +2,22 @@
 
 The recipe is FFHQ's alignment in one stage, with two constants calibrated so that the result is EG3D's crop:
 
-1. From 68 landmarks (dlib/iBUG order): eye centres = means of points 36–41 and 42–47; mouth corners =
-   points 48 and 54. ``eye_to_eye`` = right − left eye, ``eye_to_mouth`` = mouth midpoint − eye midpoint.
+1. From 68 landmarks (dlib/iBUG order): eye centres = means of points 36–41 and 42–47; mouth corners = points 48 and
+   54. ``eye_to_eye`` = right − left eye, ``eye_to_mouth`` = mouth midpoint − eye midpoint.
 2. Half-side vector ``x`` = direction of ``eye_to_eye`` rotated towards the face's vertical axis
    (``eye_to_eye − rot90(eye_to_mouth)``), with length ``max(2·|eye_to_eye|, 1.8·|eye_to_mouth|)·quad_scale``;
-   ``y = rot90(x)``; centre ``c = eye_midpoint + (0.1 + center_shift)·eye_to_mouth``. The quad's side is
-   ``2·|x|``.
+   ``y = rot90(x)``; centre ``c = eye_midpoint + (0.1 + center_shift)·eye_to_mouth``. The quad's side is ``2·|x|``.
 3. The quad is resampled to a ``transform_size``² image (1024), whose central ``crop_size``² (700) is
    resized to ``output_size``² (512).
 
 With ``quad_scale = 1`` and ``center_shift = 0`` this is FFHQ's own alignment followed by a centre crop
-(:meth:`CropRecipe.ffhq`). EG3D's FFHQ images were made differently: FFHQ's alignment, then Deep3DFaceRecon's
-``align_img`` (five landmarks fitted to the Basel Face Model's mean landmarks by a scaled orthographic
-projection; scale ×300 / fitted scale, 1024² around the model's origin, centre 700² → 512²). Measured with
-``benchmarks/crop_vs_eg3d.py`` on our neutral average face (:mod:`helpers.invert.landmark_template`), that crop
-is 1.340× wider than FFHQ's and centred 0.306·|eye_to_mouth| lower. Those are the defaults
-(:data:`EG3D_QUAD_SCALE`, :data:`EG3D_CENTER_SHIFT`), so :class:`CropRecipe` gives EG3D's crop: eyes
-≈ 140 px apart and ≈ 58 px above the centre of the 512² image. On ``skimage.data.astronaut()`` (smiling) the
-calibrated crop differs from EG3D's by 4 % in scale and 2 px in centre; faces vary that much between the
-two methods.
+(:meth:`CropRecipe.ffhq`). The defaults :data:`EG3D_QUAD_SCALE` and :data:`EG3D_CENTER_SHIFT` give EG3D's crop: eyes
+≈ 140 px apart and ≈ 58 px above the centre of the 512² image.
 
-Coordinates are pixel *index* coordinates (the centre of pixel column j is x = j), as dlib returns
-them; x to the right, y down. The whole recipe is one similarity transform, :func:`crop_transform`.
+Coordinates are pixel *index* coordinates (the centre of pixel column j is x = j), as dlib returns them; x to the
+right, y down. The whole recipe is one similarity transform, :func:`crop_transform`.
+
+Design notes: docs/design/invert.md (crop_recipe): how EG3D's crop was measured.
 """
 
 from __future__ import annotations
@@ -108,7 +102,7 @@ def eye_mouth_points(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     """(left eye centre, right eye centre, left mouth corner, right mouth corner) from (68, 2) landmarks.
 
     Left and right are as seen in the image (FFHQ's naming): the image-left eye and mouth corner are the
-    subject's right ones (:data:`helpers.invert.landmark_template.RIGHT_EYE`, 36–41, and corner 48).
+    subject's right ones (:data:`helpers.invert.ibug68.RIGHT_EYE`, 36–41, and corner 48).
     """
     lm = ib.as_landmarks(landmarks)
     return (lm[list(ib.RIGHT_EYE)].mean(0), lm[list(ib.LEFT_EYE)].mean(0), lm[ib.RIGHT_MOUTH_CORNER],

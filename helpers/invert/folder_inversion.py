@@ -1,7 +1,7 @@
 """A Prosopo-style evaluation set from a folder of photos: ``python -m helpers invert PHOTOS --out DATASET``.
 
 Each photo is aligned, given a camera, inverted with PTI, and written as one sample of the project's
-dataset folder format (DESIGN §5), like Prosopo: ``images/<id>.png`` is the aligned *photo*;
+dataset folder format (docs/data-formats.md), like Prosopo: ``images/<id>.png`` is the aligned *photo*;
 ``depth/``, ``mask/``, ``latents/`` (the pivot w), ``cameras/`` and ``meshes/`` come from the
 inversion (the tuned generator's render of the pivot, its density field). The sample id is the
 photo's file stem. ``inversions/<id>/`` keeps the rest (reconstruction, novel views, the tuned

@@ -9,46 +9,13 @@ subject's *left*), the face looks towards +z. Index order is iBUG/dlib: jaw 0–
 bridge 27–30, nostrils 31–35, eyes 36–47, outer mouth 48–59, inner mouth 60–67; the subject's right
 (jaw 0, brow 17, eye 36–41, mouth corner 48) lies on the image left (x < 0).
 
-**Proportions** (millimetres, average of adult male and female means; widths are full widths, the
-template is exactly left/right symmetric):
-
-==============================  =======  ===========================================================
-measure                         value    source
-==============================  =======  ===========================================================
-interpupillary distance         62 mm    Dodgson 2004, "Variation and extrema of human IPD" (≈61.7 F, 63.4 M)
-intercanthal width en–en        32 mm    Farkas 1994, *Anthropometry of the Head and Face* (31.8 F, 33.3 M)
-biocular width ex–ex            92 mm    Farkas 1994 (≈88 F, 91 M), rounded so that eye width = 30 mm
-eye (palpebral fissure) height  ≈8.5 mm  Farkas 1994 (≈10 mm fully open; dlib lid points sit at 1/3, 2/3)
-canthal tilt                    2 mm     exocanthion above endocanthion (positive canthal tilt ≈ 4°)
-face width zy–zy                136 mm   Farkas 1994 (≈130 F, 137 M): jaw points 0/16 at ±68 mm
-nasion above the canthal line   8 mm     soft-tissue nasion ≈ level of the upper lid crease; dlib's 27
-                                         sits lower, at the sellion (4 mm above the canthal line)
-brow above the canthal line     15–22 mm brow centre line: medial 19, arch 22.5, lateral tail 15 (estimate)
-nose height n–sn                51 mm    Farkas 1994 (≈50 F, 53 M)
-nasal tip protrusion sn–prn     ≈19 mm   Farkas 1994 (≈19 F, 21 M); tip 5 mm above subnasale
-nose width al–al                30 mm    Farkas 1994 gives ≈31 F, 35 M at the alae; dlib 31/35 sit
-                                         slightly inside the alar rims
-upper lip height sn–sto         21 mm    Farkas 1994 (≈20 F, 22 M)
-mouth width ch–ch               52 mm    Farkas 1994 (≈50 F, 54 M)
-vermilion heights               8 / 9 mm upper ls–sto / lower sto–li
-lower face sto–gn               45 mm    so that face height n–gn = 117 mm (Farkas 1994: ≈112 F, 121 M)
-==============================  =======  ===========================================================
-
-Depths (z, mm, relative to the nose tip, pronasale = 0; negative = behind it) are approximate
-soft-tissue profile values assembled for this template, not a measured table: sellion −23 (radix
-depth), subnasale −18, alar base −27, upper/lower lip −15/−18 (Ricketts' E-line: lips a few mm
-behind the tip–chin line), mouth corners −31, chin (menton) −30, inner/outer eye corners −36/−46
-(cornea ≈ −32, lateral canthus ≈ 12 mm behind the cornea), medial/lateral brow −22/−47, and the
-face contour (jaw 0/16, where the frontal silhouette passes at eye level) −98 mm.
-
-**Placement.** The mm template is scaled isotropically and translated (nose tip at x = 0, world
-z = 0.35, see :data:`NOSE_TIP_Z`) so that, projected by the frontal EG3D camera (``orbit_pose(0, 0)``,
+**Placement.** The millimetre template (exactly left/right symmetric) is scaled isotropically and translated (nose
+tip at x = 0, world z = :data:`NOSE_TIP_Z`) so that, projected by the frontal EG3D camera (``orbit_pose(0, 0)``,
 radius 2.7, focal 4.2647) into a 512² image, its crop quad (:meth:`helpers.invert.crop_recipe.CropRecipe.quad`,
-EG3D's crop) has its centre at the image centre (255.5, 255.5) and its side equal to
-``CropRecipe().quad_side_px`` (≈749 px): the standard geometry of every EG3D-aligned photo. This gives
-≈ 395 mm per world unit (:func:`template_info`): the face is ≈ 0.34 world units wide and spans ≈ 0.25 in
-depth (tilted by :data:`TILT_DEG`); the frontal camera sees the nose tip at depth 2.35 (a figure of the project brief, not re-measured)
-and the jaw contour at ≈ 2.59.
+EG3D's crop) is centred with side ``CropRecipe().quad_side_px`` (≈749 px); the template is tilted by
+:data:`TILT_DEG`. This gives ≈ 395 mm per world unit (:func:`template_info`).
+
+Design notes: docs/design/invert.md (landmark_template): the proportions and their sources, depths, placement.
 """
 
 from __future__ import annotations

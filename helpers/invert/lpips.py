@@ -12,36 +12,11 @@ images with the published weights. Inputs are RGB ``(N, 3, H, W)`` in ``[-1, 1]`
 ``[0, 1]``), ``H, W >= 16`` (four 2×2 poolings before relu5_3). It is used as the perceptual loss of GAN
 inversion (W optimisation and pivotal tuning), so gradients flow to the inputs; the weights are frozen.
 
-Weights (:data:`WEIGHTS`, fetched by :func:`load_lpips` through :func:`helpers.download.http_download.download`, cached):
+Weights (:data:`WEIGHTS`, fetched by :func:`load_lpips` through :func:`helpers.download.http_download.download`,
+cached): torchvision's ImageNet VGG16 (``vgg16``; only the ``features.*`` tensors are used) and the LPIPS v0.1 linear
+layers for VGG (``lpips-vgg-v0.1``), plain state dicts read with ``torch.load(weights_only=True)`` and checked.
 
-* ``vgg16``: torchvision's ImageNet VGG16, ``https://download.pytorch.org/models/vgg16-397923af.pth`` (528 MiB;
-  only the ``features.*`` tensors are used, ``classifier.*`` is ignored).
-* ``lpips-vgg-v0.1``: the LPIPS v0.1 linear layers for VGG, ``lpips/weights/v0.1/vgg.pth`` of
-  github.com/richzhang/PerceptualSimilarity (a few KiB; keys ``lin0.model.1.weight`` … ``lin4.model.1.weight``).
-
-Why not NVIDIA's ``vgg16.pt`` (what the StyleGAN2-ADA/EG3D projector and PTI load): it is a TorchScript archive
-read with ``torch.jit.load``, which runs code stored in the file; this project never executes code from a
-downloaded file (DESIGN.md §7). The two plain state dicts above are read with ``torch.load(weights_only=True)``
-and their keys and shapes are checked before use. The projector's distance (sum of squared differences of the
-TorchScript model's LPIPS features) is the same LPIPS-VGG quantity; bit-equality with it was not measured.
-
-What was checked against public sources (2025, clean-room: facts only, no code copied):
-
-* richzhang/PerceptualSimilarity ``lpips/lpips.py``: the scaling layer's shift ``[-.030, -.088, -.188]`` and scale
-  ``[.458, .448, .450]`` applied as ``(x - shift) / scale`` to inputs in ``[-1, 1]`` (``normalize=True`` maps
-  ``[0, 1]`` by ``2x - 1``); ``normalize_tensor``'s ``eps = 1e-10`` added to the norm (not under the square
-  root); channels ``[64, 128, 256, 512, 512]``; ``NetLinLayer`` = ``Sequential(Dropout, Conv2d(C, 1, 1,
-  bias=False))`` with dropout on by default, hence the ``lin{i}.model.1.weight`` keys (several independent
-  converters of ``vgg.pth`` read exactly those five keys); the spatial mean and the sum over layers.
-* ``lpips/pretrained_networks.py`` (``vgg16``): slices of torchvision's ``vgg16().features`` at ``[0, 4)``,
-  ``[4, 9)``, ``[9, 16)``, ``[16, 23)``, ``[23, 30)``, i.e. the taps are the ReLUs at indices 3, 8, 15, 22, 29
-  and the final pool (index 30) is never run.
-* pytorch/vision ``torchvision/models/vgg.py``: configuration "D" ``[64, 64, M, 128, 128, M, 256×3, M, 512×3, M,
-  512×3, M]``, 3×3 convs with padding 1 and bias, ``MaxPool2d(2, 2)``, so the conv indices are 0, 2, 5, 7, 10,
-  12, 14, 17, 19, 21, 24, 26, 28; ``classifier`` indices 0, 3, 6; the URL of ``vgg16-397923af.pth``; Kaiming
-  normal (fan_out, ReLU) initialisation with zero biases (copied in spirit by the ``"random"`` weights).
-* sha256 of both files: the same values are pinned by several unrelated public projects (and the torchvision
-  name carries the first 8 hex digits of its sha256, which match).
+Design notes: docs/design/invert.md (lpips): the weights' sources, why not NVIDIA's ``vgg16.pt``, what was checked.
 """
 
 from __future__ import annotations

@@ -3,28 +3,21 @@
 Two stages, as in Roich et al. 2021 ("Pivotal Tuning for Latent-based Editing of Real Images") applied
 to EG3D by the public EG3D projectors:
 
-1. **Projection** (:func:`project`): find the latent w (one 512-vector shared by all layers, or W+:
-   one per layer) whose render from the photo's camera looks like the photo. Adam on w starting
-   at the mean latent, with the StyleGAN2 projector's schedule: learning rate warm-up over the first
-   5 % of the steps and cosine ramp-down over the last 25 %, Gaussian noise added to w that decays
-   to zero at 75 % of the steps, and the backbone's noise images optimised too, kept white by a
-   multi-scale autocorrelation penalty. Loss: LPIPS between the render and the photo, both
-   area-downsampled to 256² (optionally + L2).
-2. **Pivotal tuning** (:func:`tune`): the w found is frozen (the *pivot*) and the generator's weights
-   are fine-tuned so that its render matches the photo: L2 + LPIPS, Adam at 3e-4, stopping early
-   once LPIPS ≤ 0.06.
+1. **Projection** (:func:`project`): find the latent w (one 512-vector shared by all layers, or W+: one per layer)
+   whose render from the photo's camera looks like the photo: Adam on w starting at the mean latent, with the
+   StyleGAN2 projector's schedule; loss LPIPS at 256² (optionally + L2).
+2. **Pivotal tuning** (:func:`tune`): the w found is frozen (the *pivot*) and the generator's weights are fine-tuned
+   so that its render matches the photo: L2 + LPIPS, Adam at 3e-4, stopping early once LPIPS ≤ 0.06.
 
-Images are (N, 3, H, W) tensors in [-1, 1] (EG3D's range). Cameras are EG3D 25-vectors (OpenCV
-cam2world + normalised intrinsics, see :mod:`helpers.base.cameras`). The generator given is never
-modified: projection works on a copy (its optimised noise images are discarded, as PTI does) and
-tuning returns a tuned copy. Random numbers (w samples, w noise, the renderer's stratified and
-importance draws) come from one seeded ``torch.Generator``: same inputs and seed → same result on
-the CPU.
+Images are (N, 3, H, W) tensors in [-1, 1] (EG3D's range). Cameras are EG3D 25-vectors (OpenCV cam2world +
+normalised intrinsics, see :mod:`helpers.base.cameras`). The generator given is never modified: projection works on
+a copy (its optimised noise images are discarded, as PTI does) and tuning returns a tuned copy. Random numbers (w
+samples, w noise, the renderer's stratified and importance draws) come from one seeded ``torch.Generator``: same
+inputs and seed → same result on the CPU.
 
-Presets (:meth:`PTIConfig.preset`): ``"default"`` is the published recipe (500 + 350 steps, 10,000
-w samples); ``"fast"`` (200 + 150 steps, 2,000 samples, higher tuning rate, fixed noise) trades some
-fidelity for about a third of the time; ``"smoke"`` (8 + 32 steps, LPIPS at 32², weighted towards
-L2) only exercises the code path for tests and the notebooks' smoke mode.
+Presets (:meth:`PTIConfig.preset`): ``"default"`` has EG3D-projector's steps and schedules (three settings still
+differ), ``"fast"`` takes about a third of the time, ``"smoke"`` only exercises the code path (tests, smoke mode).
+Design notes: docs/design/invert.md (pti): the projection schedule, the presets and how they differ from EG3D-projector.
 """
 
 from __future__ import annotations

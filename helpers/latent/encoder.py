@@ -196,7 +196,7 @@ class LatentEncoder(nn.Module):
         return w if w.ndim == 3 else w[:, None, :].expand(-1, self.config.num_ws, -1)
 
     def parameter_groups(self, backbone_lr: float, head_lr: float) -> list[dict[str, Any]]:
-        """A pretrained backbone at its own rate (:class:`helpers.training.training_loop.OptimConfig`); one rate otherwise."""
+        """A pretrained backbone at its own rate (:class:`helpers.training.training_config.OptimConfig`); one rate otherwise."""
         if not self.config.pretrained:
             return [{"name": "all", "params": [p for p in self.parameters() if p.requires_grad], "lr": head_lr}]
         return [{"name": "backbone", "params": list(self.backbone.parameters()), "lr": backbone_lr},

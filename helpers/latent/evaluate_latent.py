@@ -1,6 +1,6 @@
 """Scoring latent-code predictions: the latent error and the 3D error of what EG3D renders from the prediction.
 
-Per sample (one :class:`~helpers.depth.metrics.depth_metrics.MetricsTable` row):
+Per sample (one :class:`~helpers.depth.metrics.metrics_table.MetricsTable` row):
 
 - ``latent_l1`` / ``latent_l2``: mean absolute / squared error of w over its dimensions (per layer for W+
   predictions, against the sample's w on every layer); ``ws_l1``: the original project's measure, the mean absolute

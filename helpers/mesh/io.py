@@ -8,7 +8,7 @@ MRC layout. Our files store the :class:`DensityGrid` in MRC axis order (data[z][
 the voxel size and the origin (world position of voxel [0, 0, 0], EG3D world units) in the
 header and the label :data:`MRC_LABEL`. A file without that label is taken to be an official
 EG3D ``gen_samples`` volume: a raw numpy dump of σ with axes (flipped x, y, z), the border
-already overwritten with -1000, no geometry in the header (fixture README §7, step 4).
+already overwritten with -1000, no geometry in the header (the eg3d_reference fixture README, §7 step 4).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def load_density_mrc(path: str | os.PathLike[str], box_size: float = 1.0) -> Den
     (``box_size`` is ignored). Any other file is read as an official gen_samples volume:
     axis 0 (flipped x) is flipped back and the grid is placed on the exact lattice spanning
     ``[-box_size/2, box_size/2]³`` (``box_size`` = the model's box_warp, 1 for FFHQ). The
-    official samples were taken on a sheared grid (up to one voxel off, fixture README §7);
+    official samples were taken on a sheared grid (up to one voxel off, the eg3d_reference fixture README §7);
     apply ``official_grid_affine(N, box_size)`` to meshes extracted from such a grid to move
     them to the true sample positions. The official border of -1000 is part of the data.
 

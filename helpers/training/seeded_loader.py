@@ -1,6 +1,7 @@
-"""The ``DataLoader`` of the depth datasets, reproducible whatever the number of workers.
+"""The ``DataLoader`` of every training run, reproducible whatever the number of workers.
 
-:func:`make_loader` pairs a :class:`helpers.depth.data.depth_dataset.DepthDataset` with a :class:`SeededSampler`, which
+:func:`make_loader` pairs a map-style dataset (e.g. :class:`helpers.depth.data.depth_dataset.DepthDataset`, or any
+dataset that takes ``(index, item_seed)`` keys) with a :class:`SeededSampler`, which
 yields ``(index, item_seed)``: the item seeds come from a generator seeded by ``(seed, epoch)``, so augmentations
 (and the shuffle order) depend only on the loader's seed and the epoch, not on the workers or their scheduling.
 :func:`seed_worker` seeds Python's and numpy's RNGs in each worker.

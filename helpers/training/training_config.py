@@ -1,6 +1,6 @@
 """What a training run is, whatever it trains: optimizer and schedule (:class:`OptimConfig`), the loop's settings
 (:class:`LoopConfig`, which task configs extend), and the optimizer / learning-rate schedule they build. The loop itself
-is :func:`helpers.training.training_loop.run_training`, which re-exports these names."""
+is :func:`helpers.training.training_loop.run_training`; import these names from :mod:`helpers.training`."""
 
 from __future__ import annotations
 

@@ -1,25 +1,22 @@
-"""The training loop every model of the toolkit shares: depth regressors (:mod:`helpers.depth.depth_training`) and latent-code
-encoders (:mod:`helpers.latent.latent_training`).
+"""The training loop every model of the toolkit shares: depth regressors (:mod:`helpers.depth.depth_training`) and
+latent-code encoders (:mod:`helpers.latent.latent_training`).
 
 A :class:`TrainingTask` says *what* is learned (its datasets, network, loss and evaluation); :func:`run_training` does
 the rest the same way for all of them:
 
 - **Data**: the task's train set through :func:`helpers.training.seeded_loader.make_loader` (seeded order and per-item
   augmentation seeds, independent of the number of workers; pinned batches copied asynchronously).
-- **Optimisation**: Adam / AdamW (:class:`OptimConfig`; a model's ``parameter_groups(backbone_lr, head_lr)`` gives a
-  pretrained encoder its own rate), warm-up then cosine decay, constant, or ``ReduceLROnPlateau``-style ×0.1 steps on
-  the val loss; gradient clipping; mixed precision on GPUs (bf16 where supported, else fp16 with loss scaling),
-  float32 on the CPU.
+- **Optimisation** (:class:`helpers.training.training_config.OptimConfig`): Adam / AdamW, learning-rate schedules,
+  gradient clipping; mixed precision on GPUs (bf16 where supported, else fp16 with loss scaling), float32 on the CPU.
 - **Evaluation** every ``eval_every`` epochs and after the last step, by the task; the best evaluation by the task's
   ``select_metric`` is saved as ``best.pt`` with its per-sample table (``val_best.csv`` / ``.md``).
 - **Logs**: ``train_log.csv`` (step, epoch, loss, learning rate, samples/s) and ``epochs.csv`` (per evaluation).
-- **Resume**: ``last.pt`` (model, optimizer, loss scaler, position in the epoch, RNG states) is written every
-  ``checkpoint_every`` steps and at every epoch end, atomically. Running again with the same output folder continues
-  at the same batch with the same data order and augmentations, so an interrupted run ends with the weights of an
-  uninterrupted one (bitwise on the CPU); log rows written after the checkpoint are dropped. A run with another
-  config is refused, except for the fields of :data:`RESUMABLE_CHANGES`.
-- **Several GPUs** under ``torchrun``: DistributedDataParallel, each rank takes its share of every epoch, rank 0
-  evaluates and writes.
+- **Resume**: ``last.pt`` is written every ``checkpoint_every`` steps and at every epoch end, atomically; running again
+  with the same output folder continues at the same batch, so an interrupted run ends with the weights of an
+  uninterrupted one (bitwise on the CPU). A run with another config is refused, except for :data:`RESUMABLE_CHANGES`.
+- **Several GPUs** under ``torchrun``: DistributedDataParallel, rank 0 evaluates and writes.
+
+Design notes: docs/design/training.md (training_loop).
 """
 
 from __future__ import annotations

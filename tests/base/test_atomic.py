@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from helpers.base.atomic import atomic_path, write_text_atomic
+from helpers.base.atomic import atomic_path, link_or_copy, write_text_atomic
 
 
 def test_file_appears_only_when_complete(tmp_path):
@@ -35,3 +35,11 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     os.umask(umask)
     path = write_text_atomic(tmp_path / "x.json", "{}")
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_link_or_copy_shares_the_bytes_and_leaves_no_temporary(tmp_path):
+    src = tmp_path / "a.bin"
+    src.write_bytes(b"payload")
+    dst = link_or_copy(src, tmp_path / "sub" / "b.bin")
+    assert dst.read_bytes() == b"payload" and os.path.samefile(src, dst)  # same file system: a hard link
+    assert sorted(p.name for p in dst.parent.iterdir()) == ["b.bin"]

@@ -140,6 +140,51 @@ def test_seed_camera_conversion():
         cameras.from_seed_camera(np.zeros((1, 25)))
 
 
+def test_flip_camera_is_the_mirrored_orbit_and_eg3d_xflip():
+    for yaw, pitch in ((0.4, -0.15), (-1.1, 0.2), (0.0, 0.0)):
+        camera = cameras.camera_vector(yaw, pitch)[0]
+        flipped = cameras.flip_camera(camera)
+        assert torch.allclose(flipped, cameras.camera_vector(-yaw, pitch)[0], atol=2e-6)
+        eg3d = camera.clone()
+        eg3d[[1, 2, 3, 4, 8]] *= -1  # EG3D's training/dataset.py x-flip of labels
+        assert torch.allclose(flipped, eg3d)
+        pose, _ = cameras.unpack(flipped)
+        assert torch.linalg.det(pose[:3, :3]) == pytest.approx(1.0, abs=1e-5)  # still a rotation
+    # A turned camera whose principal point is off the centre: cx and cy are mirrored too.
+    camera = cameras.pack(cameras.orbit_pose(0.35, -0.12)[0], cameras.intrinsics(4.2647, cx=0.47, cy=0.53))
+    assert torch.allclose(cameras.flip_camera(cameras.flip_camera(camera)), camera)
+    assert cameras.flip_camera(camera)[18] == pytest.approx(1 - 0.47)  # cx' = 1 − cx
+    nan = torch.full((25,), float("nan"))
+    assert torch.isnan(cameras.flip_camera(nan)).all()
+
+
+def test_camera_from_angles_matches_orbit_pose() -> None:
+    yaw = torch.tensor([-0.7, 0.0, 0.3, 1.2])
+    pitch = torch.tensor([0.4, 0.0, -0.25, 0.1])
+    official = cameras.camera_vector(yaw, pitch)
+    np.testing.assert_array_equal(cameras.camera_from_angles(yaw, pitch).numpy(), official.numpy())
+    c64 = cameras.camera_from_angles(yaw.double(), pitch.double())
+    assert c64.dtype == torch.float64
+    pose64 = cameras.orbit_pose(yaw.double(), pitch.double(), dtype=torch.float64)
+    np.testing.assert_allclose(c64[:, :16].numpy(), pose64.reshape(-1, 16).numpy(), atol=1e-12)
+    # Shapes broadcast; scalars give a single vector.
+    assert cameras.camera_from_angles(0.1, 0.2).shape == (25,)
+    assert cameras.camera_from_angles(torch.zeros(2, 1), torch.zeros(3)).shape == (2, 3, 25)
+    single = cameras.camera_from_angles(0.3, -0.25, radius=2.5, pivot=(0.0, 0.1, 0.2), focal=3.6)
+    assert single[16] == pytest.approx(3.6)
+    assert float(torch.linalg.norm(single[[3, 7, 11]])) == pytest.approx(2.5, rel=1e-6)
+
+
+def test_project_points_lands_on_pixel_index_coordinates():
+    """The pivot is seen at the image centre; a point off the axis at f·x/z of the image side from it."""
+    camera = cameras.camera_vector(0.0, 0.0, dtype=torch.float64)[0]
+    pivot = torch.tensor([[0.0, 0.0, 0.2]], dtype=torch.float64)
+    assert cameras.project_points(pivot, camera, 512)[0].tolist() == pytest.approx([255.5, 255.5])
+    point = np.array([[0.1, 0.0, 0.2]])  # world x = image right of the frontal view (the camera faces −z)
+    (u, v), = cameras.project_points(point, camera.numpy(), (256, 512))  # numpy in, numpy out; (H, W)
+    assert u == pytest.approx(512 * (0.5 + cameras.FOCAL * 0.1 / 2.5) - 0.5) and v == pytest.approx(127.5)
+
+
 def test_pixel_directions_project_back_to_their_pixels():
     k = np.array([[4.2647, 0.02, 0.47], [0.0, 4.1, 0.52], [0.0, 0.0, 1.0]])
     for kk in (k, torch.from_numpy(k)):

@@ -8,8 +8,6 @@ small original layouts (published synthetic set, Prosopo) written with numpy and
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -448,17 +446,3 @@ def test_cache_serves_the_same_items(sphere, tmp_path):
     assert len(list((tmp_path / "cache").iterdir())) == 2
     batch = next(iter(make_loader(metric, 3, shuffle=False, workers=2)))
     assert torch.equal(batch["depth"][1], plain.with_config(target="metric_z")[1]["depth"])
-
-
-# --------------------------------------------------------------------------------------------
-# Module layout
-# --------------------------------------------------------------------------------------------
-
-
-def test_loader_module_imports_first():
-    """``helpers.training.seeded_loader`` imports the dataset module lazily: importing it first must work."""
-    code = ("import torch\nfrom helpers.training.seeded_loader import make_loader\n"
-            "loader = make_loader(torch.utils.data.TensorDataset(torch.arange(3)), 2, shuffle=False, workers=0)\n"
-            "assert [b[0].tolist() for b in loader] == [[0, 1], [2]]\n"
-            "from helpers.depth.data.depth_sources import open_source\n")
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

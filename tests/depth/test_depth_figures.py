@@ -8,13 +8,24 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.dataset_folder.splits import SplitConfig
+from helpers.datasets.original_layouts import OriginalFolder
 from helpers.depth.data.depth_data_config import DepthDatasetConfig
 from helpers.depth.data.depth_dataset import DepthDataset
-from helpers.depth.depth_figures import error_colors, qualitative_grid, ranked_ids, training_curves
+from helpers.depth.depth_figures import (
+    error_colors,
+    original_layout_meshes,
+    prediction_meshes,
+    qualitative_grid,
+    ranked_ids,
+    review_val_split,
+    training_curves,
+)
 from helpers.depth.evaluate_depth import EvaluationConfig, as_original_map, evaluate_depth_model, score_batch
 from helpers.depth.metrics.depth_metrics import original_normalize
 from helpers.depth.metrics.metrics_table import MetricsTable
-from helpers.depth.models import DepthModelConfig, build_depth_model
+from helpers.depth.models import DepthModelConfig, build_depth_model, save_depth_model
+from helpers.depth.reconstruction import FRONTAL_FACE_Z_RANGE
 from helpers.generation.head_dataset import HeadDatasetConfig, write_head_dataset
 
 
@@ -85,3 +96,34 @@ def test_error_colors_and_curves_errors(tmp_path):
     assert rgb[1, 1].tolist() == [255, 255, 255]  # off the mask
     with pytest.raises(FileNotFoundError, match="train-depth run folder"):
         training_curves(tmp_path)
+
+
+def test_review_val_split_scores_and_ranks_a_saved_model(heads, tmp_path):
+    torch.manual_seed(0)
+    config = DepthModelConfig(start_filts=4, n_blocks=3, input_size=32, target="metric_z")
+    checkpoint = save_depth_model(build_depth_model(config), config, tmp_path / "best.pt")
+    every_id_in_val = SplitConfig(train=0.0, val=1.0, test=0.0)  # four heads: the review needs something to rank
+    review = review_val_split(checkpoint, heads, depth_size=32, n=1, splits=every_id_in_val)
+    assert review.val.config.target == "metric_z" and len(review.table) == len(review.val) > 0
+    assert len(review.best) == len(review.worst) == 1 and review.best != review.worst
+    assert review.grid.shape[0] == 2 * 128 + 4  # one row each for the best and the worst sample
+    meshes = prediction_meshes(review.model, review.val, review.best[0])
+    assert [m.name.split(": ")[1].split(" (")[0] for m in meshes] == ["predicted", "ground truth"]
+    truth = meshes[1]
+    item = review.val[review.val.ids.index(review.best[0])]
+    face = item["mask"][0].numpy()
+    # The ground truth goes through the same back-projection: its depth is the dataset's on the face.
+    assert np.allclose(truth.depth[face], item["depth"][0].numpy()[face]) and truth.mesh.num_faces > 0
+
+
+def test_original_layout_meshes_back_project_the_published_maps(tmp_path):
+    root = write_head_dataset(tmp_path / "synthetic", HeadDatasetConfig(layout="synthetic", count=2, image_size=32,
+                                                                       depth_size=32, steps=32), progress=False)
+    folder = OriginalFolder(root)
+    meshes = original_layout_meshes(folder, 5)
+    assert [m.name for m in meshes] == [f"synthetic: {i}" for i in folder.ids]  # at most what the folder has
+    sample = folder.load(folder.ids[0])
+    depth = meshes[0].depth  # z on the face, NaN elsewhere
+    assert meshes[0].mesh.num_faces > 0 and np.array_equal(np.isfinite(depth), sample.mask)
+    near, far = FRONTAL_FACE_Z_RANGE  # the assumed range: nearest point at near, farthest at far
+    assert np.nanmin(depth) == pytest.approx(near, abs=1e-5) and np.nanmax(depth) <= far + 1e-5

@@ -23,6 +23,7 @@ from helpers.depth.reconstruction import (
     depth_from_prediction,
     depth_preview,
     reconstruct,
+    reconstruct_from_depth,
     save_reconstruction,
 )
 from helpers.generation.analytic_head import AnalyticHead
@@ -351,3 +352,16 @@ def test_cli_errors(unet_checkpoint, photo, tmp_path, capsys):
     assert cli.main(args) == 1  # the good image is still processed
     captured = capsys.readouterr()
     assert "could not be read as an image" in captured.err and (out / "photo.ply").is_file()
+
+
+def test_reconstruct_from_depth_resamples_by_nearest_and_back_projects_like_a_prediction():
+    rng = np.random.default_rng(0)
+    z = (2.4 + 0.2 * rng.random((64, 64))).astype(np.float32)
+    photo = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    config = ReconstructConfig(resolution=32, frame="camera", max_depth_jump=None)  # keep every triangle
+    rec = reconstruct_from_depth(photo, z, config)
+    assert rec.target == "metric_z" and np.array_equal(rec.depth, z[1::2, 1::2])  # the pixel holding each centre
+    assert rec.mask.all() and rec.mesh.num_faces == 2 * 31 * 31
+    assert np.allclose(rec.mesh.vertices[:, 2].reshape(32, 32), rec.depth)  # camera frame: vertex z is the depth
+    with pytest.raises(ValueError, match="one \\(H, W\\) map"):
+        reconstruct_from_depth(photo, z[None], config)

@@ -498,7 +498,7 @@ def test_cli_convert_dispatches_or_explains(tmp_path: Path, monkeypatch: pytest.
     assert received == [(tmp_path / "src", tmp_path / "dst", True, 3, False)]
     assert cli.main([*args, "--set", "colour=red"]) == 1
     assert "unexpected keyword argument 'colour'" in capsys.readouterr().err
-    monkeypatch.setitem(registry.REGISTRY, "lpff", dataclasses.replace(entry, converter="helpers.data.not_yet:convert"))
+    monkeypatch.setitem(registry.REGISTRY, "lpff", dataclasses.replace(entry, converter="helpers.datasets.not_yet:convert"))
     assert cli.main(args) == 1
     assert "not available in this version" in capsys.readouterr().err
     assert cli.main(["datasets", "convert", "3dfacenet-fine", str(tmp_path), "--out", str(tmp_path / "o")]) == 1

@@ -221,23 +221,6 @@ def test_other_bad_inputs() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_camera_from_angles_matches_orbit_pose() -> None:
-    yaw = torch.tensor([-0.7, 0.0, 0.3, 1.2])
-    pitch = torch.tensor([0.4, 0.0, -0.25, 0.1])
-    official = cameras.camera_vector(yaw, pitch)
-    np.testing.assert_array_equal(camera_from_angles(yaw, pitch).numpy(), official.numpy())
-    c64 = camera_from_angles(yaw.double(), pitch.double())
-    assert c64.dtype == torch.float64
-    pose64 = cameras.orbit_pose(yaw.double(), pitch.double(), dtype=torch.float64)
-    np.testing.assert_allclose(c64[:, :16].numpy(), pose64.reshape(-1, 16).numpy(), atol=1e-12)
-    # Shapes broadcast; scalars give a single vector.
-    assert camera_from_angles(0.1, 0.2).shape == (25,)
-    assert camera_from_angles(torch.zeros(2, 1), torch.zeros(3)).shape == (2, 3, 25)
-    single = camera_from_angles(0.3, -0.25, radius=2.5, pivot=(0.0, 0.1, 0.2), focal=3.6)
-    assert single[16] == pytest.approx(3.6)
-    assert float(torch.linalg.norm(single[[3, 7, 11]])) == pytest.approx(2.5, rel=1e-6)
-
-
 def test_camera_from_angles_gradients_flow() -> None:
     template = torch.tensor(lt.landmark_template())
     target = torch.as_tensor(synthetic_landmarks(0.2, -0.1, 0.05))

@@ -164,7 +164,7 @@ def test_to_mesh_rejects_nan() -> None:
 
 
 def official_ply_mesh(sigma_flat: np.ndarray, n: int) -> Mesh:
-    """The official gen_samples .ply path, written from the fixture README §7 description."""
+    """The official gen_samples .ply path, written from the eg3d_reference fixture README §7."""
     volume = np.flip(sigma_flat.reshape(n, n, n), axis=0)
     volume = pad_border(volume, official_pad_width(n), -1000.0).transpose(2, 1, 0)
     vertices, faces, _, _ = marching_cubes(volume, level=10.0, spacing=(1.0, 1.0, 1.0))

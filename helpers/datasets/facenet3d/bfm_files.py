@@ -8,38 +8,16 @@
 to the BFM topology. None of these files may be redistributed; the user registers for them
 (:data:`REQUIRED_FILES` says where) and puts them in one folder.
 
-Files and what is known about them
-----------------------------------
-``01_MorphableModel.mat`` (BFM 2009, ``faces.dmi.unibas.ch/bfm``): a MATLAB v5 file (read by
-``scipy.io.loadmat`` in Deep3DFaceReconstruction's ``load_data.py``). Fields used here:
+Readers: :func:`read_bfm2009` (``01_MorphableModel.mat``: mean, components and per-component standard deviations of
+shape and colour, triangles ``tl``), :func:`read_expression_basis` (``Exp_Pca.bin``: 79 unscaled components on the
+M = 53215 kept vertices), :func:`read_expression_std` (``std_exp.txt``) and :func:`read_trim_index`
+(``BFM_exp_idx.mat`` or 3DDFA's ``model_info.mat``). Units are the BFM's **micrometres** (colour 0–255), the frame y up
+with the face looking towards +z; vertex indices in the files are **1-based**.
 
-- ``shapeMU`` (3·53490, 1): mean shape, vertices interleaved ``x1 y1 z1 x2 …``, in **micrometres** (Deep3D
-  divides by 1e5 "to decimeter"). Frame: y up, the face looks towards +z (Deep3D readme, note 2).
-- ``shapePC`` (3·53490, 199): principal components, same row layout; ``shapeEV`` (199, 1): the per-component
-  standard deviation (Deep3D scales ``shapePC`` by ``shapeEV`` directly, AD-NeRF by Yudong Guo stores it as
-  ``sig_shape``). ``texMU``/``texPC``/``texEV``: the same for colour (0–255).
-- ``tl`` (F, 3): triangles, **1-based** vertex indices into the 53490 vertices.
+:func:`helpers.datasets.facenet3d.bfm_standin.write_standin_model` writes a small random stand-in in these formats
+(for tests and smoke-mode notebooks: no real model files can be shipped).
 
-``Exp_Pca.bin`` (in 3DFaceNet's ``Coarse_Dataset.zip``; also committed to ``github.com/Juyong/3DFace``):
-little-endian binary, ``int32 K`` (79), then ``float32 expMU[3·M]`` and ``float32 expPC[K][3·M]``
-(component-major, each component interleaved ``x y z`` per vertex), M = 53215 (layout as read by Deep3D's
-``LoadExpBasis`` and by AD-NeRF; M is not stored, it follows from the file size). The PCs are not scaled:
-their standard deviations are in ``std_exp.txt`` (79 values, attached by the authors to Juyong/3DFace
-issue #3 and shipped in Deep3DFaceReconstruction's ``BFM`` folder). Units as the BFM (micrometres).
-
-Trimming index: the 53215 kept vertices are the BFM minus the inner-mouth vertices "following 3DDFA"
-(Juyong/3DFace issue #3). Two files hold them, both MATLAB v5 with a 1-based ``trimIndex`` (53215, 1):
-``BFM_exp_idx.mat`` (Deep3DFaceReconstruction's ``BFM`` folder; verified: ``trimIndex`` uint16, 1…53490)
-and 3DDFA's ``model_info.mat`` (Face Profiling / 3DDFA release), which also holds ``keypoints`` (68 landmark
-indices, 1-based into the kept vertices) and ``tri`` (triangles of the kept vertices, 1-based, stored 3×F;
-face3d's ``load_BFM`` transposes it). That both files hold the same indices is likely (same name, same
-count) but not verified here.
-
-Not verified (no real file was available): that ``shapePC`` columns have unit norm, the dtype of each field
-(float32 or float64 are both accepted), and the winding of ``tl`` (kept as stored).
-
-:func:`helpers.datasets.facenet3d.bfm_standin.write_standin_model` writes a small random stand-in in these formats (for tests
-and smoke-mode notebooks: no real model files can be shipped).
+Design notes: docs/design/datasets.md (bfm_files): each file's fields and layout, what is not verified.
 """
 
 from __future__ import annotations

@@ -1,57 +1,23 @@
 """3DFaceNet CoarseData and FineData (Guo et al., TPAMI 2018): parameters → mesh → depth, readers, converter.
 
-The data (``github.com/Juyong/3DFace``): 3131 images of 300-W, each augmented 30 times. **CoarseData** varies
-pose and expression and gives per image a text file of 3DMM parameters; turning them into geometry needs the
-user's Basel Face Model files (:mod:`helpers.datasets.facenet3d.bfm_files`). **FineData** transfers details between images and
-gives depth maps.
+The data (``github.com/Juyong/3DFace``): 3131 images of 300-W, each augmented 30 times. **CoarseData** gives per image
+a ``<name>.txt`` next to ``<name>.jpg``: 100 identity coefficients, 79 expression coefficients, then the weak
+perspective pose ``pitch yaw roll t_x t_y s`` (angles in radians); geometry needs the user's Basel Face Model files
+(:mod:`helpers.datasets.facenet3d.bfm_files`). **FineData** gives depth maps in an unpublished encoding:
+:func:`read_fine_depth` returns the values as stored. The rotation convention is **unverified**: if projected
+landmarks land mirrored or tilted, flip :attr:`PoseConvention.row_vectors` or :attr:`PoseConvention.euler_order`.
 
-CoarseData parameter files (what is known)
-------------------------------------------
-One ``<name>.txt`` next to each ``<name>.jpg`` (layout ``CoarseData/<subject>/<name>.jpg`` in the one public
-script that reads them). Three lines of whitespace-separated floats: 100 identity coefficients, 79 expression
-coefficients, then 6 pose values ``pitch yaw roll t_x t_y s`` — order and "angles in radians" confirmed by
-Yudong Guo in Juyong/3DFace issue #10. The projection is weak perspective (the paper; the pose has a 2-D
-translation and one scale): ``p = s·Π·R·X + t`` with ``Π`` keeping x and y.
-
-Not published, and so **unverified** (the authors' sample code for the rotation ships inside
-``Coarse_Dataset.zip``, which was not available here). The defaults of :class:`PoseConvention` follow the one
-public script that projects these files onto their images (a third-party ResNet trainer):
-
-- ``R = Rz(roll)·Ry(yaw)·Rx(pitch)``, applied to row vectors as ``X·R`` (that is ``Rᵀ`` on column vectors);
-- image y points **up** from the bottom edge: when that script crops an image it shifts ``t_y`` by
-  ``H − 224 − top``, which is right only for ``y_image = H − row``. This matches the BFM's y-up frame;
-- coefficients multiply the unscaled components (micrometres), and ``s`` maps micrometres to pixels (that
-  script's loss weights imply ``s`` ≈ 1e-3 and coefficients ≈ 1e4–1e5).
-
-If projected landmarks land mirrored or tilted on the images, flip :attr:`PoseConvention.row_vectors` or
-:attr:`PoseConvention.euler_order`; :func:`load_coarse_sample` makes such a check a one-liner.
-
-Frames and units used here
---------------------------
 - *Dataset frame* (:func:`project`): ``x`` right, ``y`` up from the image's bottom edge, ``z`` towards the viewer,
-  all in image pixels (weak perspective: ``z = s·(R·X)_z``, the height above the plane through the model origin).
-- *Image frame* (:func:`to_image_frame`, meshes, depth maps): ``u`` right, ``v`` down from the top edge,
-  ``depth`` forward (away from the viewer), pixels; a right-handed frame like OpenCV's, so triangle winding and
-  normals are preserved. The image spans ``[0, W] × [0, H]``; pixel ``(row i, col j)`` has its centre at
-  ``(j + 0.5, i + 0.5)`` (whether the authors put centres at integers is unknown: a ±0.5 px ambiguity).
-- Depth maps: orthographic depth in pixels from the plane through the model origin, **larger = farther**,
-  negative in front of that plane; NaN (and mask False) where no triangle covers the pixel centre.
+  all in image pixels.
+- *Image frame* (:func:`to_image_frame`, meshes, depth maps): ``u`` right, ``v`` down from the top edge, ``depth``
+  forward (away from the viewer), pixels; pixel ``(row i, col j)`` has its centre at ``(j + 0.5, i + 0.5)``.
+- Depth maps: orthographic depth in pixels from the plane through the model origin, **larger = farther**, negative
+  in front of that plane; NaN (and mask False) where no triangle covers the pixel centre.
 
-FineData (what is known)
-------------------------
-FineData holds images and depth maps ("the depth of fine dataset", Juyong/3DFace issue #8), distributed as
-split zip parts to be merged as described in its README.txt (issue #4); users describe the contents as
-"binary files" (issue #24). Meshes the authors derive from FineNet depth are grids in image pixels (the
-``results/*.obj`` of the repository: x, y on a 1.375-pixel lattice of a 400² image, z ≈ 36–229). Unknown: file
-names, encoding, dtype, resolution, units, sign and background value. :func:`read_fine_depth` therefore
-accepts the plausible encodings and returns the values as stored, without conversion.
+:func:`convert_coarse` writes the toolkit's folder layout under its own format name :data:`COARSE_FORMAT` (no
+perspective camera, no latent code, depth not in EG3D world units), which readers of EG3D folders refuse.
 
-Converted folders
------------------
-:func:`convert_coarse` writes the toolkit's folder layout (manifest, atomic files, resume) under its own
-format name :data:`COARSE_FORMAT`, because the EG3D folder format cannot hold these samples honestly: there is
-no perspective camera and no latent code, and the depth is not in EG3D world units. Readers of EG3D folders
-(:class:`helpers.dataset_folder.folder.DatasetFolder`) refuse it with a clear message. See :func:`convert_coarse`.
+Design notes: docs/design/datasets.md (facenet3d_data): what is known of the files, the pose convention's sources.
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ as published: :mod:`helpers.datasets.lpff.pose_rebalance`. This module re-export
 
 Converted folder (:func:`convert_lpff`)
 ---------------------------------------
-Our dataset folder format (:mod:`helpers.dataset_folder.folder`) with ``images/<id>.png``, ``cameras/<id>.npy``,
+Our dataset folder format (:mod:`helpers.dataset_folder`) with ``images/<id>.png``, ``cameras/<id>.npy``,
 ``manifest.jsonl``, ``dataset.json`` and ``meta.json``. LPFF has no depth, masks or latents, so the samples have
-none and ``meta.json`` has no ``depth_png`` entry: :class:`helpers.dataset_folder.folder.DatasetFolder` and the depth datasets,
-which need depth, cannot read such a folder; read its manifest with :func:`helpers.dataset_folder.folder.read_samples`.
+none and ``meta.json`` has no ``depth_png`` entry: :class:`helpers.dataset_folder.reader.DatasetFolder` and the depth datasets,
+which need depth, cannot read such a folder; read its manifest with :func:`helpers.dataset_folder.manifest.read_samples`.
 """
 
 from __future__ import annotations

@@ -1,37 +1,19 @@
 """LPFF's published folder: read its cameras, metadata and crops; mirror its cameras as EG3D does.
 
-Published layout (oneThousand1000/LPFF-dataset ``dataset_download/readme.md``; Hugging Face
-``onethousand/LPFF/LPFF-dataset``)::
-    camera_parameters.json   {"<name>": [25 floats], ...}   e.g. "100004356@N06_21795165006_01"
-    info.json                {"<name>": {Flickr metadata: raw_image_name, image_info{photo_url, license, ...}}}
-    crop/eg3d.zip            19,590 crops <name>.png, 512², EG3D's alignment (the ones the cameras belong to)
-    crop/stylegan.zip        the same faces in StyleGAN's (FFHQ) alignment: no cameras, not read here
-    raw/, realign2400/, *_lm.json                            not read here
+:class:`LpffFolder` reads LPFF's published layout (Hugging Face ``onethousand/LPFF/LPFF-dataset``):
+``camera_parameters.json`` (``{"<name>": [25 floats], ...}``, or EG3D's ``{"labels": [[name, [25 floats]], ...]}``
+form), keyed by the stem of the name; ``info.json`` (Flickr metadata); the crops of the unzipped ``crop/eg3d.zip``,
+looked for in ``crop/eg3d/``, ``eg3d/``, ``crop/`` and the root, or in the folder passed as ``images``. A crop
+matches the camera of its file stem. The Unsplash-Pexels set published beside LPFF reads the same.
 
-:class:`LpffFolder` reads ``camera_parameters.json`` in that form (written by LPFF's
-``0_image_processing/5_process_camera_parameter.py``: name → the 16 cam2world values then
-``[4.2647, 0, 0.5, 0, 4.2647, 0.5, 0, 0, 1]``) and also in EG3D's ``{"labels": [[name, [25 floats]], ...]}`` form
-(LPFF's ``1_dataset_processing/eg3d_dataset.py`` appends LPFF to FFHQ's ``dataset.json`` in that form), keyed by
-the stem of the name. The crops are looked for in ``crop/eg3d/``, ``eg3d/``, ``crop/`` and the root (the unzipped
-``eg3d.zip``), or in the folder passed as ``images``; a crop matches the camera of its file stem. The Unsplash-Pexels
-set published beside LPFF has the same layout (its ``info.json`` maps a name to a URL string) and reads the same.
+Cameras are EG3D 25-vectors (:mod:`helpers.base.cameras`), the camera 2.7 from the world **origin**, its optical
+axis passing near, not exactly through, EG3D's pivot. Mirroring is EG3D's (:func:`helpers.base.cameras.flip_camera`:
+the image flipped left-right, the camera of the world mirrored about x = 0); mirrors are named ``<name>_mirror``.
 
-Cameras
--------
-LPFF cameras are EG3D 25-vectors (:mod:`helpers.base.cameras`: OpenCV cam2world, EG3D world units, intrinsics
-normalised by the image size). The camera position is 2.7 from the world **origin** (the script scales it so); its
-rotation comes from Deep3DFaceRecon's head pose, so the optical axis passes near, not exactly through, EG3D's pivot.
+:mod:`helpers.datasets.lpff.lpff_convert` converts such a folder to ours; :mod:`helpers.datasets.lpff.pose_rebalance`
+computes LPFF's pose statistics and rebalancing.
 
-Mirroring
----------
-EG3D's ``mirror_dataset.py`` (and LPFF's ``eg3d_dataset.py``) flip the image left-right and negate the cam2world
-entries (0,1), (0,2), (0,3), (1,0), (2,0): the camera of the world mirrored about x = 0, which holds the pivot.
-:func:`helpers.base.cameras.flip_camera` is that operation (plus ``cx → 1 − cx``, a no-op for LPFF's cx = 0.5):
-yaw and θ − π/2 change sign, φ and pitch do not, the rotation stays proper, and a camera looking at the pivot still
-does. Mirrors are named ``<name>_mirror`` as in EG3D.
-
-:mod:`helpers.datasets.lpff.lpff_convert` converts such a folder to ours; :mod:`helpers.datasets.lpff.pose_rebalance` computes LPFF's pose
-statistics and rebalancing.
+Design notes: docs/design/datasets.md (lpff_folder): the published layout, the cameras' origin, mirroring.
 """
 
 from __future__ import annotations

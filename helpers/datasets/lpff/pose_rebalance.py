@@ -1,35 +1,20 @@
 """LPFF's pose statistics and rebalancing, as published: pose angles (θ, φ) of EG3D cameras, the Gaussian KDE density
-of the poses, the copies rule, and the rebalanced labels in EG3D's replica scheme. :mod:`helpers.datasets.lpff.lpff_convert`
-re-exports these names.
+of the poses, the copies rule, and the rebalanced labels in EG3D's replica scheme.
 
-Pose angles (θ, φ)
-------------------
-LPFF's rebalancing (``data_processing/2_dataset_rebalance/0_compute_theta_phi.py``) takes the camera position
-``(x, y, z)`` = the translation column of cam2world (relative to the world origin, not the pivot) and computes
-``φ = atan2(z, y)`` and ``θ = atan2(y / cos φ, x)``, the inverse of ``x = r cos θ, y = r sin θ cos φ,
-z = r sin θ sin φ``. So θ ∈ [0, π] is the angle between the camera position vector and world +x (θ = π/2 − yaw on the
-horizontal circle: our yaw, positive towards +x, see :func:`helpers.base.cameras.orbit_angles`), φ the angle of the
-position in the y–z plane from world +y (up): π/2 = level, smaller = camera above the face. :func:`theta_phi`
-uses ``y / cos φ = hypot(y, z)``, which is the same number wherever ``y ≠ 0``; at ``y = 0`` exactly the published
-expression divides 0 by cos(π/2) ≈ 6e-17 and returns θ ∈ {0, π}, a singularity not reproduced here.
+- :func:`theta_phi`: from the camera position (the translation column of cam2world, relative to the world origin),
+  θ ∈ [0, π], the angle from world +x (θ = π/2 − yaw on the horizontal circle), and φ, the angle in the y–z plane
+  from world +y (π/2 = level, smaller = camera above the face).
+- :func:`pose_density`: ``scipy.stats.gaussian_kde`` (Scott's bandwidth) fitted on the (θ, φ) of every image of the
+  training set, evaluated at each of them; :func:`copies_from_density` turns it into a copy count by
+  :class:`RebalanceRule`; :func:`rebalance_counts` does both.
+- :func:`rebalanced_labels` returns the labels in EG3D's replica scheme, :func:`repeated_names` LPFF's list of
+  repeated names; :func:`helpers.datasets.lpff.lpff_convert.export_eg3d_folder` writes an EG3D image folder.
 
-Rebalancing (``2_dataset_rebalance/1_compute_density.py`` and ``2_eg3d_FFHQ_LPFF_rebalanced.py``)
---------------------------------------------------------------------------------------------------
-1. ``scipy.stats.gaussian_kde`` (default: Scott's bandwidth) fitted on the (θ, φ) of *every* image of the training
-   set: FFHQ-EG3D and LPFF, each with its mirrors (179,094 poses), evaluated at each of them.
-2. Per image: ``n = int(min(max(round(4 * 0.06 / density), 1), 4))`` (Python's ``round``: halves to even), then
-   ``n = 6`` if ``density < 0.02``, else ``n = 5`` if ``density < 0.03``; the low-density rules come after and
-   override the clipping. See :class:`RebalanceRule`.
-3. The published training code (LPFF's EG3D fork, ``eg3d/training/dataset.py``) reads a list of image names with
-   each name repeated ``n`` times (``FFHQ_LPFF_rebalanced.json``) next to an unchanged ``dataset.json``. Official
-   EG3D has no such list: it reads one label per distinct image file, and its own FFHQ rebalancing writes ``n``
-   copies of each image under replica names (:mod:`helpers.datasets.ffhq_labels`). :func:`rebalanced_labels` returns
-   that form, :func:`repeated_names` the name list, and :func:`helpers.datasets.lpff.lpff_convert.export_eg3d_folder` writes an EG3D
-   image folder with the replicas (hard links) and their ``dataset.json``.
+The thresholds were tuned on the FFHQ+LPFF densities, so counts for LPFF alone differ from the published ones: pass
+FFHQ-EG3D's ``dataset.json`` as ``reference`` to fit the KDE on the published set (its poses join the fit; only the
+LPFF samples get counts).
 
-The thresholds were tuned on the FFHQ+LPFF densities: the density of a pose depends on the whole set, so counts for
-LPFF alone differ from the published ones. Pass FFHQ-EG3D's ``dataset.json`` as ``reference`` to fit the KDE on the
-published set (its poses join the fit; only the LPFF samples get counts).
+Design notes: docs/design/datasets.md (pose_rebalance): the published formulas and scripts, step by step.
 """
 
 from __future__ import annotations

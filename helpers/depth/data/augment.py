@@ -1,39 +1,23 @@
 """Augmentations that keep image, depth, mask and camera consistent.
 
-Geometry
---------
-Coordinates are normalised by the image size, as EG3D's intrinsics: a pixel (row i, column j) of an H×W map has
-its centre at ``u = (j + 0.5)/W, v = (i + 0.5)/H`` (:mod:`helpers.base.cameras`). Image and depth map cover the same
-field of view at different resolutions, so one transform in these coordinates applies to both.
+Coordinates are normalised by the image size, as EG3D's intrinsics (:mod:`helpers.base.cameras`): a pixel (row i,
+column j) of an H×W map has its centre at ``u = (j + 0.5)/W, v = (i + 0.5)/H``, so one transform applies to the image
+and to the depth map, which cover the same field of view at different resolutions.
 
-- **Crop / scale** (:class:`Crop`): a square box ``[u0, u0 + side] × [v0, v0 + side]`` of the normalised image
-  (``side <= 1``, inside the image: zoom in only, so no padding is invented) is resampled to the output size. The
-  output pixel centre u' maps to ``u = u0 + side·u'``. The camera's normalised intrinsics become ``K' = A·K`` with
-  ``A = [[1/side, 0, −u0/side], [0, 1/side, −v0/side], [0, 0, 1]]``, i.e. ``f' = f/side``, ``cx' = (cx − u0)/side``,
-  ``cy' = (cy − v0)/side``; cam2world does not change. Back-projecting an output pixel through K' gives the same
-  ray as its source location through K (tested).
-- **Horizontal flip**: the image, depth and mask are mirrored left-right (u → 1 − u) and the camera is replaced by
-  the camera of the **mirrored world** (x → −x, reflection about the plane x = 0, which contains EG3D's look-at
-  pivot and the face's symmetry plane): ``cam2world' = M·cam2world·M`` with ``M = diag(−1, 1, 1, 1)`` (entries
-  (0,1), (0,2), (0,3), (1,0), (2,0) change sign; the rotation stays proper) and ``K' = [[f, −s, 1 − cx], [0, f, cy],
-  [0, 0, 1]]``. This is EG3D's own x-flip of dataset labels (``label[[1, 2, 3, 4, 8]] *= −1``) plus the principal
-  point, and it maps an orbit camera at yaw θ to yaw −θ. Back-projecting the flipped depth through the flipped
-  camera gives the original world points mirrored (tested). Meshes and latents of a flipped sample are *not*
-  mirrored: a flip is for image → depth training.
-- Unknown cameras (NaN-filled vectors) stay NaN.
-- Resamplers: :func:`resample_nearest` (depth, masks: values are never mixed) and :func:`resample_bilinear`
-  (images, for zoom-ins); both sample at the output pixel centres mapped through the crop box.
+- **Crop / scale** (:class:`Crop`): a square box ``[u0, u0 + side] × [v0, v0 + side]`` (``side <= 1``, inside the
+  image: zoom in only) resampled to the output size; the intrinsics become ``f' = f/side``, ``cx' = (cx − u0)/side``,
+  ``cy' = (cy − v0)/side``; cam2world does not change.
+- **Horizontal flip**: image, depth and mask mirrored left-right (u → 1 − u), the camera replaced by the camera of the
+  mirrored world (EG3D's x-flip of dataset labels plus the principal point: yaw θ → −θ). Meshes and latents of a
+  flipped sample are *not* mirrored: a flip is for image → depth training. Unknown cameras (NaN-filled) stay NaN.
+- Resamplers: :func:`resample_nearest` (depth, masks: values are never mixed) and :func:`resample_bilinear` (images).
+- **Photometric**: colour jitter (brightness, contrast, saturation) on images in [0, 1], torchvision's definitions in
+  a fixed order, clamped after each step; each factor uniform in ``[1 − strength, 1 + strength]``.
 
-Photometric
------------
-Colour jitter on images in [0, 1] (torchvision's definitions, fixed order, clamped after each step): brightness
-``x·b``; contrast ``c·x + (1 − c)·mean(gray(x))``; saturation ``s·x + (1 − s)·gray(x)`` with
-``gray = 0.299 R + 0.587 G + 0.114 B``. Each factor is drawn uniformly in ``[1 − strength, 1 + strength]``.
+:func:`sample_params` draws every number from a ``torch.Generator`` passed in (a fixed number of draws), so an item's
+augmentation depends only on its seed (see :func:`helpers.training.seeded_loader.make_loader`).
 
-Randomness
-----------
-:func:`sample_params` draws every number from a ``torch.Generator`` passed in (a fixed number of draws, whatever is
-enabled), so an item's augmentation depends only on its seed (see :func:`helpers.depth.data.depth_dataset.make_loader`).
+Design notes: docs/design/depth.md (augment): the geometry and the jitter formulas.
 """
 
 from __future__ import annotations

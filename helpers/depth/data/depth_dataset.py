@@ -1,66 +1,23 @@
-"""A torch ``Dataset`` of (image, depth, mask, camera) for depth regression, and its ``DataLoader``.
+"""A torch ``Dataset`` of (image, depth, mask, camera) for depth regression.
 
-Sources (one or several roots, detected per root or named by :attr:`DepthDatasetConfig.source`):
-
-- ``"folder"``: this toolkit's dataset folder (:class:`helpers.dataset_folder.folder.DatasetFolder`): 16-bit metric z-depth,
-  opacity masks, cameras. Detected by its ``meta.json``.
-- ``"synthetic"`` / ``"prosopo"``: the original project's layouts (:mod:`helpers.datasets.original_layouts`): 8-bit
-  per-image normalised depth, fallback masks, cameras for the synthetic set only.
-
-Items
------
+Sources (one or several roots, detected per root or named by :attr:`DepthDatasetConfig.source`): ``"folder"``, this
+toolkit's dataset folder (:class:`helpers.dataset_folder.reader.DatasetFolder`, detected by its ``meta.json``);
+``"synthetic"`` / ``"prosopo"``, the original project's layouts (:mod:`helpers.datasets.original_layouts`).
 ``dataset[i]`` is a dict (every value collates with PyTorch's default ``collate_fn``):
 
-- ``image``: (3, S, S) float32 RGB in [0, 1], S = :attr:`DepthDatasetConfig.image_size`. Model normalisation
-  (mean / std) is left to the training step, on the GPU batch: :func:`normalize_images` with :data:`MODEL_INPUTS`.
+- ``image``: (3, S, S) float32 RGB in [0, 1], S = :attr:`DepthDatasetConfig.image_size`; model normalisation is left
+  to the training step (:func:`helpers.depth.networks.model_inputs.normalize_images`).
 - ``depth``: (1, R, R) float32, R = :attr:`DepthDatasetConfig.depth_size`, by :attr:`DepthDatasetConfig.target`:
-  ``"metric_z"``: camera z-depth in EG3D world units, 0 where there is no surface (our folders only; the original
-  layouts have no metric scale). ``"original"``: the original's per-image [-1, 1] map, 1 = nearest, −1 = farthest
-  and background; for our folders :func:`helpers.depth.metrics.depth_metrics.original_normalize` of z over the mask (min/max
-  taken over the whole stored map, before any crop), for the original layouts what the file holds.
-- ``mask``: (1, R, R) bool foreground. Our folders: the pixel has a surface (depth > 0, i.e. opacity reached the
-  generator's ``depth_min_opacity``) and, when :attr:`DepthDatasetConfig.min_opacity` > 0, opacity >= it. Original
-  layouts: the documented fallback :func:`helpers.datasets.original_layouts.fallback_mask` (no masks were published).
-- ``camera``: (25,) float32 EG3D camera vector of the returned image (crop and flip applied: the intrinsics describe
-  the S×S image and the R×R depth alike, both being normalised). **Unknown cameras** (Prosopo) are filled with NaN,
-  so batches always collate; test with ``torch.isfinite(batch["camera"]).all(-1)``.
+  ``"metric_z"``, camera z-depth in EG3D world units, 0 where there is no surface (our folders only);
+  ``"original"``, the original's per-image [-1, 1] map, 1 = nearest, −1 = farthest and background.
+- ``mask``: (1, R, R) bool foreground (our folders: a surface, opacity >= ``min_opacity``; original layouts: fallback).
+- ``camera``: (25,) float32 EG3D camera vector of the returned image (crop and flip applied). **Unknown cameras**
+  (Prosopo) are filled with NaN: test with ``torch.isfinite(batch["camera"]).all(-1)``.
 - ``id``: the sample id (str; a batch holds a list of them).
 
-Resizing
---------
-The image is decoded by PIL and resized in one step from the stored resolution (the crop box, if any, is applied
-in the same call), bilinear, which PIL antialiases when shrinking (512 → 128). Depth and mask are resampled by
-**nearest neighbour** (:func:`helpers.depth.data.augment.resample_nearest`): every output pixel takes the value of the
-stored pixel that contains its centre, so background (0) never bleeds into the face and no depth is invented
-between foreground and background. Integer down-sampling factors pick the same pixels as
-``F.interpolate(mode="nearest-exact")``. Outputs are square: a non-square stored image is stretched (as
-:meth:`helpers.depth.networks.attention_unet.AttentionUNet.predict` does), which the normalised intrinsics absorb.
-
-Throughput
-----------
-Per item: one PNG decode + resize of the image, one small depth PNG decode, and a few vectorised tensor operations;
-no per-pixel Python. Cameras of our folders come from the manifest (no file read). Metadata is kept in numpy
-arrays, not per-sample Python objects, so forked workers do not copy it page by page through reference counting.
-:func:`make_loader` runs ``workers`` processes (each with one torch thread) and pins memory. Decoding a 512² PNG
-is most of an item's ~10 ms (one CPU core), which can starve a GPU training a small network at 128²:
-:meth:`DepthDataset.use_cache` stores the resized images and the depth targets once as memory-mapped arrays, after
-which an item costs well under 1 ms. With ``workers=0`` items are made in the main process, whose tensor operations
-use torch's thread pool; on a busy machine that makes them slow: prefer ``workers >= 1``.
-
-Reproducibility
----------------
-:func:`make_loader` uses a :class:`SeededSampler` that yields ``(index, item_seed)``: the item seeds come from a
-generator seeded by ``(seed, epoch)``, so augmentations (and the shuffle order) depend only on the loader's seed
-and the epoch, not on the number of workers or their scheduling. ``dataset[i]`` with a plain int draws the item
-seed from torch's global RNG (seeded per worker by PyTorch when used in a plain ``DataLoader``).
-
-Modules
--------
-This module holds the config and the dataset; the parts live next to it and are re-exported here:
-:mod:`helpers.depth.data.depth_sources` (reading our folders and the original layouts), :mod:`helpers.depth.data.image_files`
-(image decoding and resizing), :mod:`helpers.depth.data.item_cache` (:meth:`DepthDataset.use_cache`),
-:mod:`helpers.training.seeded_loader` (:func:`make_loader`, :class:`SeededSampler`) and :mod:`helpers.depth.networks.model_inputs`
-(:data:`MODEL_INPUTS`, :func:`normalize_images`).
+Depth and mask are resampled by nearest neighbour (background never bleeds into the face). Batches:
+:func:`helpers.training.seeded_loader.make_loader`; :meth:`DepthDataset.use_cache` makes items cheap.
+Design notes: docs/design/depth.md (depth_dataset): items in full, resizing, throughput, reproducibility.
 """
 
 from __future__ import annotations

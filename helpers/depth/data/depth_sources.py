@@ -1,6 +1,6 @@
 """Where a :class:`helpers.depth.data.depth_dataset.DepthDataset` reads its items: one root each, reduced to numpy arrays.
 
-:class:`FolderSource` reads this toolkit's dataset folder (:class:`helpers.dataset_folder.folder.DatasetFolder`),
+:class:`FolderSource` reads this toolkit's dataset folder (:class:`helpers.dataset_folder.reader.DatasetFolder`),
 :class:`OriginalSource` an original layout (:class:`helpers.datasets.original_layouts.OriginalFolder`); :func:`open_source`
 picks one. Ids, file paths and cameras are kept in numpy arrays, not per-sample Python objects, so forked workers
 do not copy them page by page through reference counting. ``read(i)`` returns the stored :class:`Maps` of a sample.

@@ -1,78 +1,23 @@
 """Depth accuracy on a foreground mask: standard metrics, the original project's L1 and "perfects", one entry point.
 
-The pieces live in small modules, all re-exported here (see ``__all__``): :mod:`helpers.depth.metrics.masked` (batch
-shapes, valid masks, masked per-image reductions), :mod:`helpers.depth.metrics.alignment` (least-squares scale/shift
-alignment in depth or disparity space), :mod:`helpers.depth.metrics.normals` (normals from depth through intrinsics,
-normal angle error) and :mod:`helpers.depth.metrics.metrics_table` (:class:`MetricsTable`, CSV / Markdown, comparisons).
-This module holds the depth error metrics, the original's measure, :class:`DepthMetricsConfig` and
-:func:`compute_depth_metrics`.
+:func:`compute_depth_metrics` (settings: :class:`DepthMetricsConfig`) scores predictions against targets. Depth maps
+are camera-space z-depth in EG3D world units (faces lie at about 2.2–3.4), torch tensors of shape (N, 1, H, W) or
+(N, H, W) (a single (H, W) map counts as N = 1); masks are bool tensors of the same spatial shape. A pixel is *valid*
+(scored) when the mask is true and the target depth is finite and > 0 (``mask=None``: every pixel with a target
+surface). Every metric is computed **per image** over its valid pixels: an (N,) float64 tensor on the input's device.
 
-Conventions
------------
-- **Depth maps** are camera-space z-depth in EG3D world units (faces lie at about 2.2–3.4), torch tensors of
-  shape (N, 1, H, W) or (N, H, W); a single (H, W) map counts as N = 1.
-- **Masks** are bool tensors of the same spatial shape. A pixel is *valid* (scored) when the mask is true and the
-  target depth is finite and > 0 (depth 0 = no surface). ``mask=None`` means "every pixel with a target surface".
-- Every metric is computed **per image** over its valid pixels and returned as an (N,) float64 tensor on the
-  input's device (pure torch, batched, CPU or GPU). Dataset figures are means of the per-image values
-  (:class:`MetricsTable`), as in Eigen et al. and Unsup3D.
+Keys: ``abs_rel``, ``sq_rel``, ``mae``, ``rmse``, ``rmse_log``, ``silog``, ``side``, ``delta1``, ``delta2``,
+``delta3``, ``normal_mean_deg`` and ``normal_median_deg`` (with intrinsics), the original project's measure
+``original_l1``, ``original_l1_masked``, ``original_perfect`` (:func:`original_normalize`, :func:`original_l1`,
+:func:`original_perfects`: a "perfect" has an L1 strictly below 0.08), ``scale`` / ``shift`` (the per-image alignment
+of a relative prediction, ``config.alignment`` / ``config.space``), ``n_pixels`` and ``valid``. A degenerate sample
+(empty valid mask, aligned depth ≤ 0, …) raises with ``on_degenerate="raise"`` (default); ``"skip"`` gives it NaN
+metrics and ``valid = False``.
 
-Metrics (keys of :func:`compute_depth_metrics`)
------------------------------------------------
-p = prediction (aligned z-depth), g = target z-depth, d = log p − log g, means over the valid pixels.
+Helpers live in :mod:`helpers.depth.metrics.masked`, :mod:`helpers.depth.metrics.alignment`,
+:mod:`helpers.depth.metrics.normals` and :mod:`helpers.depth.metrics.metrics_table` (dataset means, tables).
 
-- ``abs_rel`` mean |p−g|/g; ``sq_rel`` mean (p−g)²/g (world units); ``mae`` mean |p−g| (world units);
-  ``rmse`` sqrt(mean (p−g)²) (world units); ``rmse_log`` sqrt(mean d²).
-- ``silog`` 100·sqrt(mean(d²) − mean(d)²) (KITTI / Eigen); ``side`` the same without the ×100, Unsup3D's
-  scale-invariant depth error (it reports it ×10⁻²).
-- ``delta1``, ``delta2``, ``delta3``: fraction of pixels with max(p/g, g/p) < 1.25, 1.25², 1.25³.
-- ``normal_mean_deg``, ``normal_median_deg``: angle between the surface normals of p and g in degrees (only
-  with intrinsics); the mean is Unsup3D's "mean angle deviation" (see :func:`normal_angle_error`).
-- ``original_l1``, ``original_l1_masked``, ``original_perfect``: the original project's measure (below).
-- ``scale``, ``shift``: the alignment applied; ``n_pixels``: valid pixel count; ``valid``: sample scored.
-
-The original project's measure
-------------------------------
-Found in the original notebooks (``colab_notebooks/unet_depthmap_training.ipynb``, evaluation cell "Evaluate
-model" with ``perfect``; the training/validation loops of both notebooks use the same L1):
-
-- the ground truth is its 8-bit depth PNG (per-image min–max normalised when written, bright = near) read as
-  ``x / 255`` and mapped with a fixed ``2·x − 1`` (MiDaS ``NormalizeImage(mean=0.5, std=0.5)``), so it lies in
-  [-1, 1] with 1 = nearest and the background at the far end;
-- the network output is compared **as is** (the network regresses that [-1, 1] map directly; its
-  re-normalisation calls are commented out);
-- L1 = ``nn.L1Loss(reduction='mean')``: the mean absolute difference over **all** H·W pixels of the image (no mask);
-  the reported figure is the mean of the per-image L1 over the evaluated images;
-- a sample is a "perfect" when its L1 is **strictly below 0.08**; the notebook prints the count ("Perfects: k
-  Out of: n"). (A ``< 0.18`` test in its ``validate`` function has no effect.)
-
-Here the target is metric z-depth, so :func:`original_normalize` rebuilds that [-1, 1] map: min–max over the
-valid pixels of −z (nearest = 1, farthest = −1) and −1 where there is no surface, exactly what
-:func:`helpers.base.depth_png.encode_legacy_depth_png` writes and the original read back (``quantize=True`` adds its
-8-bit rounding). The prediction is either normalised the same way over the same pixels (``original_pred=
-"normalize"``, for any depth model) or taken as is (``"raw"``, for a network trained in the original's convention,
-as the original did). ``original_l1`` is over the whole image (faithful), ``original_l1_masked`` over the valid
-pixels only. Data that only exists in the original 8-bit format (Prosopo, the published set) has no metric
-depth: call :func:`original_l1` and :func:`original_perfects` directly on
-:func:`helpers.base.depth_png.read_legacy_depth_png` maps.
-
-Alignment of relative predictions
----------------------------------
-``config.alignment`` / ``config.space``: a relative prediction is first fitted to the target per image by least
-squares, ``s·pred + t`` ≈ z (``space="depth"``) or ≈ 1/z (``space="disparity"``, MiDaS / DPT, then clamped at
-``1/depth_cap`` and inverted); see :mod:`helpers.depth.metrics.alignment`.
-
-Degenerate samples
-------------------
-A sample is *degenerate* when no metric can be defined for it: its valid mask is empty; its (aligned) predicted
-depth is NaN/inf or ≤ 0 on a valid pixel (AbsRel, log and δ metrics need positive depth; this happens with
-depth-space alignment, disparity-space alignment never produces it); or normals are requested and no valid
-pixel has its whole 3×3 neighbourhood valid. With ``on_degenerate="raise"`` (default) :func:`compute_depth_metrics`
-raises a ValueError naming each such sample and why. With ``"skip"`` it returns NaN for every metric of those
-samples and ``valid = False``; :class:`MetricsTable` leaves them out of every mean (all columns are averaged over
-the same samples) and reports how many were skipped, so its tables are NaN-free. A constant target or
-prediction is not degenerate: the original normalisation then maps every valid pixel to 1, and a constant
-prediction aligns to the target's mean (scale 0).
+Design notes: docs/design/depth.md (depth_metrics): each metric's formula, the original's measure, degenerate samples.
 """
 
 from __future__ import annotations

@@ -1,53 +1,22 @@
 """The original project's Attention U-Net depth regressor, in plain PyTorch.
 
-The original trained a 2-D U-Net with attention gates (elektronn3's ``UNet`` with
-``n_blocks=5, start_filts=32, up_mode='resizeconv_linear', attention=True, sigmoid_output=False``)
-to regress a face depth map from one RGB image. This module rebuilds that network so that the
-published weights (``Attention_UNET_b5_e10ckp9_weights.pt``, see :data:`PUBLISHED_WEIGHTS`) load key
-for key with ``strict=True``, and its outputs match the reference recorded from the original code
-(``shared/fixtures/attention_unet_reference``) to float32 rounding.
-Reading and checking checkpoints and fetching the published weights live in
-:mod:`helpers.depth.networks.unet_weights`; its public names are re-exported here.
+The original trained a 2-D U-Net with attention gates (elektronn3's ``UNet`` with ``n_blocks=5, start_filts=32,
+up_mode='resizeconv_linear', attention=True, sigmoid_output=False``) to regress a face depth map from one RGB image.
+This module rebuilds it so that the published weights (:data:`helpers.depth.networks.unet_weights.PUBLISHED_WEIGHTS`)
+load key for key with ``strict=True`` and its outputs match the reference recorded from the original code
+(``shared/fixtures/attention_unet_reference``) to float32 rounding; reading, checking and fetching weights live in
+:mod:`helpers.depth.networks.unet_weights`.
 
-Conventions
------------
 * :meth:`AttentionUNet.forward` is the raw network: input ``(N, 3, H, W)`` RGB normalised to [-1, 1]
-  (``(rgb - 0.5) / 0.5`` with rgb in [0, 1]); output ``(N, 1, H, W)`` depth in the original's
-  per-image normalised range [-1, 1] with **1 = nearest** (the polarity of the original's 8-bit
-  depth PNGs, see :mod:`helpers.base.depth_png`). No activation is applied, so values can leave
-  [-1, 1] slightly. Any H, W >= :attr:`AttentionUNetConfig.min_input_size` works; sizes that are
-  not multiples of 16 are handled like the original (ceil-mode pooling, top-left crop of the
-  up-sampled decoder tensor, resized attention coefficients).
-* :meth:`AttentionUNet.predict` is the convenience path for images: ``(N, 3, H, W)`` float in
-  [0, 1] or uint8 -> ``(N, 1, H, W)`` depth at the input size, computed at
-  ``config.input_size`` (128, the training resolution).
+  (``(rgb - 0.5) / 0.5`` with rgb in [0, 1]); output ``(N, 1, H, W)`` depth in the original's per-image normalised
+  range [-1, 1] with **1 = nearest** (:mod:`helpers.base.depth_png`). No activation is applied, so values can leave
+  [-1, 1] slightly. Any H, W >= :attr:`AttentionUNetConfig.min_input_size` works.
+* :meth:`AttentionUNet.predict`: ``(N, 3, H, W)`` float in [0, 1] or uint8 -> ``(N, 1, H, W)`` depth at the input
+  size, computed at ``config.input_size`` (128, the training resolution).
+* :meth:`AttentionUNet.forward_with_attention` also returns the attention coefficients of every decoder block.
+* ``torch.manual_seed(s)`` followed by ``AttentionUNet(config)`` gives the original's initial weights for seed ``s``.
 
-Structure and state-dict names (f = ``start_filts``)
-----------------------------------------------------
-* ``down_convs.{i}`` (i = 0..4, f·2^i channels): ``conv1 -> norm0 -> ReLU -> conv2 -> norm1 -> ReLU``
-  (3x3 convs, padding 1). Its output is the skip tensor of level i; levels 0..3 are then max-pooled
-  2x2 with ``ceil_mode=True`` (done by the network, the block has no pooling of its own).
-* ``up_convs.{k}`` (k = 0..3, deepest first): ``upconv.conv`` (bilinear 2x then 3x3 conv), crop,
-  ``attention`` gate on the skip tensor gated by the *pre-up-sampling* decoder tensor
-  (``theta``/``phi``/``psi``, output transform ``w.0`` conv 1x1 + ``w.1`` BatchNorm),
-  ``norm0 -> ReLU`` on the up-sampled tensor, concatenation ``[up-sampled, gated skip]``, then
-  ``conv1 -> norm1 -> ReLU -> conv2 -> norm2 -> ReLU``.
-* ``conv_final``: 1x1 conv f -> out_channels.
-
-Attention maps and intermediates: :meth:`AttentionUNet.forward_with_attention` returns the
-attention coefficients of every decoder block (deepest first, each ``(N, 1, h, w)`` at its skip
-tensor's resolution, values in (0, 1)). Other activations are module outputs, reachable with
-forward hooks: ``down_convs[i]`` returns level i's skip tensor (before pooling), ``up_convs[k]``
-returns ``(block output, attention coefficients or None)``.
-
-Initialisation (training from scratch)
---------------------------------------
-The original meant to keep the attention gates' own initialisation (Kaiming-normal convs, BatchNorm
-weight ~ N(1, 0.02)), but its network-wide Xavier pass also reached the gates' convolutions. The
-effective scheme, reproduced here draw for draw from the global RNG, is: every convolution
-Xavier-normal with zero bias; the gates' BatchNorm weight ~ N(1, 0.02) with zero bias; other
-BatchNorms at PyTorch's defaults (weight 1, bias 0). So ``torch.manual_seed(s)`` followed by
-``AttentionUNet(config)`` gives the original's initial weights for the same seed.
+Design notes: docs/design/depth.md (attention_unet): structure and state-dict names, intermediates, initialisation.
 """
 
 from __future__ import annotations

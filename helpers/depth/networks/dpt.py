@@ -1,75 +1,22 @@
 """Transformer depth regressors: MiDaS DPT and Depth Anything V2 through Hugging Face ``transformers``.
 
-The original project's second depth regressor was MiDaS's DPT-Large fine-tuned on EG3D faces. This module wraps
-``transformers.DPTForDepthEstimation`` (the DPT-Large MiDaS v3 weights ``Intel/dpt-large``, or DPT-Hybrid
-``Intel/dpt-hybrid-midas``) and ``transformers.DepthAnythingForDepthEstimation`` (``Depth-Anything-V2-Small``, a
-modern, smaller alternative) behind the interface of :class:`helpers.depth.networks.attention_unet.AttentionUNet`:
-:meth:`TransformerDepthModel.forward` on normalised input, :meth:`TransformerDepthModel.predict` on images in
-[0, 1], a typed frozen config. ``transformers`` is imported lazily, only when a model is built.
+Wraps ``transformers.DPTForDepthEstimation`` (the DPT-Large MiDaS v3 weights ``Intel/dpt-large``, or DPT-Hybrid
+``Intel/dpt-hybrid-midas``) and ``transformers.DepthAnythingForDepthEstimation`` (``Depth-Anything-V2-Small``) behind
+the interface of :class:`helpers.depth.networks.attention_unet.AttentionUNet`, with a typed frozen config
+(:class:`helpers.depth.networks.dpt_config.TransformerDepthConfig`). ``transformers`` is imported lazily.
 
-Conventions
------------
 * :meth:`TransformerDepthModel.forward`: input ``(N, 3, H, W)`` RGB already normalised the backbone's way
-  (:meth:`TransformerDepthModel.normalize`: DPT ``(rgb - 0.5) / 0.5``, Depth Anything ImageNet mean/std, rgb in
-  [0, 1]); output ``(N, 1, H, W)`` at the input size (the head's map is resized bilinearly when the network
-  returns another size, e.g. H not a multiple of the patch size). DPT through ``transformers`` reshapes its tokens
-  into a square grid, so DPT backbones need H == W; DPT-Hybrid's ResNet embeddings accept only their native 384x384;
-  Depth Anything takes any H, W.
-* :meth:`TransformerDepthModel.predict`: images ``(N, 3, H, W)`` float in [0, 1] or uint8 -> ``(N, 1, H, W)``
-  at the images' size, computed at ``config.input_size`` squared.
-* Output meaning (``config.output``):
-  - ``"relative_inverse"``: the pretrained head as published, ending in ReLU: MiDaS-style relative inverse depth
-    (disparity), >= 0, **larger = nearer**, known only up to an unknown scale and shift per image.
-  - ``"depth"``: the final ReLU is replaced by the identity, so the head regresses a signed target directly,
-    whatever the training loss compares it with: the original's per-image normalised depth in [-1, 1] with
-    1 = nearest (the :mod:`helpers.depth.losses` ``original_l1`` kind), or metric z-depth. The last layer is a
-    1x1 convolution, so the output is already an affine map of the last features; no extra scale/shift is
-    added. The pretrained disparity has the same polarity as the original's targets (larger = nearer), so the
-    fine-tuning starts with the right sign; for metric z (larger = farther) the head has to flip it.
+  (:meth:`TransformerDepthModel.normalize`, rgb in [0, 1]); output ``(N, 1, H, W)`` at the input size. DPT backbones
+  need H == W, DPT-Hybrid its native 384x384; Depth Anything takes any H, W.
+* :meth:`TransformerDepthModel.predict`: images ``(N, 3, H, W)`` float in [0, 1] or uint8 -> ``(N, 1, H, W)`` at the
+  images' size, computed at ``config.input_size`` squared; aligned square face crops are the intended input.
+* ``config.output``: ``"relative_inverse"``, the pretrained head as published: disparity >= 0, **larger = nearer**,
+  up to an unknown scale and shift per image; ``"depth"``: the final ReLU replaced by the identity, so the head
+  regresses a signed target directly (the original's [-1, 1] map with 1 = nearest, or metric z-depth).
+* Fine-tuning: :meth:`TransformerDepthModel.freeze_backbone`, :meth:`TransformerDepthModel.parameter_groups`
+  (separate encoder and head rates); weights are the module's ``state_dict`` (keys ``hf_model.*``).
 
-Preprocessing of the public checkpoints (from their ``preprocessor_config.json`` on the Hugging Face Hub)
-------------------------------------------------------------------------------------------------------
-* ``Intel/dpt-large``: mean = std = (0.5, 0.5, 0.5), 384x384, ``keep_aspect_ratio`` false, bilinear.
-* ``Intel/dpt-hybrid-midas``: its own file could not be read here; the DPT processor that Stable Diffusion 2 depth
-  ships beside this same estimator (``stable-diffusion-2-depth/feature_extractor``) and the DPT reference code's
-  ``dpt_hybrid`` transform (``run_monodepth.py``) both use mean = std = 0.5 at 384x384.
-* ``depth-anything/Depth-Anything-V2-Small-hf``: mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225), 518x518,
-  ``keep_aspect_ratio`` true, ``ensure_multiple_of`` 14, bicubic.
-
-:meth:`~TransformerDepthModel.predict` resizes to a square ``input_size`` (bilinear, antialiased when shrinking),
-so on non-square photos and in exact values it differs slightly from the ``transformers`` processors; aligned square
-face crops (512x512) are the intended input.
-
-What the original project did (``colab_notebooks/midas_depthmap_training.ipynb`` of
-github.com/cantonioupao/face-depth-3D-reconstruction, cells counted from 0)
-----------------------------------------------------------------------------------------------------------------
-* Model (cell 9): the MiDaS repository's ``DPTDepthModel`` with backbone ``vitl16_384`` loaded from
-  ``dpt_large-midas-2f21e586.pt`` (DPT-Large, MiDaS v3) and ``non_negative=False``, which in MiDaS makes the head's
-  last activation the identity instead of ReLU: a linear output, as ``output="depth"`` here. All parameters were
-  trained (no frozen backbone). A later cell (10-11) builds ``MidasNet_small`` instead; the published weights
-  (``Midas_DPT_b1_e10ckp9_weights.pt``, models/README.md) are named after DPT.
-* Input (cell 16): 512x512 EG3D images resized to 128x128 (MiDaS ``Resize``, keep aspect ratio, multiple of 32,
-  bicubic) and normalised with mean = std = 0.5, i.e. [-1, 1]. So the ViT-L/16 ran on an 8x8 token grid,
-  far below its native 384 (:meth:`TransformerDepthConfig.original_midas` reproduces this).
-* Target (cell 19): the 128x128 depth PNGs (``depth128x128``), read as RGB in [0, 1], normalised with the same
-  (x - 0.5) / 0.5 to [-1, 1], first channel. The PNGs are per-image normalised 8-bit maps, bright = near
-  (the polarity :mod:`helpers.base.depth_png` assumes), so the target is per-image [-1, 1] depth with 1 = nearest. No
-  resize, no inversion.
-* Loss and optimisation (cells 16, 18-19): ``nn.L1Loss`` (mean over all pixels) between the raw prediction and the
-  target; Adam, lr 1e-4, ``ReduceLROnPlateau(patience=3)`` stepped on the summed training loss; batch size 1;
-  47,900 training and 100 validation images; ``n_epochs = 10`` with a loop over ``range(0, n_epochs + 1)``
-  (11 passes), a checkpoint per epoch.
-* Output: used as is, never inverted: the prediction is compared with the target directly (a normalisation call
-  is commented out); for meshes the depth map was saved as an 8-bit PNG (MiDaS ``write_depth``, min-max to 0..255)
-  and re-normalised per image to [-1, 1].
-
-Fine-tuning
------------
-:meth:`TransformerDepthModel.freeze_backbone` stops gradients into the transformer encoder (ViT / ViT-hybrid /
-DINOv2); :meth:`TransformerDepthModel.parameter_groups` gives optimizer groups with separate learning rates for the
-encoder and for the "head" (DPT neck: reassemble + fusion blocks, plus the depth head). Weights of a fine-tuned model
-are the module's ``state_dict`` (keys ``hf_model.*``); rebuild the model with the same config and load them, or save
-``model.hf_model.save_pretrained(dir)`` and give ``model_id=dir``.
+Design notes: docs/design/depth.md (dpt): the checkpoints' preprocessing, what the original project did.
 """
 
 from __future__ import annotations

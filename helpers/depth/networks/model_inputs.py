@@ -26,7 +26,7 @@ class ModelInput:
 
 #: Input conventions of the depth models: ``"attention_unet"`` (the original's 128², ``(x − 0.5)/0.5``, as
 #: :meth:`helpers.depth.networks.attention_unet.AttentionUNet.predict`) and every backbone of
-#: :data:`helpers.depth.networks.dpt.BACKBONES` by name (``"dpt-large"``: 384², mean = std = 0.5; ``"depth-anything-v2-small"``:
+#: :data:`helpers.depth.networks.dpt_config.BACKBONES` by name (``"dpt-large"``: 384², mean = std = 0.5; ``"depth-anything-v2-small"``:
 #: 518², ImageNet mean / std; …), with the numbers those modules define.
 MODEL_INPUTS: dict[str, ModelInput] = {
     "attention_unet": ModelInput(AttentionUNetConfig.input_size, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),

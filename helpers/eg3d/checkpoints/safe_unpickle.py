@@ -8,44 +8,12 @@ and maps each one to a function or class of this module. Nothing is ever importe
 file and the embedded source is dropped unread. Any other global raises
 :class:`UnsafeCheckpointError` naming it, before anything it refers to could run.
 
-Why each allowed global is safe (they are all replaced by our own code except ``OrderedDict``):
+What comes out: tensors (parameters as plain tensors; storages read by ``torch.load`` with ``weights_only=True`` and
+mapped to the CPU), ``OrderedDict`` and :class:`EasyDict` (a plain dict subclass), numbers of simple numpy types,
+:class:`PersistentObject` (``class_name`` and ``state``; the ``module_src`` is discarded, never run) and inert
+:class:`ReferenceObject` subclasses for the classes pickled by reference (:data:`REFERENCE_CLASSES`).
 
-========================================================  ===========================================
-global in the pickle                                      what it becomes here
-========================================================  ===========================================
-``collections.OrderedDict``                               the real class; building a dict from
-                                                          already-unpickled items runs no code
-``dnnlib.util.EasyDict``                                  :class:`EasyDict`, a plain dict subclass
-``numpy.dtype``                                           :func:`_numpy_dtype`: a record of a simple
-                                                          numeric type code (no numpy call on
-                                                          untrusted state)
-``numpy.core.multiarray.scalar`` (numpy 1 spelling) and   :func:`_numpy_scalar`: bytes -> one number
-``numpy._core.multiarray.scalar`` (numpy 2 spelling)      of that simple type (no object dtype)
-``torch._utils._rebuild_tensor_v2``                       :func:`_rebuild_tensor`: a view of a
-                                                          storage, checked to lie inside it
-``torch._utils._rebuild_parameter`` and                   :func:`_rebuild_parameter`: returns the
-``torch._utils._rebuild_parameter_with_state``            plain tensor; hooks and state refused
-``torch.storage._load_from_bytes``                        :func:`_load_storage`: ``torch.load`` with
-                                                          ``weights_only=True`` on CPU
-``torch_utils.persistence._reconstruct_persistent_obj``   :func:`_reconstruct_persistent`: a
-                                                          :class:`PersistentObject` holding
-                                                          ``class_name`` and ``state``; the
-                                                          ``module_src`` is discarded, never run
-the six classes pickled by reference                      inert :class:`ReferenceObject` subclasses
-(:data:`REFERENCE_CLASSES`: ``OSGDecoder``, renderer      that only store their state; the real
-parts, ``Sequential``, ``Softplus``)                      classes are never imported
-========================================================  ===========================================
-
-``_rebuild_parameter_with_state`` is what newer torch versions write for a parameter that carries
-Python attributes; EG3D's own checkpoints (torch 1.11, 2022) use ``_rebuild_parameter``, but a
-snapshot re-saved by someone else may use the newer one, so it is accepted with the same checks.
-
-Because every callable the pickle can reach is one of the functions above, a ``REDUCE`` of an
-allowed name with hostile arguments can only reach code that validates its arguments. Tensor storages
-are themselves small ``torch.save`` files (legacy format); they are read by torch's own restricted
-unpickler (``weights_only=True``) and mapped to the CPU: training snapshots can hold plain tensor
-attributes (the renderer's ``plane_axes``) that ``Module.cpu()`` does not move, so they may still
-be tagged as CUDA storages.
+Design notes: docs/design/eg3d.md (safe_unpickle): why each allowed global is safe.
 """
 
 from __future__ import annotations
