@@ -9,7 +9,8 @@ in the dataset's meta.json): value 0 = no surface, otherwise
 **Legacy 8-bit format** (the original project's data and Prosopo): depth normalised per image,
 so it carries no metric scale. EG3D's depth export negates depth before normalising, so
 **bright = near**; we assume that polarity. :func:`read_legacy_depth_png` maps an image to
-[-1, 1] with ``2·(x − min)/(max − min) − 1`` (1 = nearest).
+[-1, 1], 1 = nearest, as the original did: ``"fixed"`` ``x/255·2 − 1`` (its training and evaluation: MiDaS's
+normalisation with mean = std = 0.5) or ``"per_image"`` ``2·(x − min)/(max − min) − 1`` (its mesh reader).
 """
 
 from __future__ import annotations
@@ -147,14 +148,13 @@ def read_depth_png(path: str | os.PathLike[str], near: float, far: float) -> np.
     return decode_depth_png(codes.astype(np.uint16), near, far)
 
 
-def read_legacy_depth_png(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read the original project's 8-bit depth PNG → float32 in [-1, 1], 1 = nearest.
+#: How an 8-bit legacy map becomes [-1, 1]: the original's evaluation ("fixed") or its mesh reader ("per_image").
+LEGACY_MAPPINGS = ("fixed", "per_image")
 
-    Grayscale, RGB or RGBA (palette images are expanded first); the first channel is used.
-    The values are renormalised per image as the original did, ``2·(x − min)/(max − min) − 1``;
-    a constant image gives all zeros. There is no metric scale and no "no surface" value:
-    background pixels are simply the farthest (darkest) ones.
-    """
+
+def read_legacy_depth_values(path: str | os.PathLike[str]) -> np.ndarray:
+    """The original project's 8-bit depth PNG as stored: (H, W) uint8, bright = near. Grayscale, RGB or RGBA
+    (palette images are expanded first); the first channel is used."""
     path = Path(path)
     bit_depth, color = _png_header(path)
     if bit_depth > 8:
@@ -169,11 +169,32 @@ def read_legacy_depth_png(path: str | os.PathLike[str]) -> np.ndarray:
             values = np.asarray(image.convert("RGB"))
     else:
         values = _open_png(path)
-    channel = (values[..., 0] if values.ndim == 3 else values).astype(np.float64)
+    return np.ascontiguousarray(values[..., 0] if values.ndim == 3 else values).astype(np.uint8)
+
+
+def legacy_depth_from_values(values: np.ndarray, mapping: str = "fixed") -> np.ndarray:
+    """(H, W) float32 in [-1, 1], 1 = nearest, from 8-bit values (:data:`LEGACY_MAPPINGS`).
+
+    ``"fixed"``: ``x/255·2 − 1``, what the original's training and evaluation fed the networks (the ground truth of
+    its published L1). ``"per_image"``: ``2·(x − min)/(max − min) − 1``, what its depth → mesh reader did (a
+    constant image gives zeros). The two agree only on maps that span 0…255.
+    """
+    if mapping not in LEGACY_MAPPINGS:
+        raise ValueError(f"legacy depth mapping must be one of {LEGACY_MAPPINGS}, got {mapping!r}")
+    channel = np.asarray(values, dtype=np.float64)
+    if mapping == "fixed":
+        return (channel / 255.0 * 2 - 1).astype(np.float32)
     low, high = channel.min(), channel.max()
     if high == low:
         return np.zeros(channel.shape, dtype=np.float32)
     return (2 * (channel - low) / (high - low) - 1).astype(np.float32)
+
+
+def read_legacy_depth_png(path: str | os.PathLike[str], mapping: str = "fixed") -> np.ndarray:
+    """Read the original project's 8-bit depth PNG → (H, W) float32 in [-1, 1], 1 = nearest
+    (:func:`legacy_depth_from_values` with ``mapping``). There is no metric scale and no "no surface" value:
+    background pixels are simply the farthest (darkest) ones."""
+    return legacy_depth_from_values(read_legacy_depth_values(path), mapping)
 
 
 def encode_legacy_depth_png(depth: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

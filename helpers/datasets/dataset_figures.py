@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from helpers.base.depth_png import read_legacy_depth_values
 from helpers.base.photo import resize_square
 from helpers.dataset_folder.reader import DatasetFolder
 from helpers.datasets.lpff.lpff_folder import mirror_name, with_mirrors
@@ -33,11 +34,11 @@ def _sheet(rows: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
 
 def original_depth_sheet(folder: OriginalFolder, count: int = 6, *, tile: int = 128) -> np.ndarray:
     """The first ``count`` samples of an original layout (the published synthetic set, Prosopo), one row each:
-    image | depth as published (8-bit, normalised per image, bright = near; black outside the fallback mask)."""
+    image | depth as published (8-bit values, bright = near)."""
     rows = []
     for sample_id in folder.ids[:count]:
         sample = folder.load(sample_id)
-        gray = np.where(sample.mask, np.round((sample.depth + 1) * 127.5), 0).astype(np.uint8)
+        gray = read_legacy_depth_values(folder.depth_path(sample_id))
         rows.append([resize_square(sample.image, tile),
                      np.repeat(resize_square(gray, tile, nearest=True)[..., None], 3, -1)])
     if not rows:

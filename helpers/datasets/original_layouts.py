@@ -9,7 +9,8 @@ documented, so any stem present in the image folder is a sample id)::
       latent/<id>.npy        (1, 14, 512) ws
       shapes/<id>.*          mesh, voxel units
 
-Depth is read as float32 in [-1, 1], 1 = nearest, with no metric scale. Synthetic cameras carry focal 4.4652
+Depth is read as float32 in [-1, 1], 1 = nearest, no metric scale: ``x/255·2 − 1`` as the original's evaluation
+(``depth_mapping="per_image"``: its mesh reader's min–max). Synthetic cameras carry focal 4.4652
 (:data:`helpers.base.cameras.SEED_FOCAL`; ``focal=None`` keeps the file's); Prosopo's ``camera`` is None. No masks
 were published: the fallback is ``depth > mask_threshold`` (default −1; ``None``: all true), a heuristic, not ground
 truth. A stem without its depth (or camera) file raises :class:`OriginalLayoutError` (``missing="error"``, default)
@@ -30,7 +31,7 @@ import numpy as np
 from helpers import __version__
 from helpers.base import cameras
 from helpers.base.atomic import link_or_copy, write_npy_atomic
-from helpers.base.depth_png import read_legacy_depth_png
+from helpers.base.depth_png import legacy_depth_from_values, read_legacy_depth_values
 from helpers.dataset_folder.layout import (
     FOLDERS,
     FORMAT_NAME,
@@ -99,11 +100,18 @@ def read_original_camera(path: str | os.PathLike[str], focal: float | None = cam
     return cameras.from_seed_camera(raw, focal=float(np.asarray(raw).reshape(-1)[16]) if focal is None else focal)
 
 
-def read_original_depth(path: str | os.PathLike[str], mask_threshold: float | None = -1.0) -> tuple[np.ndarray,
-                                                                                                   np.ndarray]:
-    """(depth in [-1, 1] with 1 = nearest, :func:`fallback_mask`) of a legacy 8-bit depth PNG, both (R, R)."""
-    depth = read_legacy_depth_png(path)
-    return depth, fallback_mask(depth, mask_threshold)
+def read_original_depth(path: str | os.PathLike[str], mask_threshold: float | None = -1.0, *,
+                        mapping: str = "fixed") -> tuple[np.ndarray, np.ndarray]:
+    """(depth in [-1, 1] with 1 = nearest, :func:`fallback_mask`) of a legacy 8-bit depth PNG, both (R, R).
+
+    ``mapping``: ``"fixed"`` ``x/255·2 − 1``, the original's training and evaluation (its published L1 is against
+    that), or ``"per_image"`` min–max, its mesh reader (:func:`helpers.base.depth_png.legacy_depth_from_values`).
+    The mask is taken on the per-image map either way: every pixel nearer than the farthest value by default.
+    """
+    values = read_legacy_depth_values(path)
+    per_image = legacy_depth_from_values(values, "per_image")
+    depth = per_image if mapping == "per_image" else legacy_depth_from_values(values, mapping)
+    return depth, fallback_mask(per_image, mask_threshold)
 
 
 def _stems(folder: Path, suffixes: tuple[str, ...] | None = None) -> dict[str, Path]:
@@ -157,6 +165,7 @@ class OriginalFolder:
         focal: focal length the synthetic set's images were rendered with (:data:`helpers.base.cameras.SEED_FOCAL`);
             None keeps the focal stored in the camera files.
         mask_threshold: threshold of :func:`fallback_mask` (None: all-true masks).
+        depth_mapping: ``"fixed"`` or ``"per_image"`` (:func:`read_original_depth`).
     """
 
     def __init__(
@@ -167,6 +176,7 @@ class OriginalFolder:
         missing: MissingPolicy = "error",
         focal: float | None = cameras.SEED_FOCAL,
         mask_threshold: float | None = -1.0,
+        depth_mapping: str = "fixed",
     ) -> None:
         self.root = Path(root)
         if layout == "auto":
@@ -185,6 +195,7 @@ class OriginalFolder:
         self.spec = LAYOUTS[layout]
         self.focal = focal
         self.mask_threshold = mask_threshold
+        self.depth_mapping = depth_mapping
         for name in (self.spec.images, self.spec.depth):
             if not (self.root / name).is_dir():
                 raise OriginalLayoutError(f"{self.root} has no {name}/ folder (needed by the {layout} layout)")
@@ -244,7 +255,7 @@ class OriginalFolder:
 
     def read_depth(self, key: str | int) -> tuple[np.ndarray, np.ndarray]:
         """(depth in [-1, 1] with 1 = nearest, fallback mask) of one sample, both (R, R)."""
-        return read_original_depth(self.depth_path(key), self.mask_threshold)
+        return read_original_depth(self.depth_path(key), self.mask_threshold, mapping=self.depth_mapping)
 
     def read_camera(self, key: str | int) -> np.ndarray | None:
         """(25,) float32 camera (see the module doc for the focal), or None when the layout has none."""

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 from helpers.base import cameras
 from helpers.base.photo import resize_square
 from helpers.dataset_folder.splits import SplitConfig
-from helpers.datasets.original_layouts import OriginalFolder
+from helpers.datasets.original_layouts import OriginalFolder, read_original_depth
 from helpers.depth.data.depth_data_config import DepthDatasetConfig, PathLike
 from helpers.depth.data.depth_dataset import DepthDataset
 from helpers.depth.evaluate_depth import EvaluationConfig, as_original_map, evaluate_depth_model, model_forward
@@ -210,15 +210,17 @@ def prediction_meshes(model: LoadedDepthModel, dataset: DepthDataset, sample_id:
 
 
 def original_layout_meshes(folder: OriginalFolder, count: int = 3) -> list[ViewerSample]:
-    """The first ``count`` samples of an original layout as meshes: each published [-1, 1] depth map spread over the
-    assumed face depth range (:data:`~helpers.depth.reconstruction.FRONTAL_FACE_Z_RANGE`; the maps carry no metric
-    scale) and back-projected through the sample's camera, or EG3D's frontal camera where there is none (Prosopo),
-    for :func:`helpers.viewer.samples_figure`."""
+    """The first ``count`` samples of an original layout as meshes: each published depth map read as the original's
+    mesh reader did (min–max per image to [-1, 1]), spread over the assumed face depth range
+    (:data:`~helpers.depth.reconstruction.FRONTAL_FACE_Z_RANGE`; the maps carry no metric scale) and back-projected
+    through the sample's camera, or EG3D's frontal camera where there is none (Prosopo), for
+    :func:`helpers.viewer.samples_figure`."""
     shown = []
     for sample_id in folder.ids[:count]:
         sample = folder.load(sample_id)
         camera = sample.camera if sample.camera is not None else cameras.camera_vector(0.0, 0.0)[0].numpy()
-        depth, face = depth_from_prediction(sample.depth, "original", mask=sample.mask)
+        per_image, mask = read_original_depth(folder.depth_path(sample_id), folder.mask_threshold, mapping="per_image")
+        depth, face = depth_from_prediction(per_image, "original", mask=mask)
         cam2world, intrinsics = cameras.unpack(camera.astype(np.float64))
         mesh = depth_to_mesh(depth, intrinsics, cam2world, mask=face, colors=sample.image)
         shown.append(ViewerSample(name=f"{folder.root.name}: {sample.id}", mesh=mesh, image=sample.image, depth=depth))

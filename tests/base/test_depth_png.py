@@ -14,8 +14,10 @@ from helpers.base.depth_png import (
     decode_depth_png,
     encode_depth_png,
     encode_legacy_depth_png,
+    legacy_depth_from_values,
     read_depth_png,
     read_legacy_depth_png,
+    read_legacy_depth_values,
     write_depth_png,
     write_legacy_depth_png,
 )
@@ -136,18 +138,35 @@ def test_legacy_format_round_trip_and_polarity(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
-def test_legacy_reader_uses_the_first_channel_and_renormalises(tmp_path: Path, mode: str) -> None:
+def test_legacy_reader_uses_the_first_channel_with_either_mapping(tmp_path: Path, mode: str) -> None:
     image = np.zeros((2, 2, len(mode)), np.uint8)
     image[..., 0] = [[50, 100], [150, 150]]
     image[..., 1] = 255  # other channels are ignored
     Image.fromarray(image, mode=mode).save(tmp_path / "c.png")
-    np.testing.assert_allclose(read_legacy_depth_png(tmp_path / "c.png"), [[-1, 0], [1, 1]])
+    np.testing.assert_array_equal(read_legacy_depth_values(tmp_path / "c.png"), [[50, 100], [150, 150]])
+    np.testing.assert_allclose(read_legacy_depth_png(tmp_path / "c.png", "per_image"), [[-1, 0], [1, 1]])
+    np.testing.assert_allclose(read_legacy_depth_png(tmp_path / "c.png"), np.array([[50, 100], [150, 150]]) / 127.5 - 1,
+                               atol=1e-6)  # "fixed", the default: the original's evaluation
+
+
+def test_legacy_mappings_differ_on_maps_that_do_not_span_the_range(tmp_path: Path) -> None:
+    """The original evaluated against x/255·2 − 1; its mesh reader stretched min–max: they agree only on full
+    range maps."""
+    codes = np.array([[40, 120], [200, 200]], np.uint8)
+    Image.fromarray(codes).save(tmp_path / "narrow.png")
+    fixed = read_legacy_depth_png(tmp_path / "narrow.png", "fixed")
+    per_image = read_legacy_depth_png(tmp_path / "narrow.png", "per_image")
+    np.testing.assert_allclose(fixed, codes / 255 * 2 - 1, atol=1e-6)
+    np.testing.assert_allclose(per_image, [[-1, 0], [1, 1]], atol=1e-6)
+    assert np.abs(fixed - per_image).max() == pytest.approx(2 - 200 / 127.5)  # the nearest pixel: 0.57 against 1
+    with pytest.raises(ValueError, match="mapping"):
+        legacy_depth_from_values(codes, "minmax")
 
 
 def test_legacy_constant_image_and_mask(tmp_path: Path) -> None:
     Image.fromarray(np.full((3, 3), 77, np.uint8)).save(tmp_path / "flat.png")
-    values = read_legacy_depth_png(tmp_path / "flat.png")
-    np.testing.assert_array_equal(values, np.zeros((3, 3)))
+    np.testing.assert_array_equal(read_legacy_depth_png(tmp_path / "flat.png", "per_image"), np.zeros((3, 3)))
+    np.testing.assert_allclose(read_legacy_depth_png(tmp_path / "flat.png"), np.full((3, 3), 77 / 127.5 - 1), atol=1e-6)
     mask = np.array([[True, False], [True, True]])
     codes = encode_legacy_depth_png(np.full((2, 2), 2.0), mask)
     np.testing.assert_array_equal(codes, [[255, 0], [255, 255]])

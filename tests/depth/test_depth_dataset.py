@@ -446,3 +446,17 @@ def test_cache_serves_the_same_items(sphere, tmp_path):
     assert len(list((tmp_path / "cache").iterdir())) == 2
     batch = next(iter(make_loader(metric, 3, shuffle=False, workers=2)))
     assert torch.equal(batch["depth"][1], plain.with_config(target="metric_z")[1]["depth"])
+
+
+def test_original_layout_ground_truth_uses_the_original_evaluation_mapping(tmp_path):
+    """The original scored its models against x/255·2 − 1 (MiDaS's 0.5/0.5 normalisation of the 8-bit PNG), not a
+    per-image stretch: a map that does not span 0…255 keeps its values, and the fallback mask is unchanged."""
+    root = write_original(tmp_path / "prosopo", "prosopo", ["n1"])
+    codes = np.full((32, 32), 40, np.uint8)
+    codes[8:24, 8:24] = np.linspace(90, 200, 16).astype(np.uint8)[None, :]
+    Image.fromarray(codes).save(root / "depth128x128" / "n1.png")
+    item = DepthDataset(root, DepthDatasetConfig(target="original", image_size=32, depth_size=32))[0]
+    assert torch.allclose(item["depth"][0], torch.from_numpy(codes / 255 * 2 - 1).float(), atol=1e-6)
+    assert torch.equal(item["mask"][0], torch.from_numpy(codes > 40))  # nearer than the farthest value
+    per_image = OriginalFolder(root, depth_mapping="per_image").load("n1").depth
+    assert per_image.min() == -1 and per_image.max() == 1  # what the original's mesh reader saw instead
