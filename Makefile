@@ -1,5 +1,5 @@
 # Two commands for a fresh machine with Python 3.10+:
-#   make demo   create .venv if missing, install, run the main job (outputs under outputs/demo/)
+#   make demo   create .venv if missing, install (with the face extra), run the main job (outputs under outputs/demo/)
 #   make test   create .venv if missing, install with test and face extras, check the layer rules (import-linter),
 #               run the unit tests and notebooks
 #
@@ -32,7 +32,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml requirements.txt
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -e .
+	$(BIN)/python -m pip install -e ".[face]"
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed

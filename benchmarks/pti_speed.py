@@ -27,11 +27,11 @@ Stages, on ``skimage.data.astronaut()`` (the library's own code paths):
   weights never reach EG3D's σ = 10, so when that level gives no surface it is timed again at the median σ (a
   face-sized surface, as ``benchmarks/generate_speed.py`` does; the first call's time is printed too).
 
-LPIPS loading is excluded: ``load_lpips("random")`` (VGG-16 with random weights: the same cost as the pretrained
-one). ``--generator``: ``tiny-random``, ``ffhq512-128-random`` (the full-size ffhq512-128 architecture with random
-weights built offline, ``Generator.from_config(GeneratorConfig.ffhq512_128(), seed=0)``: a real checkpoint costs the
-same), or any name / path :func:`helpers.eg3d.load` accepts. ``--precision bf16`` autocasts the renders and LPIPS
-(the recipe is float32).
+LPIPS loading is excluded: ``load_lpips_nets("random", preset.lpips_nets)`` (the preset's networks, VGG16 and
+AlexNet, with random weights: the same cost as the pretrained ones). ``--generator``: ``tiny-random``,
+``ffhq512-128-random`` (the full-size ffhq512-128 architecture with random weights built offline,
+``Generator.from_config(GeneratorConfig.ffhq512_128(), seed=0)``: a real checkpoint costs the same), or any name /
+path :func:`helpers.eg3d.load` accepts. ``--precision bf16`` autocasts the renders and LPIPS (the recipe is float32).
 Absolute times only hold on the machine they were measured on; the script prints the load average.
 """
 
@@ -65,7 +65,7 @@ from helpers.invert import pti
 from helpers.invert.align import align_face
 from helpers.invert.camera_fit import estimate_camera
 from helpers.invert.inversion import InversionConfig, invert_aligned
-from helpers.invert.lpips import load_lpips
+from helpers.invert.lpips import load_lpips_nets
 
 
 def build_generator(name: str, device: torch.device) -> torch.nn.Module:
@@ -133,17 +133,20 @@ def main() -> None:
         return
 
     G = build_generator(args.generator, device)
-    lpips = load_lpips("random", device=device)
     preset = pti.PTIConfig.preset(args.preset, precision=args.precision)
+    lpips = load_lpips_nets("random", preset.lpips_nets, device=device)
     n = args.warmup + args.steps
     config = dataclasses.replace(
         preset, projection=dataclasses.replace(preset.projection, steps=n),
         tuning=dataclasses.replace(preset.tuning, steps=n, lpips_threshold=-1.0))  # every step runs
     params = sum(p.numel() for p in G.parameters())
+    stages = (preset.projection, preset.tuning)
     print(f"generator {args.generator}: {params / 1e6:.1f}M parameters, neural rendering "
           f"{G.neural_rendering_resolution}², image {G.img_resolution}²; preset {args.preset}: "
           f"{preset.projection.steps} + {preset.tuning.steps} steps, w_avg_samples {preset.projection.w_avg_samples}, "
-          f"LPIPS at {preset.projection.lpips_resolution}²; timing {args.warmup} warm-up + {args.steps} steps "
+          f"LPIPS {' / '.join(f'{s.lpips_net} at {s.lpips_resolution or G.img_resolution}²' for s in stages)}, "
+          f"ray samples × {' / '.join(str(s.ray_sample_mult) for s in stages)}; "
+          f"timing {args.warmup} warm-up + {args.steps} steps "
           "per stage",
           flush=True)
 

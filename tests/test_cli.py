@@ -41,7 +41,8 @@ def test_demo_writes_meshes_and_viewer(tmp_path):
     from helpers.mesh import load_mesh
 
     out = tmp_path / "demo"
-    args = ["demo", "--out", str(out), "--views", "2", "--resolution", "40", "--volume-resolution", "48", "--no-screenshot"]
+    args = ["demo", "--out", str(out), "--views", "2", "--resolution", "40", "--volume-resolution", "48", "--no-screenshot",
+            "--photo", ""]
     assert cli.main(args) == 0
     summary = json.loads((out / "demo.json").read_text())
     assert len(summary["views"]) == 2
@@ -62,7 +63,8 @@ def test_demo_writes_meshes_and_viewer(tmp_path):
 
 def test_demo_with_an_eg3d_generator(tmp_path):
     out = tmp_path / "demo"
-    args = ["demo", "--out", str(out), "--views", "1", "--volume-resolution", "24", "--no-screenshot", "--checkpoint", "tiny-random"]
+    args = ["demo", "--out", str(out), "--views", "1", "--volume-resolution", "24", "--no-screenshot", "--checkpoint",
+            "tiny-random", "--photo", ""]
     assert cli.main(args) == 0
     summary = json.loads((out / "demo.json").read_text())
     assert summary["subject"].startswith("EG3D tiny-random")
@@ -77,7 +79,29 @@ def test_demo_with_an_eg3d_generator(tmp_path):
 def test_demo_reads_a_checkpoint_file(tmp_path, eg3d_reference):
     from helpers.demo import DemoConfig, run_demo
 
-    config = DemoConfig(out=tmp_path, views=1, volume_resolution=16, screenshot=False, checkpoint=str(eg3d_reference / "eg3d_tiny.pkl"))
+    config = DemoConfig(out=tmp_path, views=1, volume_resolution=16, screenshot=False, photo="",
+                        checkpoint=str(eg3d_reference / "eg3d_tiny.pkl"))
     summary = run_demo(config)
     assert "eg3d_tiny.pkl" in summary["subject"]
     assert (tmp_path / "meshes" / f"{summary['views'][0]['name']}.ply").exists()
+
+
+def test_demo_turns_the_astronaut_into_a_mesh_with_the_model_it_can_reach(tmp_path, capsys):
+    """The photo stage: detection, landmarks, crop and camera fit offline; a depth model when one loads (here a
+    random U-Net file), else one line and the crop with its camera."""
+    from helpers.depth.models import DepthModelConfig, build_depth_model, save_depth_model
+
+    model = DepthModelConfig(start_filts=4, n_blocks=3, input_size=32)
+    checkpoint = save_depth_model(build_depth_model(model), model, tmp_path / "unet.pt")
+    common = ["--views", "1", "--resolution", "32", "--volume-resolution", "24", "--no-screenshot"]
+    assert cli.main(["demo", "--out", str(tmp_path / "with"), "--model", str(checkpoint), *common]) == 0
+    photo = json.loads((tmp_path / "with" / "demo.json").read_text())["photo"]
+    assert photo["method"] == "depth" and photo["mesh"]["faces"] > 0 and len(photo["camera"]) == 25
+    assert (tmp_path / "with" / "photo" / "mesh.ply").is_file() and (tmp_path / "with" / "photo" / "turntable.gif").is_file()
+    assert "astronaut" in (tmp_path / "with" / "viewer.html").read_text()  # the photo's sample comes first
+
+    assert cli.main(["demo", "--out", str(tmp_path / "without"), "--model", str(tmp_path / "missing.pt"), *common]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[1/5]")]
+    assert len(lines) == 2 and "no depth model" in lines[1] and "camera fitted" in lines[1]
+    photo = json.loads((tmp_path / "without" / "demo.json").read_text())["photo"]
+    assert photo["depth_model"] is None and (tmp_path / "without" / "photo" / "overview.png").is_file()

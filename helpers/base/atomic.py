@@ -10,7 +10,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,18 @@ def write_png_atomic(path: str | os.PathLike[str], array: Any) -> Path:
 
     with atomic_path(path) as tmp:
         Image.fromarray(array).save(tmp, format="PNG")
+    return Path(path)
+
+
+def write_gif_atomic(path: str | os.PathLike[str], frames: Sequence[Any], milliseconds: int = 80) -> Path:
+    """Write (H, W, 3) uint8 frames as a looping animated GIF atomically (PIL, no video library); returns the path."""
+    from PIL import Image
+
+    if not len(frames):
+        raise ValueError("a GIF needs at least one frame")
+    images = [Image.fromarray(frame) for frame in frames]
+    with atomic_path(path) as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=milliseconds, loop=0)
     return Path(path)
 
 

@@ -13,10 +13,10 @@ A :class:`DepthModelConfig` says which network (``"attention_unet"`` or a transf
 :func:`build_depth_model` makes the ``nn.Module`` (both kinds share ``forward(normalised) -> (N, 1, H, W)`` and
 ``predict(images in [0, 1]) -> depth``). :func:`save_depth_model` writes a self-describing checkpoint (config,
 weights and, for transformers, the architecture's ``config.json`` contents, so loading needs no network);
-:func:`load_depth_model` reads it back, and also accepts the published Attention U-Net (``"published-unet"``,
-downloaded with gdown), a file of the original project (a bare U-Net state dict) or a Hub backbone name
-(``"dpt-large"``: the published relative-depth model). Files are read with ``torch.load(weights_only=True)``: no
-pickled code runs.
+:func:`load_depth_model` reads it back, and also accepts the original project's published models by name
+(:data:`PUBLISHED_MODELS`: ``"published-unet"``, ``"published-midas-dpt"``; downloaded once, cached, converted), a
+file of the original project (a bare U-Net or MiDaS DPT state dict) or a Hub backbone name (``"dpt-large"``: the
+published relative-depth model). Files are read with ``torch.load(weights_only=True)``: no pickled code runs.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ from helpers.base.atomic import atomic_path
 from helpers.depth.networks.attention_unet import AttentionUNet, AttentionUNetConfig
 from helpers.depth.networks.dpt import TransformerDepthModel
 from helpers.depth.networks.dpt_config import BACKBONES, TransformerDepthConfig
-from helpers.depth.networks.unet_weights import download_published_weights
+from helpers.depth.networks.midas_dpt import PUBLISHED_MIDAS_DPT, load_midas_dpt
+from helpers.depth.networks.original_weights import IncompatibleCheckpointError, PublishedWeights, download_weights
+from helpers.depth.networks.unet_weights import PUBLISHED_WEIGHTS
 
 ModelTarget = Literal["original", "metric_z", "relative_inverse"]
 _TARGETS = ("original", "metric_z", "relative_inverse")
@@ -45,6 +47,8 @@ CHECKPOINT_VERSION = 1
 
 #: Name of the published Attention U-Net for :func:`load_depth_model`.
 PUBLISHED_UNET = "published-unet"
+#: Name of the original project's published MiDaS DPT-Large for :func:`load_depth_model`.
+PUBLISHED_MIDAS = "published-midas-dpt"
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,49 @@ class LoadedDepthModel(NamedTuple):
     config: DepthModelConfig
 
 
+@dataclass(frozen=True)
+class PublishedModel:
+    """A published model of the original project that :func:`load_depth_model` loads by name.
+
+    Attributes:
+        weights: where the file is published.
+        config: what the network is and regresses (its target, input size).
+    """
+
+    weights: PublishedWeights
+    config: DepthModelConfig
+
+
+#: The original project's published depth models by registry name. Both regress its per-image [-1, 1] depth
+#: (1 = nearest, -1 = farthest point and background) from 128x128 RGB normalised to [-1, 1].
+PUBLISHED_MODELS: dict[str, PublishedModel] = {
+    PUBLISHED_UNET: PublishedModel(PUBLISHED_WEIGHTS, DepthModelConfig(name="attention_unet", target="original")),
+    # MiDaS DPTDepthModel(backbone="vitl16_384", non_negative=False): a linear head, fine-tuned at 128x128.
+    PUBLISHED_MIDAS: PublishedModel(PUBLISHED_MIDAS_DPT, DepthModelConfig(name="dpt-large", target="original",
+                                                                          input_size=128, pretrained=False)),
+}
+
+
+def _is_midas_state(data: Any) -> bool:
+    """Whether a loaded checkpoint is a MiDaS DPT state dict (keys ``pretrained.model.*``), bare or wrapped in a
+    training state (``{"state_dict": …}``)."""
+    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        data = data["state_dict"]
+    return isinstance(data, dict) and any(str(key).startswith("pretrained.model.") for key in data)
+
+
+def _load_original_file(source: str | os.PathLike[str] | dict[str, Any], config: DepthModelConfig,
+                        device: torch.device | str) -> LoadedDepthModel:
+    """A file (or loaded state dict) of the original project as the network of ``config``: a MiDaS DPT (the
+    original's setup: linear head at ``config``'s input size) or an Attention U-Net (architecture from the keys)."""
+    if not config.is_unet:
+        model = load_midas_dpt(source, input_size=config.resolved_input_size, output="depth", map_location=device)
+        return LoadedDepthModel(model, config)
+    unet = AttentionUNet.load_original_weights(source, map_location=device)  # raises a clear error otherwise
+    return LoadedDepthModel(unet, dataclasses.replace(config, start_filts=unet.config.start_filts,
+                                                      n_blocks=unet.config.n_blocks))
+
+
 def _from_checkpoint(checkpoint: dict[str, Any], device: torch.device | str) -> LoadedDepthModel:
     version = checkpoint.get("version")
     if version != CHECKPOINT_VERSION:
@@ -185,10 +232,10 @@ def _from_checkpoint(checkpoint: dict[str, Any], device: torch.device | str) -> 
             model: nn.Module = AttentionUNet(config.unet_config())
         model.load_state_dict(state, strict=True, assign=True)
     else:
-        # Rebuild the architecture from the stored config.json contents: no download, whatever the backbone.
-        model = TransformerDepthModel(config.transformer_config(pretrained=False),
-                                      architecture=checkpoint.get("hf_config"))
-        model.load_state_dict(state, strict=True)
+        # Rebuild the architecture from the stored config.json contents (no download, whatever the backbone),
+        # without a random initialisation.
+        model = TransformerDepthModel.from_weights(config.transformer_config(pretrained=False),
+                                                   checkpoint.get("hf_config"), state)
     return LoadedDepthModel(model.to(device).eval(), config)
 
 
@@ -198,17 +245,25 @@ def load_depth_model(source: str | os.PathLike[str], *, device: torch.device | s
 
     - a checkpoint of :func:`save_depth_model` or a training state of :mod:`helpers.depth.depth_training`
       (``best.pt`` / ``last.pt``);
-    - ``"published-unet"``: the original authors' Attention U-Net, downloaded once with gdown into ``cache_dir``;
-    - a ``.pt`` file of the original project (an Attention U-Net state dict);
+    - a name of :data:`PUBLISHED_MODELS` (``"published-unet"``, ``"published-midas-dpt"``): the original authors'
+      published model, downloaded once into ``<cache_dir>/depth/`` (Dropbox, else Google Drive; the sha256 of the
+      first download is recorded and checked afterwards), converted and returned with its
+      :class:`PublishedModel` config (target ``"original"``);
+    - a ``.pt`` file of the original project (an Attention U-Net or MiDaS DPT state dict, the MiDaS one taken as
+      the original project's: linear head, 128x128 input, target ``"original"``);
     - a backbone name of :data:`helpers.depth.networks.dpt_config.BACKBONES` with Hub weights (``"dpt-large"``, …): the published
       relative-inverse-depth model (needs internet on first use).
     """
 
     name = os.fspath(source)
-    if name == PUBLISHED_UNET:
-        path = download_published_weights(cache_dir)
-        model = AttentionUNet.load_original_weights(path, map_location=device)
-        return LoadedDepthModel(model, DepthModelConfig(name="attention_unet", target="original"))
+    if name in PUBLISHED_MODELS and not Path(name).exists():
+        published = PUBLISHED_MODELS[name]
+        path = download_weights(published.weights, cache_dir)
+        try:
+            return _load_original_file(path, published.config, device)
+        except IncompatibleCheckpointError as exc:
+            raise IncompatibleCheckpointError(f"{path} is not the published {name!r} model ({exc}); delete it and "
+                                              "run again to download it afresh") from None
     if name in BACKBONES and not Path(name).exists():
         config = DepthModelConfig(name=name, target="relative_inverse", pretrained=True)
         return LoadedDepthModel(build_depth_model(config).to(device).eval(), config)
@@ -216,7 +271,8 @@ def load_depth_model(source: str | os.PathLike[str], *, device: torch.device | s
     if not path.is_file():
         raise FileNotFoundError(
             f"{name!r} is neither a checkpoint file nor a known model name: give a .pt written by train-depth, "
-            f"{PUBLISHED_UNET!r}, an original Attention U-Net .pt, or one of {', '.join(map(repr, BACKBONES))}"
+            f"{' or '.join(map(repr, PUBLISHED_MODELS))}, an original Attention U-Net or MiDaS DPT .pt, or one of "
+            f"{', '.join(map(repr, BACKBONES))}"
         )
     data = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT:
@@ -224,7 +280,7 @@ def load_depth_model(source: str | os.PathLike[str], *, device: torch.device | s
     if isinstance(data, dict) and isinstance(data.get("model"), dict) and data["model"].get("format") == \
             CHECKPOINT_FORMAT:  # a training state
         return _from_checkpoint(data["model"], device)
-    model = AttentionUNet.load_original_weights(data, map_location=device)  # raises a clear error otherwise
-    return LoadedDepthModel(model, DepthModelConfig(name="attention_unet", target="original",
-                                                    start_filts=model.config.start_filts,
-                                                    n_blocks=model.config.n_blocks))
+    if _is_midas_state(data):
+        del data  # the converter reads the file itself: one copy of DPT-Large's 1.4 GB in memory, not two
+        return _load_original_file(path, PUBLISHED_MODELS[PUBLISHED_MIDAS].config, device)
+    return _load_original_file(data, PUBLISHED_MODELS[PUBLISHED_UNET].config, device)

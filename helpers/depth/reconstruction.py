@@ -1,10 +1,10 @@
-"""Image → depth → mesh → viewer: single-image face reconstruction with a trained depth model.
+"""Aligned face crop → depth → mesh: the depth method of single-image reconstruction, with any depth model.
 
-``python -m helpers reconstruct photo.png --model best.pt`` (or :func:`reconstruct` +
-:func:`save_reconstruction` from Python) runs a depth model of :mod:`helpers.depth.models` on a photo,
-turns its prediction into camera-space z-depth in EG3D world units, back-projects that through an EG3D
-camera into a coloured triangle mesh (:func:`helpers.mesh.depth_to_mesh`) and writes the mesh, a 16-bit
-depth PNG, a colour preview and an offline viewer page.
+:func:`reconstruct` runs a depth model of :mod:`helpers.depth.models` on a crop, turns its prediction into
+camera-space z-depth in EG3D world units and back-projects that through an EG3D camera into a coloured triangle mesh
+(:func:`helpers.mesh.depth_to_mesh`); :func:`save_reconstruction` writes the mesh, a 16-bit depth PNG, a preview and
+an offline viewer page. Photos (detection, the crop, the fitted camera) go through :mod:`helpers.photo3d`
+(``python -m helpers reconstruct``).
 
 **Input**: aligned, square face crops at EG3D's framing (FFHQ alignment), as the models were trained on. A
 non-square image is centre-cropped to a square; nothing else is done to it. The mesh grid is ``resolution``².
@@ -21,10 +21,8 @@ Design notes: docs/design/depth.md (reconstruction): each target's foreground ru
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -377,89 +375,3 @@ def save_reconstruction(rec: Reconstruction, out_dir: str | os.PathLike[str], *,
     style = MeshStyle(view="eg3d" if rec.frame == "world" else "camera")
     paths["viewer"] = export_html(sample, out / f"{stem}_viewer.html", title=f"{stem}: reconstruction", style=style)
     return paths
-
-
-# --------------------------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = ReconstructConfig()
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="face photos (aligned square crops work best)")
-    parser.add_argument("--model", required=True,
-                        help=f"depth model: a checkpoint of train-depth, {PUBLISHED_UNET} (downloaded once), an "
-                        "original Attention U-Net .pt, or a Hub backbone name such as dpt-large")
-    parser.add_argument("--out", type=Path, default=Path("outputs/reconstruct"),
-                        help="output folder (default: %(default)s)")
-    parser.add_argument("--mask", action="append", default=None, metavar="PATH",
-                        help="foreground mask PNG (opacity·255); once for every image or once per image, in order")
-    parser.add_argument("--depth-range", nargs=2, type=float, metavar=("NEAR", "FAR"), default=d.depth_range,
-                        help="z range (world units) that normalised/relative predictions are mapped to "
-                        "(default: %(default)s)")
-    parser.add_argument("--mask-threshold", type=float, default=d.mask_threshold,
-                        help="'original' models: foreground = prediction > this (default: %(default)s)")
-    parser.add_argument("--resolution", type=int, default=d.resolution,
-                        help="depth map and mesh grid size in pixels (default: %(default)s)")
-    parser.add_argument("--frame", choices=("world", "camera"), default=d.frame,
-                        help="mesh frame (default: %(default)s)")
-    parser.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:1… (default: %(default)s)")
-
-
-def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
-
-
-def _unique_stems(paths: list[Path]) -> list[str]:
-    """File stems, suffixed _2, _3… where several images share one (a/face.png, b/face.png)."""
-    seen: dict[str, int] = {}
-    stems = []
-    for path in paths:
-        seen[path.stem] = seen.get(path.stem, 0) + 1
-        stems.append(path.stem if seen[path.stem] == 1 else f"{path.stem}_{seen[path.stem]}")
-    return stems
-
-
-def run(args: argparse.Namespace) -> int:
-    images = [Path(p) for p in args.images]
-    missing = [str(p) for p in images if not p.is_file()]
-    if missing:
-        return _error(f"image file not found: {', '.join(missing)}")
-    masks = [Path(p) for p in args.mask or []]
-    if len(masks) not in (0, 1, len(images)):
-        return _error(f"give --mask once (for every image) or once per image: got {len(masks)} masks for "
-                      f"{len(images)} images")
-    missing = [str(p) for p in masks if not p.is_file()]
-    if missing:
-        return _error(f"mask file not found: {', '.join(missing)}")
-    try:
-        config = ReconstructConfig(model=args.model, device=args.device, depth_range=tuple(args.depth_range),
-                                   mask_threshold=args.mask_threshold, resolution=args.resolution, frame=args.frame)
-    except ValueError as error:
-        return _error(str(error))
-
-    print(f"loading depth model {config.model} …")
-    try:
-        model = load_model(config)
-    except (FileNotFoundError, ValueError, RuntimeError, KeyError) as error:
-        return _error(f"could not load the depth model {config.model!r}: {error}")
-    print(f"model: {model.config.name} (target {model.config.target}, input {model.config.resolved_input_size}px) "
-          f"on {_model_device(model.model)}; writing to {args.out}")
-
-    failures = 0
-    for i, (path, stem) in enumerate(zip(images, _unique_stems(images), strict=True), start=1):
-        mask = masks[0] if len(masks) == 1 else masks[i - 1] if masks else None
-        try:
-            rec = reconstruct(path, config, model=model, mask=mask)
-        except (FileNotFoundError, ValueError) as error:
-            print(f"[{i}/{len(images)}] {path}: error: {error}", file=sys.stderr)
-            failures += 1
-            continue
-        files = save_reconstruction(rec, args.out, stem=stem)
-        print(f"[{i}/{len(images)}] {path}: {rec.mesh.num_faces:,} faces → mesh {files['mesh']}, "
-              f"depth {files['depth']}, preview {files['depth_preview']}, viewer {files['viewer']}")
-    if failures:
-        print(f"{failures} of {len(images)} images failed", file=sys.stderr)
-        return 1
-    return 0

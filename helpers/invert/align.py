@@ -20,12 +20,12 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from helpers.base.photo import load_rgb
+from helpers.base.photo import load_rgb, resize_square
 from helpers.invert.crop_recipe import CropRecipe, apply_transform, crop_transform, eye_mouth_points
 from helpers.invert.dlib_landmarks import DetectedFace, detect_faces
 from helpers.invert.ibug68 import as_landmarks
 
-__all__ = ["AlignConfig", "AlignedFace", "AlignmentError", "FaceTooSmallError", "MultipleFacesError",
+__all__ = ["AlignConfig", "AlignedFace", "AlignmentError", "FaceTooSmallError", "MultipleFacesError", "align_crop",
            "NoFaceError", "Padding", "align_face", "draw_landmarks", "select_face", "warp_to_crop"]
 
 Padding = Literal["reflect_blur", "reflect", "edge", "black"]
@@ -332,6 +332,35 @@ def align_face(photo: Any, config: AlignConfig = AlignConfig(), *, landmarks: np
     return AlignedFace(image=image, landmarks=apply_transform(transform, points), source_landmarks=points.copy(),
                        transform=transform, quad=quad.corners, box=tuple(float(v) for v in box),  # type: ignore
                        num_faces=num_faces, face_index=index, source_size=source_size, score=score)
+
+
+def align_crop(crop: Any, config: AlignConfig = AlignConfig(), *, landmarks: np.ndarray | None = None) -> AlignedFace:
+    """An :class:`AlignedFace` for a photo that already is an FFHQ/EG3D crop (e.g. an FFHQ or Prosopo image): the
+    face is detected (or ``landmarks`` given) only for its landmarks, and the crop is kept as it is, resized to
+    ``config.recipe.output_size`` when its side differs; the quad is the crop's own square. Non-square crops are
+    refused. Raises as :func:`align_face`."""
+    rgb = load_rgb(crop)
+    height, width = rgb.shape[:2]
+    if height != width:
+        raise AlignmentError(f"an aligned crop is square, got {width}×{height} pixels; leave out --aligned (or "
+                             "aligned=True) to detect and crop the face")
+    if landmarks is not None:
+        points = as_landmarks(landmarks)
+        low, high = points.min(0), points.max(0)
+        box, num_faces, index, score = (low[0], low[1], high[0], high[1]), 1, 0, float("nan")
+    else:
+        faces = detect_faces(rgb, upsample=config.upsample, max_side=config.max_detect_side)
+        index, candidates = select_face(faces, config, source_size=(height, width))
+        chosen = candidates[index]
+        points, box, num_faces, score = chosen.landmarks, chosen.box, len(candidates), chosen.score
+    size = config.recipe.output_size
+    scale = size / width
+    transform = np.array([[scale, 0.0, 0.5 * scale - 0.5], [0.0, scale, 0.5 * scale - 0.5], [0.0, 0.0, 1.0]])
+    image = rgb if width == size else resize_square(rgb, size)
+    corners = np.array([[-0.5, -0.5], [-0.5, height - 0.5], [width - 0.5, height - 0.5], [width - 0.5, -0.5]])
+    return AlignedFace(image=image, landmarks=apply_transform(transform, points), source_landmarks=points.copy(),
+                       transform=transform, quad=corners, box=tuple(float(v) for v in box),  # type: ignore[arg-type]
+                       num_faces=num_faces, face_index=index, source_size=(height, width), score=score)
 
 
 def draw_landmarks(image: Any, landmarks: np.ndarray, *, radius: float | None = None,

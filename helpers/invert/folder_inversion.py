@@ -40,7 +40,7 @@ from helpers.generation.viewpoints import Viewpoint
 from helpers.invert.align import AlignConfig, AlignmentError
 from helpers.invert.camera_fit import camera_from_dataset_json
 from helpers.invert.inversion import InversionConfig, invert_photo
-from helpers.invert.lpips import load_lpips
+from helpers.invert.lpips import load_lpips_nets
 from helpers.invert.pti import PRECISION_CHOICES, PRESETS, PTIConfig
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "add_arguments",
     "invert_folder",
     "list_photos",
+    "log_failure",
     "read_failures",
     "run",
 ]
@@ -65,7 +66,8 @@ class BatchConfig:
     Attributes:
         checkpoint: EG3D checkpoint name / file (``tiny-random`` for tests and smoke mode).
         inversion: alignment, camera and PTI settings.
-        lpips: LPIPS weights: ``"pretrained"`` (downloaded once) or ``"random"`` (tests only).
+        lpips: LPIPS weights of the networks the PTI stages use: ``"pretrained"`` (downloaded once) or
+            ``"random"`` (tests only).
         camera_labels: EG3D's FFHQ ``dataset.json``; photos listed in it (by name or stem) use its camera
             instead of the landmark fit; the manifest records ``camera_source`` ("labels" or "landmarks").
         mesh: per-sample mesh settings, or None for no meshes.
@@ -112,6 +114,18 @@ def list_photos(source: str | Path) -> list[Path]:
 def photo_id(path: Path) -> str:
     """Sample id of a photo: its file stem with characters other than letters, digits, ``-_.`` replaced."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", path.stem) or "photo"
+
+
+def log_failure(root: str | Path, sample_id: str, photo: Path, error: BaseException) -> None:
+    """Append one line to ``root/failures.jsonl``: the photo, the error's kind and message, the time, and the
+    traceback for errors that are not the user's (anything but an alignment or value error)."""
+    entry = {"id": sample_id, "source": Path(photo).name, "error": type(error).__name__, "message": str(error),
+             "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    if not isinstance(error, (AlignmentError, ValueError)):
+        entry["traceback"] = "".join(traceback.format_exception(error, limit=5))
+    Path(root).mkdir(parents=True, exist_ok=True)
+    with open(Path(root) / FAILURES, "a") as handle:
+        handle.write(json.dumps(entry) + "\n")
 
 
 def read_failures(root: str | Path) -> dict[str, dict[str, Any]]:
@@ -198,7 +212,8 @@ def invert_folder(photos: str | Path, out: str | Path, config: BatchConfig = Bat
     if skipped:
         log(f"{len(skipped)} of {len(paths)} photos already done or failed before (see {FAILURES}); "
             f"{len(todo)} to invert")
-    lp = lpips if lpips is not None else load_lpips(config.lpips, device=G.device, progress=config.progress)
+    lp = lpips if lpips is not None else load_lpips_nets(config.lpips, inversion_config.pti.lpips_nets,
+                                                         device=G.device, progress=config.progress)
     written, failed = [], []
     with ManifestWriter(root / MANIFEST) as lines, \
             tqdm(todo, unit="photo", desc="invert", disable=not config.progress) as bar:
@@ -220,15 +235,9 @@ def invert_folder(photos: str | Path, out: str | Path, config: BatchConfig = Bat
                 lines.append(record)  # last: the sample becomes visible only now
                 written.append(sample_id)
             except (AlignmentError, ValueError, OSError, RuntimeError) as error:
-                kind = type(error).__name__
-                entry = {"id": sample_id, "source": path.name, "error": kind, "message": str(error),
-                         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-                if not isinstance(error, (AlignmentError, ValueError)):
-                    entry["traceback"] = traceback.format_exc(limit=5)
-                with open(root / FAILURES, "a") as handle:
-                    handle.write(json.dumps(entry) + "\n")
+                log_failure(root, sample_id, path, error)
                 failed.append(sample_id)
-                log(f"{path.name}: {kind}: {error}")
+                log(f"{path.name}: {type(error).__name__}: {error}")
     write_dataset_json(root, read_samples(root).values())
     return BatchReport(out=root, written=tuple(written), skipped=skipped, failed=tuple(failed),
                        seconds=time.perf_counter() - started)

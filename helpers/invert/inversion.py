@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from helpers.base import cameras
-from helpers.base.atomic import atomic_path, write_npy_atomic, write_png_atomic, write_text_atomic
+from helpers.base.atomic import write_gif_atomic, write_npy_atomic, write_png_atomic, write_text_atomic
 from helpers.base.cameras import camera_from_angles
 from helpers.base.depth_png import write_depth_png
 from helpers.base.photo import resize_square
@@ -84,10 +84,13 @@ class Inversion:
         camera_estimate: the landmark camera fit (None when the camera was given).
         camera: (25,) float32 EG3D camera of the photo.
         projection, tuning: the two stages (pivot ws, tuned generator, loss curves).
-        reconstruction: the tuned generator's render of the pivot from ``camera``.
-        projected: the base generator's render of the pivot (before tuning).
+        reconstruction: the tuned generator's render of the pivot from ``camera``, with the tuning stage's ray
+            samples (``ray_sample_mult`` × the checkpoint's: 96 + 96 for FFHQ in the default preset), as are the
+            novel views, the orbit and ``depth``.
+        projected: the base generator's render of the pivot (before tuning), with the projection's ray samples.
         depth, depth_ray, opacity: of the reconstruction (z-depth, distance along the ray, opacity).
-        metrics: ``{"projection": {...}, "tuned": {...}}`` PSNR (dB), SSIM, LPIPS against ``target``.
+        metrics: ``{"projection": {...}, "tuned": {...}}`` PSNR (dB), SSIM, LPIPS against ``target`` (LPIPS with the
+            tuning stage's network and size: AlexNet at 512² in the default preset).
         seconds: wall time of each stage.
     """
 
@@ -128,7 +131,8 @@ class Inversion:
         tri-planes are computed once for every view, frame and mesh (``subject().render_maps(camera)``
         renders the face from any camera (25,))."""
         if self._subject is None:
-            self._subject = EG3DSubject(self.generator, self.ws, "inverted photo")
+            renderer = pti.with_ray_samples(self.generator, self.config.pti.tuning.ray_sample_mult)
+            self._subject = EG3DSubject(renderer, self.ws, "inverted photo")
         return self._subject
 
     def novel_views(self, yaws: tuple[float, ...] = (-0.6, -0.3, 0.0, 0.3, 0.6), pitch: float = 0.0) -> np.ndarray:
@@ -175,7 +179,7 @@ class Inversion:
         write_png_atomic(out / "projected.png", self.projected)
         write_png_atomic(out / "novel_views.png", self.novel_views())
         if frames:
-            _write_gif(out / "orbit.gif", self.orbit_frames(frames))
+            write_gif_atomic(out / "orbit.gif", self.orbit_frames(frames))
         write_png_atomic(out / "opacity.png", np.round(self.opacity * 255).astype(np.uint8))
         write_npy_atomic(out / "pivot_w.npy", self.w)
         write_npy_atomic(out / "camera.npy", self.camera)
@@ -214,15 +218,6 @@ class Inversion:
                 if hasattr(est, k)}
 
 
-def _write_gif(path: Path, frames: list[np.ndarray], milliseconds: int = 80) -> None:
-    """A looping animated GIF (PIL, no video library needed), written atomically."""
-    from PIL import Image
-
-    images = [Image.fromarray(f) for f in frames]
-    with atomic_path(path) as tmp:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=milliseconds, loop=0)
-
-
 def orbit_parameters(camera: np.ndarray) -> tuple[float, float, float]:
     """(yaw, pitch, roll) of :func:`helpers.base.cameras.camera_from_angles` for an EG3D camera (25,):
     yaw and pitch from its position, roll from its x axis against the look-at camera at that position.
@@ -242,7 +237,9 @@ def invert_aligned(target: np.ndarray, camera: np.ndarray | torch.Tensor, G: nn.
                    w_init: torch.Tensor | None = None, aligned: Any = None, camera_estimate: Any = None,
                    seconds: dict[str, float] | None = None) -> Inversion:
     """PTI of an already aligned photo ``target`` ((S, S, 3) uint8, S = the generator's resolution) seen
-    from ``camera`` (25,). See :func:`invert_photo` for the rest."""
+    from ``camera`` (25,). ``lpips``: the LPIPS networks of ``config.pti.lpips_nets`` (an
+    :class:`helpers.invert.lpips.LPIPSNets`, or one :class:`helpers.invert.lpips.LPIPS` when both stages use the same
+    network), checked before the projection starts. See :func:`invert_photo` for the rest."""
     target = np.asarray(target)
     size = int(G.img_resolution)
     if target.shape != (size, size, 3):
@@ -251,6 +248,7 @@ def invert_aligned(target: np.ndarray, camera: np.ndarray | torch.Tensor, G: nn.
         target = resize_square(target, size)
     camera = np.asarray(camera, dtype=np.float32).reshape(-1)
     cameras.check_camera(camera)
+    _, tuning_lpips = pti.stage_lpips(lpips, config.pti)  # both stages' networks are there, before a long run
     seconds = dict(seconds or {})
     target_t = pti.image_to_tensor(target, G.device)
     angles = orbit_parameters(camera) if config.pti.projection.refine_camera else None
@@ -261,12 +259,16 @@ def invert_aligned(target: np.ndarray, camera: np.ndarray | torch.Tensor, G: nn.
     tuning = pti.tune(G, target_t, camera, projection.ws, lpips, config.pti, on_step=on_step)
     seconds["tuning"] = tuning.seconds
     began = time.perf_counter()
-    before = EG3DSubject(G, projection.ws, "projected photo").render_maps(camera)
-    tuned = EG3DSubject(tuning.generator, projection.ws, "inverted photo")
+    # Each stage's result is rendered as it was fitted: with that stage's ray samples.
+    projected = pti.with_ray_samples(G, config.pti.projection.ray_sample_mult)
+    before = EG3DSubject(projected, projection.ws, "projected photo").render_maps(camera)
+    tuned = EG3DSubject(pti.with_ray_samples(tuning.generator, config.pti.tuning.ray_sample_mult), projection.ws,
+                        "inverted photo")
     after = tuned.render_maps(camera)
     lp_res = config.pti.tuning.lpips_resolution
-    features = pti.lpips_features(lpips, target, lp_res)  # the photo's, for both stages
-    metrics = {stage: pti.reconstruction_metrics(view["image"], target, lpips, lp_res, target_features=features)
+    features = pti.lpips_features(tuning_lpips, target, lp_res)  # the photo's, for both stages
+    metrics = {stage: pti.reconstruction_metrics(view["image"], target, tuning_lpips, lp_res,
+                                                 target_features=features)
                for stage, view in (("projection", before), ("tuned", after))}
     seconds["render"] = time.perf_counter() - began
     result = Inversion(target=target, aligned=aligned, camera_estimate=camera_estimate, camera=camera,

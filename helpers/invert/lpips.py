@@ -1,22 +1,23 @@
-"""LPIPS-VGG16 perceptual distance (Zhang et al., CVPR 2018, ``lpips`` v0.1, ``net="vgg"``) in plain PyTorch.
+"""LPIPS perceptual distance (Zhang et al., CVPR 2018, ``lpips`` v0.1) with a VGG16 or AlexNet trunk, in plain PyTorch.
 
-What it computes. Both images go through a fixed input scaling and the convolutional part of an ImageNet VGG16;
-the activations after relu1_2, relu2_2, relu3_3, relu4_3 and relu5_3 are taken. Per layer ``l`` and pixel, the
-feature vector is scaled to unit length over channels (``f / (||f||_2 + 1e-10)``), the two images' unit vectors
-are subtracted and squared channel-wise, a learned non-negative 1×1 convolution without bias (``w_l``, shape
-``(1, C_l, 1, 1)``, C = 64, 128, 256, 512, 512) weights the channels, and the map is averaged over space::
+What it computes. Both images go through a fixed input scaling and the convolutional part of an ImageNet network
+(:data:`NETS`: ``"vgg"``, VGG16, taps relu1_2 … relu5_3; ``"alex"``, AlexNet, taps relu1 … relu5). Per tapped layer
+``l`` and pixel, the feature vector is scaled to unit length over channels (``f / (||f||_2 + 1e-10)``), the two
+images' unit vectors are subtracted and squared channel-wise, a learned non-negative 1×1 convolution without bias
+(``w_l``, shape ``(1, C_l, 1, 1)``) weights the channels, and the map is averaged over space::
     d(x, y) = sum_l mean_{h,w} sum_c w_{l,c} (u^l_{hwc}(x) - u^l_{hwc}(y))^2
 
-Units: dimensionless, ``>= 0``, ``0`` for identical images, symmetric; a few tenths for visibly different
-images with the published weights. Inputs are RGB ``(N, 3, H, W)`` in ``[-1, 1]`` (``normalize=True``: in
-``[0, 1]``), ``H, W >= 16`` (four 2×2 poolings before relu5_3). It is used as the perceptual loss of GAN
-inversion (W optimisation and pivotal tuning), so gradients flow to the inputs; the weights are frozen.
+Units: dimensionless, ``>= 0``, ``0`` for identical images, symmetric. Inputs are RGB ``(N, 3, H, W)`` in ``[-1, 1]``
+(``normalize=True``: in ``[0, 1]``), at least ``NETS[net].min_size`` pixels a side (VGG 16, AlexNet 31). It is the
+perceptual loss of GAN inversion, so gradients flow to the inputs; the weights are frozen. :class:`LPIPSNets` holds
+several networks by name (PTI projects with VGG and tunes with AlexNet).
 
 Weights (:data:`WEIGHTS`, fetched by :func:`load_lpips` through :func:`helpers.download.http_download.download`,
-cached): torchvision's ImageNet VGG16 (``vgg16``; only the ``features.*`` tensors are used) and the LPIPS v0.1 linear
-layers for VGG (``lpips-vgg-v0.1``), plain state dicts read with ``torch.load(weights_only=True)`` and checked.
+cached): torchvision's ImageNet trunk file (only ``features.*`` is used) and the LPIPS v0.1 linear layers of the same
+network, plain state dicts read by key with ``torch.load(weights_only=True)`` and checked.
 
-Design notes: docs/design/invert.md (lpips): the weights' sources, why not NVIDIA's ``vgg16.pt``, what was checked.
+Design notes: docs/design/invert.md (lpips): the weights' sources, why not NVIDIA's ``vgg16.pt``, what was checked,
+and the parity with the ``lpips`` package (``tests/fixtures/lpips_alex_reference``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -37,27 +38,28 @@ from helpers.download.http_download import default_cache_dir, download
 
 __all__ = [
     "LPIPS",
-    "LPIPS_CHANNELS",
+    "LPIPS_NETS",
+    "NETS",
     "WEIGHTS",
-    "VGG16Features",
+    "LPIPSNets",
+    "NetSpec",
+    "TrunkFeatures",
     "WeightFile",
     "downsample_for_lpips",
     "load_lpips",
+    "load_lpips_nets",
+    "select_lpips",
     "unit_normalize",
 ]
 
-#: Channels of the five tapped VGG16 layers (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3).
-LPIPS_CHANNELS: tuple[int, ...] = (64, 128, 256, 512, 512)
 #: lpips v0.1 input scaling, applied as ``(x - shift) / scale`` to RGB in [-1, 1].
 _SHIFT = (-0.030, -0.088, -0.188)
 _SCALE = (0.458, 0.448, 0.450)
 _EPS = 1e-10
-# VGG16 configuration "D" up to relu5_3: output channels of each conv, "M" = 2×2 max-pool.
-_VGG16_CFG: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512)
-# Indices in ``features`` of the ReLUs LPIPS reads (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3).
-_TAPS: tuple[int, ...] = (3, 8, 15, 22, 29)
 
 PathLike = Union[str, "os.PathLike[str]"]
+#: What :func:`load_lpips` accepts as ``weights``.
+Weights = Union[str, "os.PathLike[str]", tuple[PathLike, PathLike]]
 
 
 # --------------------------------------------------------------------------------------- weight files
@@ -68,8 +70,8 @@ class WeightFile:
     Attributes:
         name: registry key.
         url: download URL.
-        filename: file name in the cache (the LPIPS file is called ``vgg.pth`` upstream: too generic for a
-            shared cache, so it is stored under a longer name).
+        filename: file name in the cache (the LPIPS files are called ``vgg.pth`` / ``alex.pth`` upstream: too
+            generic for a shared cache, so they are stored under longer names).
         sha256, size: of the file, when known (``None``: recorded by the downloader at the first download).
         description: what the file holds.
         licence: terms of the weights.
@@ -84,30 +86,105 @@ class WeightFile:
     licence: str
 
 
-#: The two files :func:`load_lpips` downloads for ``weights="pretrained"``.
+def _torchvision_file(name: str, filename: str, title: str, sha256: str, size: int, licence: str) -> WeightFile:
+    return WeightFile(name=name, url=f"https://download.pytorch.org/models/{filename}", filename=filename,
+                      sha256=sha256, size=size,
+                      description=f"torchvision's ImageNet {title} state dict (features.* and classifier.*)",
+                      licence=licence)
+
+
+def _lpips_lin_file(net: str, title: str, sha256: str, size: int) -> WeightFile:
+    return WeightFile(name=f"lpips-{net}-v0.1",
+                      url=f"https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/{net}.pth",
+                      filename=f"lpips-v0.1-{net}.pth", sha256=sha256, size=size,
+                      description=f"LPIPS v0.1 linear layers for {title} (lin0.model.1.weight ... lin4.model.1.weight)",
+                      licence="BSD-2-Clause (richzhang/PerceptualSimilarity)")
+
+
+#: The files :func:`load_lpips` downloads for ``weights="pretrained"``: a trunk and a linear-layer file per network.
 WEIGHTS: dict[str, WeightFile] = {
-    "vgg16": WeightFile(
-        name="vgg16",
-        url="https://download.pytorch.org/models/vgg16-397923af.pth",
-        filename="vgg16-397923af.pth",
-        sha256="397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
-        size=553_433_881,
-        description="torchvision's ImageNet VGG16 state dict (features.* and classifier.*)",
-        licence="torchvision (BSD-3-Clause); VGG16 weights of Simonyan & Zisserman (Oxford VGG, CC BY 4.0)",
-    ),
-    "lpips-vgg-v0.1": WeightFile(
-        name="lpips-vgg-v0.1",
-        url="https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth",
-        filename="lpips-v0.1-vgg.pth",
-        sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
-        size=None,
-        description="LPIPS v0.1 linear layers for VGG16 (lin0.model.1.weight ... lin4.model.1.weight)",
-        licence="BSD-2-Clause (richzhang/PerceptualSimilarity)",
-    ),
+    "vgg16": _torchvision_file(
+        "vgg16", "vgg16-397923af.pth", "VGG16", "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
+        553_433_881, "torchvision (BSD-3-Clause); VGG16 weights of Simonyan & Zisserman (Oxford VGG, CC BY 4.0)"),
+    "lpips-vgg-v0.1": _lpips_lin_file(
+        "vgg", "VGG16", "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868", 7_289),
+    "alexnet": _torchvision_file(
+        "alexnet", "alexnet-owt-7be5be79.pth", "AlexNet",
+        "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02", 244_408_911, "torchvision (BSD-3-Clause)"),
+    "lpips-alex-v0.1": _lpips_lin_file(
+        "alex", "AlexNet", "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0", 6_009),
 }
 
 
-# --------------------------------------------------------------------------------------------- modules
+# ------------------------------------------------------------------------------------------- networks
+@dataclass(frozen=True)
+class NetSpec:
+    """One LPIPS trunk: torchvision's ``features`` layers up to the last tapped ReLU.
+
+    Attributes:
+        name: ``"vgg"`` or ``"alex"`` (lpips' ``net=`` names).
+        title: the network's name in messages.
+        layers: in torchvision's order, ``(out_channels, kernel, stride, padding)`` for a convolution (which is
+            followed by a ReLU: two entries of ``features``) or ``(kernel, stride)`` for a max-pool (one entry).
+        taps: indices in ``features`` of the ReLUs whose outputs LPIPS reads.
+        trunk_file, lin_file: keys of :data:`WEIGHTS`.
+    """
+
+    name: str
+    title: str
+    layers: tuple[tuple[int, ...], ...]
+    taps: tuple[int, ...]
+    trunk_file: str
+    lin_file: str
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        """Channels of the tapped layers (the LPIPS linear layers' widths)."""
+        widths, index = {}, 0
+        for layer in self.layers:
+            if len(layer) == 4:
+                widths[index + 1] = layer[0]
+            index += 2 if len(layer) == 4 else 1
+        return tuple(widths[t] for t in self.taps)
+
+    @property
+    def min_size(self) -> int:
+        """Smallest image side the trunk accepts (every layer keeps at least one pixel)."""
+        size = 1
+        for layer in reversed(self.layers):
+            kernel, stride, padding = (layer[1], layer[2], layer[3]) if len(layer) == 4 else (layer[0], layer[1], 0)
+            size = max(1, (size - 1) * stride + kernel - 2 * padding)
+        return size
+
+
+def _vgg16_layers() -> tuple[tuple[int, ...], ...]:
+    """VGG16 configuration "D" up to relu5_3: 3×3 convolutions (padding 1) and 2×2 max-pools."""
+    layers: list[tuple[int, ...]] = []
+    for block, (width, convs) in enumerate(((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))):
+        layers += [(2, 2)] if block else []
+        layers += [(width, 3, 1, 1)] * convs
+    return tuple(layers)
+
+
+#: The two LPIPS networks (torchvision indices: VGG16 convs 0, 2, 5, … 28, pools 4, 9, 16, 23; AlexNet convs 0, 3, 6,
+#: 8, 10, pools 2, 5; the final pool of each is never run).
+NETS: dict[str, NetSpec] = {
+    "vgg": NetSpec("vgg", "VGG16", _vgg16_layers(), taps=(3, 8, 15, 22, 29), trunk_file="vgg16",
+                   lin_file="lpips-vgg-v0.1"),
+    "alex": NetSpec("alex", "AlexNet", ((64, 11, 4, 2), (3, 2), (192, 5, 1, 2), (3, 2), (384, 3, 1, 1),
+                                        (256, 3, 1, 1), (256, 3, 1, 1)),
+                    taps=(1, 4, 7, 9, 11), trunk_file="alexnet", lin_file="lpips-alex-v0.1"),
+}
+#: Names of the networks, for settings that choose one.
+LPIPS_NETS: tuple[str, ...] = tuple(NETS)
+
+
+def _spec(net: str) -> NetSpec:
+    if net not in NETS:
+        raise ValueError(f"unknown LPIPS network {net!r}: choose one of {', '.join(LPIPS_NETS)}")
+    return NETS[net]
+
+
 class _FrozenConv2d(nn.Conv2d):
     """A Conv2d whose construction draws no random numbers: parameters start at zero.
 
@@ -121,37 +198,35 @@ class _FrozenConv2d(nn.Conv2d):
             nn.init.zeros_(self.bias)
 
 
-class VGG16Features(nn.Module):
-    """The convolutional part of VGG16 up to relu5_3, named like torchvision's ``vgg16().features``.
+class TrunkFeatures(nn.Module):
+    """The convolutional part of a :data:`NETS` network up to its last tap, named like torchvision's ``features``.
 
-    ``features`` is a ``Sequential`` of 30 modules (13 3×3 convs with padding 1, each followed by a ReLU, and 4
-    2×2 max-pools) whose state-dict keys are ``features.{0,2,5,7,10,12,14,17,19,21,24,26,28}.{weight,bias}``, so
-    the ``features.*`` tensors of ``vgg16-397923af.pth`` load by key. The final pool (index 30) is omitted: LPIPS
-    never uses it. Parameters start at zero (see :func:`load_lpips`).
-
-    Input: ``(N, 3, H, W)`` already normalised as the weights expect; output: the five ReLU maps at strides 1, 2,
-    4, 8, 16 (channels :data:`LPIPS_CHANNELS`).
+    ``features`` is a ``Sequential`` whose state-dict keys are those of torchvision's ``vgg16().features`` /
+    ``alexnet().features`` (``features.<i>.{weight,bias}``), so the ``features.*`` tensors of the published files
+    load by key. Parameters start at zero (see :func:`load_lpips`). Input: ``(N, 3, H, W)`` already scaled as the
+    weights expect; output: the tapped ReLU maps (channels ``NETS[net].channels``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, net: str = "vgg") -> None:
         super().__init__()
-        layers: list[nn.Module] = []
+        self.spec = _spec(net)
+        modules: list[nn.Module] = []
         in_channels = 3
-        for item in _VGG16_CFG:
-            if item == "M":
-                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-            else:
-                out_channels = int(item)
-                layers += [_FrozenConv2d(in_channels, out_channels, kernel_size=3, padding=1), nn.ReLU()]
+        for layer in self.spec.layers:
+            if len(layer) == 4:
+                out_channels, kernel, stride, padding = layer
+                modules += [_FrozenConv2d(in_channels, out_channels, kernel, stride=stride, padding=padding), nn.ReLU()]
                 in_channels = out_channels
-        self.features = nn.Sequential(*layers)
+            else:
+                modules.append(nn.MaxPool2d(kernel_size=layer[0], stride=layer[1]))
+        self.features = nn.Sequential(*modules)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The activations after relu1_2, relu2_2, relu3_3, relu4_3, relu5_3."""
+        """The activations of the tapped ReLUs, shallowest first."""
         taps: list[torch.Tensor] = []
         for index, layer in enumerate(self.features):
             x = layer(x)
-            if index in _TAPS:
+            if index in self.spec.taps:
                 taps.append(x)
         return taps
 
@@ -166,45 +241,51 @@ def unit_normalize(features: torch.Tensor, eps: float = _EPS) -> torch.Tensor:
 
 
 class LPIPS(nn.Module):
-    """LPIPS-VGG16 v0.1 distance between two batches of RGB images; see the module docstring for the formula.
+    """LPIPS v0.1 distance with one trunk (``net``: ``"vgg"`` or ``"alex"``); the formula is in the module docstring.
 
-    Build it with :func:`load_lpips` (pretrained, local files or seeded random weights); ``LPIPS()`` alone has
-    all-zero weights. State-dict keys: ``vgg.features.<i>.{weight,bias}`` and ``lins.<l>.weight`` (shape
-    ``(1, C_l, 1, 1)``). The module is frozen: parameters have ``requires_grad=False`` and it stays in eval mode
-    even when a parent module calls ``.train()`` (lpips' dropout before the 1×1 convs is therefore omitted: it
-    is inactive in eval mode).
+    Build it with :func:`load_lpips` (pretrained, local files or seeded random weights); ``LPIPS(net)`` alone has
+    all-zero weights. State-dict keys: ``<net>.features.<i>.{weight,bias}`` (the trunk, also reachable as
+    :attr:`trunk`) and ``lins.<l>.weight`` (shape ``(1, C_l, 1, 1)``). The module is frozen: parameters have
+    ``requires_grad=False`` and it stays in eval mode even when a parent module calls ``.train()`` (lpips' dropout
+    before the 1×1 convs is therefore omitted: it is inactive in eval mode).
     """
 
     shift: torch.Tensor
     scale: torch.Tensor
 
-    def __init__(self) -> None:
+    def __init__(self, net: str = "vgg") -> None:
         super().__init__()
+        self.net = _spec(net).name
         # Constants, not weights: kept out of the state dict.
         self.register_buffer("shift", torch.tensor(_SHIFT).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("scale", torch.tensor(_SCALE).view(1, 3, 1, 1), persistent=False)
-        self.vgg = VGG16Features()
-        self.lins = nn.ModuleList(_FrozenConv2d(c, 1, kernel_size=1, bias=False) for c in LPIPS_CHANNELS)
+        self.add_module(net, TrunkFeatures(net))
+        self.lins = nn.ModuleList(_FrozenConv2d(c, 1, kernel_size=1, bias=False) for c in NETS[net].channels)
         self.requires_grad_(False)
         self.eval()
+
+    @property
+    def trunk(self) -> TrunkFeatures:
+        """The network's :class:`TrunkFeatures` (registered under its name, ``vgg`` or ``alex``)."""
+        return self.get_submodule(self.net)
 
     def train(self, mode: bool = True) -> LPIPS:
         """Always eval mode: LPIPS is a fixed metric, never trained here."""
         return super().train(False)
 
     def features(self, x: torch.Tensor, normalize: bool = False) -> list[torch.Tensor]:
-        """Unit-normalised VGG features of ``x`` (5 maps), after lpips' input scaling."""
+        """Unit-normalised trunk features of ``x`` (5 maps), after lpips' input scaling."""
         if normalize:
             x = 2 * x - 1
         x = (x - self.shift.to(x.dtype)) / self.scale.to(x.dtype)
-        return [unit_normalize(f) for f in self.vgg(x)]
+        return [unit_normalize(f) for f in self.trunk(x)]
 
     def layer_distances(self, x: torch.Tensor, y: torch.Tensor, normalize: bool = False) -> torch.Tensor:
         """Per-layer terms ``(N, 5)``; :meth:`forward` is their sum over the last axis.
 
         Args and shapes as :meth:`forward`.
         """
-        _check_pair(x, y)
+        _check_pair(x, y, NETS[self.net])
         return self._terms(self.features(x, normalize), self.features(y, normalize))
 
     def _terms(self, fx: list[torch.Tensor], fy: list[torch.Tensor]) -> torch.Tensor:
@@ -224,7 +305,7 @@ class LPIPS(nn.Module):
 
         Args:
             x, y: RGB ``(N, 3, H, W)`` in ``[-1, 1]`` (or ``[0, 1]`` with ``normalize=True``), same ``H, W``
-                (``>= 16``); one of them may have batch 1 and is broadcast.
+                (at least ``NETS[net].min_size``); one of them may have batch 1 and is broadcast.
             normalize: inputs are in ``[0, 1]`` (mapped to ``[-1, 1]`` first).
 
         Returns:
@@ -233,30 +314,66 @@ class LPIPS(nn.Module):
         return self.layer_distances(x, y, normalize).sum(dim=1)
 
 
-def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
+class LPIPSNets(nn.ModuleDict):
+    """Several frozen :class:`LPIPS` modules by network name (``nets["alex"]``); built by :func:`load_lpips_nets`.
+
+    It is what PTI takes when its two stages use different networks (:func:`select_lpips` picks a stage's).
+    """
+
+    def __init__(self, modules: Mapping[str, LPIPS]) -> None:
+        for name, module in modules.items():
+            if not isinstance(module, LPIPS) or module.net != name:
+                raise ValueError(f"LPIPSNets[{name!r}] must be an LPIPS module with net={name!r}")
+        super().__init__(dict(modules))
+        self.eval()
+
+    def train(self, mode: bool = True) -> LPIPSNets:
+        """Always eval mode, as each :class:`LPIPS`."""
+        return super().train(False)
+
+
+def select_lpips(lpips: LPIPS | LPIPSNets, net: str, purpose: str = "this stage") -> LPIPS:
+    """The :class:`LPIPS` of network ``net`` from ``lpips`` (one module, or :class:`LPIPSNets`).
+
+    Raises a one-line ValueError naming what to pass when ``lpips`` lacks that network (``purpose`` says who
+    needs it, e.g. "PTI's tuning stage").
+    """
+    if isinstance(lpips, LPIPS) and lpips.net == net:
+        return lpips
+    if isinstance(lpips, LPIPSNets) and net in lpips:
+        return lpips[net]
+    given = lpips.net if isinstance(lpips, LPIPS) else "+".join(lpips) if isinstance(lpips, LPIPSNets) else None
+    if given is None:
+        raise TypeError(f"expected an LPIPS or LPIPSNets module, got {type(lpips).__name__}")
+    raise ValueError(f"{purpose} uses LPIPS-{net} but only LPIPS-{given} was given: pass "
+                     f"load_lpips_nets(weights, nets=config.lpips_nets) (or set that stage's lpips_net to '{given}')")
+
+
+def _check_pair(x: torch.Tensor, y: torch.Tensor, spec: NetSpec) -> None:
     for name, t in (("x", x), ("y", y)):
         if t.ndim != 4 or t.shape[1] != 3:
             raise ValueError(f"LPIPS: {name} must be RGB images (N, 3, H, W), got shape {tuple(t.shape)}")
     if x.shape[2:] != y.shape[2:]:
         raise ValueError(f"LPIPS: x and y must have the same size, got {tuple(x.shape[2:])} and {tuple(y.shape[2:])}")
-    if min(x.shape[2:]) < 16:
-        raise ValueError(f"LPIPS needs images of at least 16×16 pixels (4 poolings), got {tuple(x.shape[2:])}")
+    if min(x.shape[2:]) < spec.min_size:
+        raise ValueError(f"LPIPS-{spec.name} needs images of at least {spec.min_size}×{spec.min_size} pixels, "
+                         f"got {tuple(x.shape[2:])}")
     if x.shape[0] != y.shape[0] and 1 not in (x.shape[0], y.shape[0]):
         raise ValueError(f"LPIPS: batch sizes {x.shape[0]} and {y.shape[0]} differ and neither is 1")
 
 
-def downsample_for_lpips(x: torch.Tensor, size: int = 256) -> torch.Tensor:
+def downsample_for_lpips(x: torch.Tensor, size: int | None = 256) -> torch.Tensor:
     """Area-downsample ``(N, C, H, W)`` images whose larger side exceeds ``size`` so that it becomes ``size``.
 
     This is what GAN projectors do before the perceptual loss (EG3D/StyleGAN2-ADA: 512² → 256², ``mode="area"``,
     i.e. each output pixel is the mean of the input pixels it covers; an integer ratio averages k×k blocks).
-    Non-square images keep their aspect ratio (the smaller side is rounded). Images already within ``size`` are
-    returned unchanged (the same tensor).
+    Non-square images keep their aspect ratio (the smaller side is rounded). Images already within ``size``, or any
+    image when ``size`` is None (full resolution), are returned unchanged (the same tensor).
     """
     if x.ndim != 4:
         raise ValueError(f"downsample_for_lpips expects (N, C, H, W) images, got shape {tuple(x.shape)}")
     height, width = x.shape[2:]
-    if max(height, width) <= size:
+    if size is None or max(height, width) <= size:
         return x
     factor = size / max(height, width)
     target = (max(1, round(height * factor)), max(1, round(width * factor)))
@@ -264,24 +381,49 @@ def downsample_for_lpips(x: torch.Tensor, size: int = 256) -> torch.Tensor:
 
 
 # -------------------------------------------------------------------------------------------- loading
-def _shapes(module: type[nn.Module]) -> dict[str, tuple[int, ...]]:
-    """State-dict keys and shapes of ``module()``, built on the meta device (no memory, no RNG)."""
+def _shapes(net: str) -> dict[str, tuple[int, ...]]:
+    """State-dict keys and shapes of ``LPIPS(net)``, built on the meta device (no memory, no RNG)."""
     with torch.device("meta"):
-        return {k: tuple(v.shape) for k, v in module().state_dict().items()}
+        return {k: tuple(v.shape) for k, v in LPIPS(net).state_dict().items()}
 
 
-def _vgg_file_shapes() -> dict[str, tuple[int, ...]]:
-    """Expected ``features.*`` keys and shapes of torchvision's VGG16 state dict."""
-    return _shapes(VGG16Features)
+def _trunk_file_shapes(net: str) -> dict[str, tuple[int, ...]]:
+    """Expected ``features.*`` keys and shapes of torchvision's state dict of ``net``."""
+    prefix = f"{net}."
+    return {k[len(prefix):]: v for k, v in _shapes(net).items() if k.startswith(prefix)}
 
 
-def _lin_file_shapes() -> dict[str, tuple[int, ...]]:
-    """Expected keys and shapes of the lpips v0.1 linear-layer file."""
-    return {f"lin{i}.model.1.weight": (1, c, 1, 1) for i, c in enumerate(LPIPS_CHANNELS)}
+def _lin_file_shapes(net: str) -> dict[str, tuple[int, ...]]:
+    """Expected keys and shapes of the lpips v0.1 linear-layer file of ``net``."""
+    return {f"lin{i}.model.1.weight": (1, c, 1, 1) for i, c in enumerate(NETS[net].channels)}
+
+
+def _trunk_label(spec: NetSpec) -> str:
+    name = WEIGHTS[spec.trunk_file].filename
+    return f"torchvision's ImageNet {spec.title} state dict ({name}: features.<i>.weight/bias)"
+
+
+def _lin_label(spec: NetSpec) -> str:
+    return (f"the LPIPS v0.1 {spec.title} linear-layer file (lpips/weights/v0.1/{spec.name}.pth: "
+            "lin0.model.1.weight ...)")
+
+
+def _identify(state: Mapping[str, torch.Tensor]) -> str:
+    """What a state dict looks like, as a hint for a file given in the wrong place ("" when unknown)."""
+    shapes = {k: tuple(v.shape) for k, v in state.items() if not k.startswith("classifier.")}
+    for net, spec in NETS.items():
+        if shapes == _trunk_file_shapes(net):
+            return f"it looks like {_trunk_label(spec)}: pass (trunk_path, lin_path) with net='{net}'"
+        if shapes == _lin_file_shapes(net):
+            return f"it looks like {_lin_label(spec)}: pass (trunk_path, lin_path) with net='{net}'"
+        if shapes == _shapes(net):
+            return f"it looks like a state dict saved from LPIPS(net='{net}'): pass it alone with net='{net}'"
+    return ""
 
 
 def _read_state_dict(path: PathLike, expected: str) -> dict[str, torch.Tensor]:
-    """Tensors of a ``torch.save``-d state dict, read without executing code from the file."""
+    """Tensors of a ``torch.save``-d state dict, read without executing code from the file (on the CPU: lpips'
+    linear-layer files were saved from CUDA tensors)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"weight file {path} not found (expected {expected})")
@@ -295,8 +437,8 @@ def _read_state_dict(path: PathLike, expected: str) -> dict[str, torch.Tensor]:
 
 
 def _check_keys(state: Mapping[str, torch.Tensor], shapes: Mapping[str, tuple[int, ...]], path: PathLike,
-                expected: str, hint: str = "") -> None:
-    """Raise a ValueError naming every missing, unexpected or wrongly shaped key."""
+                expected: str) -> None:
+    """Raise a ValueError naming every missing, unexpected or wrongly shaped key (and what the file looks like)."""
     missing = sorted(set(shapes) - set(state))
     unexpected = sorted(set(state) - set(shapes))
     wrong = [f"{k} {tuple(state[k].shape)} instead of {shapes[k]}" for k in shapes
@@ -304,49 +446,41 @@ def _check_keys(state: Mapping[str, torch.Tensor], shapes: Mapping[str, tuple[in
     problems = [f"{label}: {', '.join(items)}" for label, items in
                 (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong)) if items]
     if problems:
+        hint = _identify(state)
         raise ValueError(f"{path} is not {expected}: " + "; ".join(problems) + (f" ({hint})" if hint else ""))
 
 
-def _looks_like_lin_file(state: Mapping[str, torch.Tensor]) -> bool:
-    return any(k.startswith("lin") and ".model." in k for k in state)
-
-
-def _load_vgg_file(path: PathLike) -> dict[str, torch.Tensor]:
-    expected = "torchvision's ImageNet VGG16 state dict (vgg16-397923af.pth: features.<i>.weight/bias)"
+def _load_trunk_file(path: PathLike, net: str) -> dict[str, torch.Tensor]:
+    expected = _trunk_label(NETS[net])
     state = _read_state_dict(path, expected)
     features = {k: v for k, v in state.items() if not k.startswith("classifier.")}  # the classifier is unused
-    hint = "this looks like the LPIPS linear-layer file: pass (vgg_path, lin_path)" if _looks_like_lin_file(state) else ""
-    _check_keys(features, _vgg_file_shapes(), path, expected, hint)
-    return {f"vgg.{k}": v for k, v in features.items()}
+    _check_keys(features, _trunk_file_shapes(net), path, expected)
+    return {f"{net}.{k}": v for k, v in features.items()}
 
 
-def _load_lin_file(path: PathLike) -> dict[str, torch.Tensor]:
-    expected = "the LPIPS v0.1 VGG linear-layer file (lpips/weights/v0.1/vgg.pth: lin0.model.1.weight ...)"
+def _load_lin_file(path: PathLike, net: str) -> dict[str, torch.Tensor]:
+    expected = _lin_label(NETS[net])
     state = _read_state_dict(path, expected)
-    hint = "this looks like the VGG16 file: pass (vgg_path, lin_path)" if any(k.startswith("features.") for k in state) else ""
-    _check_keys(state, _lin_file_shapes(), path, expected, hint)
-    return {f"lins.{i}.weight": state[f"lin{i}.model.1.weight"] for i in range(len(LPIPS_CHANNELS))}
+    _check_keys(state, _lin_file_shapes(net), path, expected)
+    return {f"lins.{i}.weight": state[f"lin{i}.model.1.weight"] for i in range(len(NETS[net].channels))}
 
 
-def _load_combined_file(path: PathLike) -> dict[str, torch.Tensor]:
-    expected = "a state dict saved from helpers.invert.lpips.LPIPS (vgg.features.* and lins.*)"
+def _load_combined_file(path: PathLike, net: str) -> dict[str, torch.Tensor]:
+    expected = f"a state dict saved from helpers.invert.lpips.LPIPS(net='{net}') ({net}.features.* and lins.*)"
     state = _read_state_dict(path, expected)
-    hint = ""
-    if any(k.startswith("features.") for k in state) or _looks_like_lin_file(state):
-        hint = "this looks like one of the two published files: pass both as (vgg_path, lin_path)"
-    _check_keys(state, _shapes(LPIPS), path, expected, hint)
+    _check_keys(state, _shapes(net), path, expected)
     return state
 
 
-def _random_state(seed: int) -> dict[str, torch.Tensor]:
+def _random_state(net: str, seed: int) -> dict[str, torch.Tensor]:
     """Deterministic random weights from a private generator (the global RNG is not touched).
 
-    VGG convs: Kaiming normal (fan_out, ReLU gain: std = sqrt(2 / (C_out·9))), zero biases, as torchvision
+    Trunk convs: Kaiming normal (fan_out, ReLU gain: std = sqrt(2 / (C_out·k²))), zero biases, as torchvision
     initialises VGG. Linear layers: uniform in [0, 0.2) (LPIPS weights are non-negative).
     """
     generator = torch.Generator().manual_seed(seed)
     state: dict[str, torch.Tensor] = {}
-    for key, shape in _shapes(LPIPS).items():
+    for key, shape in _shapes(net).items():
         if key.startswith("lins."):
             state[key] = torch.rand(shape, generator=generator) * 0.2
         elif key.endswith(".bias"):
@@ -363,47 +497,76 @@ def _download(entry: WeightFile, cache_dir: PathLike | None, progress: bool) -> 
 
 
 def load_lpips(
-    weights: str | os.PathLike[str] | tuple[PathLike, PathLike] = "pretrained",
+    weights: Weights = "pretrained",
     *,
+    net: str = "vgg",
     device: str | torch.device = "cpu",
     cache_dir: PathLike | None = None,
     progress: bool = True,
     seed: int = 0,
 ) -> LPIPS:
-    """Build a frozen :class:`LPIPS` module.
+    """Build a frozen :class:`LPIPS` module of network ``net`` (``"vgg"`` or ``"alex"``).
 
     Args:
-        weights: ``"pretrained"``: download (or reuse from the cache) the two files of :data:`WEIGHTS`;
-            ``(vgg_path, lin_path)``: local copies of those two files (torchvision's ``vgg16-397923af.pth``, whose
-            ``classifier.*`` keys are ignored, and lpips' ``v0.1/vgg.pth``); ``"random"``: deterministic random
-            weights from ``seed`` (tests, smoke runs); any other string or path: one file saved from
-            ``LPIPS.state_dict()``.
+        weights: ``"pretrained"``: download (or reuse from the cache) the network's two files of :data:`WEIGHTS`;
+            ``(trunk_path, lin_path)``: local copies of those two files (torchvision's ``vgg16-397923af.pth`` or
+            ``alexnet-owt-7be5be79.pth``, whose ``classifier.*`` keys are ignored, and lpips' ``v0.1/vgg.pth`` or
+            ``v0.1/alex.pth``); ``"random"``: deterministic random weights from ``seed`` (tests, smoke runs); any
+            other string or path: one file saved from ``LPIPS(net).state_dict()``.
+        net: the trunk, a key of :data:`NETS`.
         device: where the module is placed.
         cache_dir: download folder for ``"pretrained"`` (default: :func:`helpers.download.http_download.default_cache_dir`).
         progress: show download progress bars.
         seed: seed of the ``"random"`` weights (a private generator: the global RNG is left alone).
 
     Raises:
-        ValueError: a file is not a state dict of the expected kind (the message names the file, the missing,
-            unexpected or wrongly shaped keys, and which file was expected).
+        ValueError: an unknown ``net``, or a file that is not a state dict of the expected kind (the message names
+            the file, the missing, unexpected or wrongly shaped keys, and what the file looks like).
         FileNotFoundError: a local file does not exist.
         helpers.download.http_download.DownloadError: a download failed.
     """
+    spec = _spec(net)
     if isinstance(weights, tuple):
         if len(weights) != 2:
-            raise ValueError(f"weights=(vgg_path, lin_path) expects two paths, got {len(weights)}")
-        state = {**_load_vgg_file(weights[0]), **_load_lin_file(weights[1])}
+            raise ValueError(f"weights=(trunk_path, lin_path) expects two paths, got {len(weights)}")
+        state = {**_load_trunk_file(weights[0], net), **_load_lin_file(weights[1], net)}
     elif weights == "pretrained":
-        vgg_path = _download(WEIGHTS["vgg16"], cache_dir, progress)
-        lin_path = _download(WEIGHTS["lpips-vgg-v0.1"], cache_dir, progress)
-        state = {**_load_vgg_file(vgg_path), **_load_lin_file(lin_path)}
+        trunk_path = _download(WEIGHTS[spec.trunk_file], cache_dir, progress)
+        lin_path = _download(WEIGHTS[spec.lin_file], cache_dir, progress)
+        state = {**_load_trunk_file(trunk_path, net), **_load_lin_file(lin_path, net)}
     elif weights == "random":
-        state = _random_state(seed)
+        state = _random_state(net, seed)
     elif isinstance(weights, (str, os.PathLike)):
-        state = _load_combined_file(weights)
+        state = _load_combined_file(weights, net)
     else:
-        raise TypeError(f"weights must be 'pretrained', 'random', a path or (vgg_path, lin_path), got {weights!r}")
-    model = LPIPS()
+        raise TypeError(f"weights must be 'pretrained', 'random', a path or (trunk_path, lin_path), got {weights!r}")
+    model = LPIPS(net)
     model.load_state_dict(state, strict=True)  # copies into the frozen parameters, casting to float32
     return model.to(device)
 
+
+def load_lpips_nets(
+    weights: Weights | Mapping[str, Weights] = "pretrained",
+    nets: Iterable[str] = LPIPS_NETS,
+    *,
+    device: str | torch.device = "cpu",
+    cache_dir: PathLike | None = None,
+    progress: bool = True,
+    seed: int = 0,
+) -> LPIPSNets:
+    """:func:`load_lpips` for each of ``nets`` (default: all of :data:`LPIPS_NETS`), as one :class:`LPIPSNets`.
+
+    ``weights`` applies to every network (``"pretrained"``, ``"random"``), or maps a network's name to its own
+    weights (e.g. ``{"vgg": (vgg_path, lin_path), "alex": (alex_path, lin_path)}``). PTI needs the networks of
+    ``PTIConfig.lpips_nets``.
+    """
+    modules = {}
+    for net in dict.fromkeys(nets):
+        if isinstance(weights, Mapping):
+            if net not in weights:
+                raise ValueError(f"no weights given for LPIPS-{net}: add a {net!r} entry to the weights mapping")
+            chosen = weights[net]
+        else:
+            chosen = weights
+        modules[net] = load_lpips(chosen, net=net, device=device, cache_dir=cache_dir, progress=progress, seed=seed)
+    return LPIPSNets(modules)

@@ -5,19 +5,19 @@ to EG3D by the public EG3D projectors:
 
 1. **Projection** (:func:`project`): find the latent w (one 512-vector shared by all layers, or W+: one per layer)
    whose render from the photo's camera looks like the photo: Adam on w starting at the mean latent, with the
-   StyleGAN2 projector's schedule; loss LPIPS at 256² (optionally + L2).
+   StyleGAN2 projector's schedule; loss LPIPS (by default VGG at 256², optionally + L2).
 2. **Pivotal tuning** (:func:`tune`): the w found is frozen (the *pivot*) and the generator's weights are fine-tuned
-   so that its render matches the photo: L2 + LPIPS, Adam at 3e-4, stopping early once LPIPS ≤ 0.06.
+   so that its render matches the photo: L2 + LPIPS (by default AlexNet, full size), Adam at 3e-4, stopping early
+   once LPIPS ≤ 0.06. Each stage's LPIPS network, size and ray samples are settings of its config.
 
-Images are (N, 3, H, W) tensors in [-1, 1] (EG3D's range). Cameras are EG3D 25-vectors (OpenCV cam2world +
-normalised intrinsics, see :mod:`helpers.base.cameras`). The generator given is never modified: projection works on
-a copy (its optimised noise images are discarded, as PTI does) and tuning returns a tuned copy. Random numbers (w
-samples, w noise, the renderer's stratified and importance draws) come from one seeded ``torch.Generator``: same
-inputs and seed → same result on the CPU.
+Images are (N, 3, H, W) tensors in [-1, 1]; cameras EG3D 25-vectors (:mod:`helpers.base.cameras`). The generator
+given is never modified: projection works on a copy (its optimised noise images are discarded, as PTI does) and
+tuning returns a tuned copy. Random numbers (w samples, w noise, the renderer's stratified and importance draws)
+come from one seeded ``torch.Generator``: same inputs and seed → same result on the CPU.
 
-Presets (:meth:`PTIConfig.preset`): ``"default"`` has EG3D-projector's steps and schedules (three settings still
-differ), ``"fast"`` takes about a third of the time, ``"smoke"`` only exercises the code path (tests, smoke mode).
-Design notes: docs/design/invert.md (pti): the projection schedule, the presets and how they differ from EG3D-projector.
+Presets (:meth:`PTIConfig.preset`): ``"default"`` is EG3D-projector's recipe (LPIPS-VGG at 256² to project,
+LPIPS-AlexNet at 512² to tune, 96 + 96 ray samples, mean w of 600 samples); ``"fast"`` and ``"smoke"`` are ours.
+Design notes: docs/design/invert.md (pti); the recipe line by line: docs/inversion.md.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from helpers.base import cameras
 from helpers.base.cameras import camera_from_angles
 from helpers.base.runtime import autocast, resolve_precision
 from helpers.dataset_folder.layout import stored_latent
-from helpers.invert.lpips import LPIPS, downsample_for_lpips
+from helpers.invert.lpips import LPIPS, LPIPS_NETS, NETS, LPIPSNets, downsample_for_lpips, select_lpips
 
 __all__ = [
     "PRECISION_CHOICES",
@@ -56,7 +56,9 @@ __all__ = [
     "project",
     "psnr",
     "reconstruction_metrics",
+    "stage_lpips",
     "tune",
+    "with_ray_samples",
 ]
 
 #: Precisions PTI accepts (fp16 would need loss scaling and is not offered).
@@ -66,22 +68,37 @@ PRECISION_CHOICES = ("fp32", "bf16", "auto")
 StepCallback = Callable[["StepLog"], None]
 
 
+def _check_stage(stage: str, net: str, resolution: int | None, ray_sample_mult: int) -> None:
+    """One-line ValueErrors for a stage's LPIPS network, LPIPS size and ray-sample multiplier."""
+    if net not in NETS:
+        raise ValueError(f"{stage}.lpips_net must be one of {', '.join(LPIPS_NETS)}, got {net!r}")
+    if resolution is not None and resolution < NETS[net].min_size:
+        raise ValueError(f"{stage}.lpips_resolution {resolution} is below LPIPS-{net}'s minimum of "
+                         f"{NETS[net].min_size} pixels: use None (the full image) or at least {NETS[net].min_size}")
+    if not isinstance(ray_sample_mult, int) or ray_sample_mult < 1:
+        raise ValueError(f"{stage}.ray_sample_mult must be a whole number >= 1 (2 in the recipe), "
+                         f"got {ray_sample_mult!r}")
+
+
 @dataclass(frozen=True)
 class ProjectionConfig:
-    """W / W+ projection settings (defaults: the EG3D projector recipe).
+    """W / W+ projection settings (defaults: EG3D-projector's ``run_projector.py``).
 
     Attributes:
         steps: optimisation steps.
         lr: peak Adam learning rate on w.
         w_plus: optimise one w per layer (W+) instead of one shared w.
-        w_avg_samples: z samples mapped to estimate the mean latent (start point) and its spread.
+        w_avg_samples: z samples mapped to estimate the mean latent (start point) and its spread (600 in the recipe).
         lr_rampup, lr_rampdown: fractions of the run spent warming up / ramping the rate down (cosine).
         noise_factor: std of the noise added to w at step 0, as a fraction of the latents' spread.
         noise_ramp: fraction of the run over which that noise decays (quadratically) to zero.
         optimize_noise: also optimise the backbone's per-layer noise images (regularised).
         noise_regularize: weight of the noise images' autocorrelation penalty.
-        lpips_resolution: images are area-downsampled to this size before LPIPS (256 in the recipe).
+        lpips_net: the LPIPS network, ``"vgg"`` (the recipe) or ``"alex"``.
+        lpips_resolution: images are area-downsampled to this size before LPIPS (256 in the recipe); None: full size.
         l2_weight: weight of an extra pixel L2 loss (0 in the recipe).
+        ray_sample_mult: renders use this many times the checkpoint's stratified and importance ray samples
+            (EG3D-projector's ``sample_mult``: 2, i.e. 96 + 96 for the FFHQ checkpoints' 48 + 48).
         refine_camera: also optimise the camera's orbit angles (yaw, pitch, roll), starting from the
             landmark fit, so that a few degrees of error in the fit are corrected by the image loss.
         camera_lr: peak Adam learning rate of those orbit parameters, on the same schedule as w (yaw and roll
@@ -91,33 +108,40 @@ class ProjectionConfig:
     steps: int = 500
     lr: float = 0.01
     w_plus: bool = False
-    w_avg_samples: int = 10_000
+    w_avg_samples: int = 600
     lr_rampup: float = 0.05
     lr_rampdown: float = 0.25
     noise_factor: float = 0.05
     noise_ramp: float = 0.75
     optimize_noise: bool = True
     noise_regularize: float = 1e5
-    lpips_resolution: int = 256
+    lpips_net: str = "vgg"
+    lpips_resolution: int | None = 256
     l2_weight: float = 0.0
+    ray_sample_mult: int = 2
     refine_camera: bool = False
     camera_lr: float = 0.002
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.w_avg_samples < 2 or self.lr <= 0 or self.camera_lr <= 0:
             raise ValueError(f"invalid projection settings: {self}")
+        _check_stage("projection", self.lpips_net, self.lpips_resolution, self.ray_sample_mult)
 
 
 @dataclass(frozen=True)
 class TuningConfig:
-    """Pivotal-tuning settings (defaults: the PTI recipe).
+    """Pivotal-tuning settings (defaults: EG3D-projector's ``projector/PTI`` hyperparameters).
 
     Attributes:
         steps: maximum optimisation steps on the generator's weights.
         lr: Adam learning rate.
-        l2_weight, lpips_weight: weights of the pixel L2 (on [-1, 1] images) and LPIPS losses.
-        lpips_threshold: stop as soon as the LPIPS of the current render is at or below this.
-        lpips_resolution: size the images are area-downsampled to before LPIPS.
+        l2_weight, lpips_weight: weights of the pixel L2 (mean over [-1, 1] pixels) and LPIPS losses.
+        lpips_threshold: stop as soon as the LPIPS of the current render is at or below this (a value of this
+            stage's network at this stage's resolution).
+        lpips_net: the LPIPS network, ``"alex"`` (the recipe's ``lpips_type``) or ``"vgg"``.
+        lpips_resolution: size the images are area-downsampled to before LPIPS; None (the recipe): the full image.
+        ray_sample_mult: as :attr:`ProjectionConfig.ray_sample_mult` (2 in the recipe); the tuned generator renders
+            with it in :func:`helpers.invert.inversion.invert_aligned`'s final renders too.
     """
 
     steps: int = 350
@@ -125,11 +149,14 @@ class TuningConfig:
     l2_weight: float = 1.0
     lpips_weight: float = 1.0
     lpips_threshold: float = 0.06
-    lpips_resolution: int = 256
+    lpips_net: str = "alex"
+    lpips_resolution: int | None = None
+    ray_sample_mult: int = 2
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.lr <= 0:
             raise ValueError(f"invalid tuning settings: {self}")
+        _check_stage("tuning", self.lpips_net, self.lpips_resolution, self.ray_sample_mult)
 
 
 @dataclass(frozen=True)
@@ -170,22 +197,36 @@ class PTIConfig:
             raise ValueError(f"unknown PTI preset {name!r}; choose one of {sorted(PRESETS)}")
         return replace(PRESETS[name], **overrides)
 
+    @property
+    def lpips_nets(self) -> tuple[str, ...]:
+        """The LPIPS networks the two stages use (load them with :func:`helpers.invert.lpips.load_lpips_nets`)."""
+        return tuple(dict.fromkeys((self.projection.lpips_net, self.tuning.lpips_net)))
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PTIConfig:
-        return cls(projection=ProjectionConfig(**data["projection"]), tuning=TuningConfig(**data["tuning"]),
+        """Inverse of :meth:`as_dict`; settings recorded before a stage had ``lpips_net`` and ``ray_sample_mult``
+        read as what they ran with (VGG, the checkpoint's ray samples)."""
+        earlier = {"lpips_net": "vgg", "ray_sample_mult": 1}
+        return cls(projection=ProjectionConfig(**{**earlier, **data["projection"]}),
+                   tuning=TuningConfig(**{**earlier, **data["tuning"]}),
                    conditioning=data["conditioning"], seed=data["seed"], precision=data.get("precision", "fp32"))
 
 
 PRESETS: dict[str, PTIConfig] = {
+    # EG3D-projector's recipe (docs/inversion.md compares it line by line).
     "default": PTIConfig(),
-    "fast": PTIConfig(ProjectionConfig(steps=200, lr=0.02, w_avg_samples=2000, optimize_noise=False),
-                      TuningConfig(steps=150, lr=5e-4)),
-    # Tests and smoke mode use random LPIPS weights, whose distance means little: lean on L2.
-    "smoke": PTIConfig(ProjectionConfig(steps=8, lr=0.05, w_avg_samples=64, lpips_resolution=32, l2_weight=10.0),
-                       TuningConfig(steps=32, lr=1e-3, lpips_resolution=32, lpips_threshold=0.0)),
+    # Ours: fewer steps at higher rates, fixed noise images, the checkpoint's ray samples; the same LPIPS networks.
+    "fast": PTIConfig(ProjectionConfig(steps=200, lr=0.02, optimize_noise=False, ray_sample_mult=1),
+                      TuningConfig(steps=150, lr=5e-4, ray_sample_mult=1)),
+    # Ours, for tests and smoke mode: random LPIPS weights (one small VGG for both stages, 32²), whose distance
+    # means little, so lean on L2; the checkpoint's ray samples.
+    "smoke": PTIConfig(ProjectionConfig(steps=8, lr=0.05, w_avg_samples=64, lpips_resolution=32, l2_weight=10.0,
+                                        ray_sample_mult=1),
+                       TuningConfig(steps=32, lr=1e-3, lpips_net="vgg", lpips_resolution=32, lpips_threshold=0.0,
+                                    ray_sample_mult=1)),
 }
 
 
@@ -254,14 +295,14 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
-def lpips_features(lpips: LPIPS, image: np.ndarray, lpips_resolution: int = 256) -> list[torch.Tensor]:
-    """LPIPS features of an (H, W, 3) uint8 image area-downsampled to ``lpips_resolution``, on the model's
-    device: pass them to :func:`reconstruction_metrics` to score several reconstructions of one target."""
+def lpips_features(lpips: LPIPS, image: np.ndarray, lpips_resolution: int | None = 256) -> list[torch.Tensor]:
+    """LPIPS features of an (H, W, 3) uint8 image area-downsampled to ``lpips_resolution`` (None: full size), on
+    the model's device: pass them to :func:`reconstruction_metrics` to score several reconstructions of one target."""
     return _target_features(lpips, image_to_tensor(image, next(lpips.parameters()).device), lpips_resolution)
 
 
 def reconstruction_metrics(reconstruction: np.ndarray, target: np.ndarray, lpips: LPIPS | None = None,
-                           lpips_resolution: int = 256, *,
+                           lpips_resolution: int | None = 256, *,
                            target_features: list[torch.Tensor] | None = None) -> dict[str, float]:
     """PSNR (dB), SSIM (scikit-image, colour, data range 255) and LPIPS (at ``lpips_resolution``, if a
     model is given) between two (H, W, 3) uint8 images. ``target_features``: the target's
@@ -332,7 +373,28 @@ def _lr_factor(t: float, cfg: ProjectionConfig) -> float:
     return ramp * (min(1.0, t / cfg.lr_rampup) if cfg.lr_rampup > 0 else 1.0)
 
 
-def _target_features(lpips: LPIPS, target: torch.Tensor, size: int) -> list[torch.Tensor]:
+def stage_lpips(lpips: LPIPS | LPIPSNets, config: PTIConfig) -> tuple[LPIPS, LPIPS]:
+    """The LPIPS modules of the projection and of the tuning stage, picked from ``lpips`` by the stages'
+    ``lpips_net`` (one-line ValueError naming what to load when one is missing): check both before a long run."""
+    return (select_lpips(lpips, config.projection.lpips_net, "PTI's projection stage"),
+            select_lpips(lpips, config.tuning.lpips_net, "PTI's tuning stage"))
+
+
+def with_ray_samples(G: nn.Module, mult: int) -> nn.Module:
+    """``G`` rendering with ``mult`` times its configuration's stratified and importance ray samples per ray
+    (EG3D-projector's ``sample_mult``): a shallow copy whose ``config`` differs, sharing every parameter and buffer
+    with ``G`` (training one trains the other); ``G`` itself is unchanged. ``mult == 1`` returns ``G``."""
+    if mult == 1:
+        return G
+    rendering = G.config.rendering
+    view = copy.copy(G)  # nn.Module's shallow copy: the same parameter, buffer and submodule dictionaries
+    view.config = G.config.replace(rendering=replace(
+        rendering, depth_resolution=rendering.depth_resolution * mult,
+        depth_resolution_importance=rendering.depth_resolution_importance * mult))
+    return view
+
+
+def _target_features(lpips: LPIPS, target: torch.Tensor, size: int | None) -> list[torch.Tensor]:
     """LPIPS features of the photo at ``size``, computed once per stage (the photo does not change)."""
     if target.ndim != 4 or target.shape[:2] != (1, 3):
         raise ValueError(f"target must be a (1, 3, H, W) image in [-1, 1], got {tuple(target.shape)}")
@@ -348,18 +410,21 @@ def _render(G: nn.Module, ws: torch.Tensor, camera: torch.Tensor, generator: tor
 # ----------------------------------------------------------------------------------------------- stages
 
 
-def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPIPS,
+def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPIPS | LPIPSNets,
             config: PTIConfig = PTIConfig(), *, on_step: StepCallback | None = None,
             w_init: torch.Tensor | None = None, camera_angles: tuple[float, float, float] | None = None) -> Projection:
     """Find the pivot latent of ``target`` (1, 3, S, S) in [-1, 1] seen from ``camera`` (25,) or (1, 25).
 
-    ``w_init`` (w_dim,), (1, w_dim) or (1, num_ws, w_dim) starts from a given latent (e.g. a latent-regression
-    prediction) instead of the mean latent. ``camera_angles`` (yaw, pitch, roll: the orbit parameters of
-    :func:`helpers.base.cameras.camera_from_angles`; yaw and roll in radians, pitch EG3D's orbit pitch offset,
-    not an angle) are needed with ``refine_camera``: the camera is then rebuilt from them at each step, with the
-    given camera's focal length and distance from the origin. Returns the pivot ws (1, num_ws, w_dim), detached.
+    ``lpips``: an :class:`~helpers.invert.lpips.LPIPS` of the stage's ``lpips_net`` or an
+    :class:`~helpers.invert.lpips.LPIPSNets` holding it. ``w_init`` (w_dim,), (1, w_dim) or (1, num_ws, w_dim)
+    starts from a given latent (e.g. a latent-regression prediction) instead of the mean latent. ``camera_angles``
+    (yaw, pitch, roll: the orbit parameters of :func:`helpers.base.cameras.camera_from_angles`; yaw and roll in
+    radians, pitch EG3D's orbit pitch offset, not an angle) are needed with ``refine_camera``: the camera is then
+    rebuilt from them at each step, with the given camera's focal length and distance from the origin. Returns the
+    pivot ws (1, num_ws, w_dim), detached.
     """
     cfg = config.projection
+    lpips = select_lpips(lpips, cfg.lpips_net, "PTI's projection stage")
     device = G.device
     precision = config.resolved_precision(device)
     gen = torch.Generator().manual_seed(config.seed)
@@ -369,6 +434,7 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPI
     w_avg, w_std = latent_statistics(G, conditioning_camera_for(camera, config.conditioning), cfg.w_avg_samples, gen)
 
     G = copy.deepcopy(G).eval().requires_grad_(False)  # its noise images are optimised in place
+    G = with_ray_samples(G, cfg.ray_sample_mult)
     start = w_avg if w_init is None else torch.as_tensor(w_init, dtype=torch.float32, device=device)
     start = start.reshape(1, -1, G.w_dim)
     if cfg.w_plus:
@@ -441,14 +507,17 @@ def _camera_from(angles: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return camera_from_angles(angles[0], angles[1], angles[2], radius=radius, focal=float(values[16])).reshape(1, -1)
 
 
-def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.Tensor, lpips: LPIPS,
+def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.Tensor, lpips: LPIPS | LPIPSNets,
          config: PTIConfig = PTIConfig(), *, on_step: StepCallback | None = None) -> Tuning:
     """Fine-tune a copy of ``G`` so that the render of the fixed ``pivot`` ws from ``camera`` matches ``target``.
 
     Every weight of the generator (backbone, decoder, super-resolution) is trained; buffers (noise
-    images, ``w_avg``) are not. Stops early once LPIPS ≤ ``lpips_threshold`` (checked before each step).
+    images, ``w_avg``) are not. Stops early once LPIPS ≤ ``lpips_threshold`` (checked before each step). Renders
+    use ``ray_sample_mult`` times ``G``'s ray samples; the returned generator keeps ``G``'s configuration (render it
+    as it was tuned with :func:`with_ray_samples`). ``lpips`` as in :func:`project`, for the tuning's ``lpips_net``.
     """
     cfg = config.tuning
+    lpips = select_lpips(lpips, cfg.lpips_net, "PTI's tuning stage")
     device = G.device
     precision = config.resolved_precision(device)
     gen = torch.Generator().manual_seed(config.seed + 1)
@@ -457,13 +526,14 @@ def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.
     target_features = _target_features(lpips, target, cfg.lpips_resolution)
     pivot = pivot.detach().to(device)
     tuned = copy.deepcopy(G).eval().requires_grad_(True)
+    renderer = with_ray_samples(tuned, cfg.ray_sample_mult)  # shares tuned's weights
     optimizer = torch.optim.Adam(tuned.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
     history: list[StepLog] = []
     began = time.perf_counter()
     stopped = False
     for step in range(cfg.steps):
         with autocast(device, precision):
-            image = _render(tuned, pivot, camera, gen)
+            image = _render(renderer, pivot, camera, gen)
             dist = lpips.distance_to_features(downsample_for_lpips(image, cfg.lpips_resolution), target_features)
         dist, image = dist.float().sum(), image.float()
         dist_v = dist.item()  # the early stop needs it now

@@ -14,6 +14,8 @@ Backbones (:attr:`LatentEncoderConfig.backbone`):
 
 Checkpoints (:func:`save_latent_encoder` / :func:`load_latent_encoder`) hold the config, ``w_avg`` and the weights (and
 a transformer's architecture, so loading needs no network); read with ``torch.load(weights_only=True)``.
+:func:`load_latent_encoder` also takes the original project's published regressors by name
+(:data:`helpers.latent.published_regressors.PUBLISHED_REGRESSORS`) or an original ``.pt`` of one.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ from torch import nn
 from helpers.base.atomic import atomic_path
 from helpers.depth.networks.dpt import _import_transformers
 from helpers.depth.networks.predict import prepare_images, resize_bilinear
+from helpers.latent.published_regressors import (
+    PUBLISHED_REGRESSORS,
+    PublishedCodeRegressor,
+    load_published_regressor,
+    regressor_from_state_dict,
+)
 
 __all__ = ["LatentEncoder", "LatentEncoderConfig", "load_latent_encoder", "save_latent_encoder"]
 
@@ -162,6 +170,10 @@ class LatentEncoder(nn.Module):
         nn.init.zeros_(self.head[-1].weight)  # start at w_avg: the baseline
         nn.init.zeros_(self.head[-1].bias)
 
+    @property
+    def device(self) -> torch.device:
+        return self.w_avg.device
+
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """RGB in [0, 1] → the backbone's input."""
         return (images - self.image_mean.to(images.dtype)) / self.image_std.to(images.dtype)
@@ -219,14 +231,24 @@ def save_latent_encoder(model: LatentEncoder, path: str | os.PathLike[str]) -> P
     return path
 
 
-def load_latent_encoder(path: str | os.PathLike[str], *, device: torch.device | str = "cpu") -> LatentEncoder:
-    """An encoder (eval mode) from :func:`save_latent_encoder`'s file or a ``train-latent`` run's ``best.pt`` /
-    ``last.pt``."""
-    data = torch.load(path, map_location="cpu", weights_only=True)
+def load_latent_encoder(source: str | os.PathLike[str], *, device: torch.device | str = "cpu",
+                        cache_dir: str | os.PathLike[str] | None = None) -> LatentEncoder | PublishedCodeRegressor:
+    """An encoder in eval mode: :func:`save_latent_encoder`'s file, a ``train-latent`` run's ``best.pt`` /
+    ``last.pt``, a published regressor's name (``"published-code-regressor-vit"``, ``"published-code-regressor-unet"``:
+    downloaded once into ``cache_dir``) or an original regressor's ``.pt`` state dict."""
+    if isinstance(source, str) and source in PUBLISHED_REGRESSORS:
+        return load_published_regressor(source, device=device, cache_dir=cache_dir)
+    if not Path(source).expanduser().is_file():
+        raise FileNotFoundError(f"{source}: no such file; give a train-latent checkpoint or one of "
+                                f"{', '.join(PUBLISHED_REGRESSORS)}")
+    data = torch.load(Path(source).expanduser(), map_location="cpu", weights_only=True)
     if isinstance(data, dict) and isinstance(data.get("model"), dict):
         data = data["model"]  # a training state
+    if isinstance(data, dict) and "format" not in data and all(isinstance(v, torch.Tensor) for v in data.values()):
+        state = {str(k): v.float() if v.is_floating_point() else v for k, v in data.items()}
+        return regressor_from_state_dict(state, source=str(source)).to(device)  # an original regressor's file
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a latent encoder checkpoint (train one with python -m helpers train-latent)")
+        raise ValueError(f"{source} is not a latent encoder checkpoint (train one with python -m helpers train-latent)")
     config = LatentEncoderConfig(**{**data["config"], "pretrained": False})
     state = data["state_dict"]
     model = LatentEncoder(config, state["w_avg"], architecture=data.get("architecture"))

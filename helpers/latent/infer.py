@@ -23,6 +23,7 @@ from helpers.base.photo import center_square, load_rgb
 from helpers.eg3d.subject import EG3DSubject
 from helpers.invert.inversion import Inversion, InversionConfig, invert_aligned, prepare_photo
 from helpers.latent.encoder import LatentEncoder
+from helpers.latent.published_regressors import PublishedCodeRegressor
 from helpers.mesh import Mesh
 
 __all__ = ["LatentReconstruction", "invert_from_prediction", "novel_views", "predict_w", "reconstruct_from_latent",
@@ -66,15 +67,16 @@ def reconstruct_from_latent(generator: nn.Module, ws: torch.Tensor, *, camera: n
                                 camera=camera.astype(np.float32), mesh=mesh)
 
 
-def predict_w(image: Any, encoder: LatentEncoder) -> torch.Tensor:
+def predict_w(image: Any, encoder: LatentEncoder | PublishedCodeRegressor) -> torch.Tensor:
     """(1, w_dim) — or (1, num_ws, w_dim) for W+ — predicted for one photo (path, PIL image or (H, W, 3) array;
     centre-cropped to a square), on the encoder's device."""
     rgb = center_square(load_rgb(image))
     batch = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None]  # a writable copy
-    return encoder.predict(batch.to(encoder.w_avg.device))
+    return encoder.predict(batch.to(encoder.device))
 
 
-def reconstruct_photo(image: Any, encoder: LatentEncoder, generator: nn.Module, **options: Any) -> LatentReconstruction:
+def reconstruct_photo(image: Any, encoder: LatentEncoder | PublishedCodeRegressor, generator: nn.Module,
+                      **options: Any) -> LatentReconstruction:
     """:func:`predict_w` for one photo, rendered with :func:`reconstruct_from_latent` (``options``: camera,
     mesh_resolution, level)."""
     w = predict_w(image, encoder.to(generator.backbone.mapping.w_avg.device))
@@ -87,7 +89,8 @@ def novel_views(generator: nn.Module, ws: torch.Tensor, yaws: tuple[float, ...] 
     return EG3DSubject(generator, ws, "predicted latent").orbit_strip(yaws, pitch)
 
 
-def invert_from_prediction(photo: Any, encoder: LatentEncoder, generator: nn.Module, lpips: nn.Module,
+def invert_from_prediction(photo: Any, encoder: LatentEncoder | PublishedCodeRegressor, generator: nn.Module,
+                           lpips: nn.Module,
                            config: InversionConfig | None = None, *, on_step: Any = None) -> Inversion:
     """PTI of a photo, started from the encoder's w: align the photo and fit its camera as
     :func:`helpers.invert.inversion.invert_photo` does (:func:`helpers.invert.inversion.prepare_photo`), predict

@@ -6,6 +6,7 @@
 - :func:`export_html`      a standalone HTML file (plotly.js embedded: works offline)
 - :class:`MeshViewer`      notebook widget to browse samples (Jupyter and Colab)
 - :func:`screenshot_html`  PNG of an HTML page through headless Chromium
+- :func:`turntable_frames` shaded renders of a mesh turning about the vertical axis (for GIFs and videos)
 
 Large meshes are reduced for display by vertex clustering (:mod:`helpers.viewer.simplify`).
 """
@@ -27,6 +28,7 @@ from helpers.viewer.figure import (
 from helpers.viewer.html import export_html, figure_html
 from helpers.viewer.screenshot import find_chromium, screenshot_html
 from helpers.viewer.simplify import cluster_vertices, simplify_for_display
+from helpers.viewer.turntable import turntable_frames
 from helpers.viewer.widget import MeshViewer
 
 __all__ = [
@@ -47,4 +49,5 @@ __all__ = [
     "samples_figure",
     "screenshot_html",
     "simplify_for_display",
+    "turntable_frames",
 ]

@@ -7,8 +7,8 @@ Tolerance: the README's suggested atol (1e-5) for outputs, attention maps and in
 
 from __future__ import annotations
 
-import sys
-import types
+import dataclasses
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +17,10 @@ import torch
 from torch import nn
 
 from helpers.depth.networks.attention_unet import AttentionUNet, AttentionUNetConfig
-from helpers.depth.networks.unet_weights import (
-    PUBLISHED_WEIGHTS,
-    IncompatibleCheckpointError,
-    download_published_weights,
-)
-from helpers.download.http_download import DownloadError
+from helpers.depth.networks.original_weights import IncompatibleCheckpointError, PublishedWeights, download_weights
+from helpers.depth.networks.unet_weights import PUBLISHED_WEIGHTS
+from helpers.download.http_download import DownloadError, recorded_sha256
+from tests.local_http import FileServer, serving
 
 ATOL = 1e-5
 TINY = AttentionUNetConfig(start_filts=4)
@@ -139,7 +137,7 @@ def test_checkpoint_without_attention_is_inferred_or_refused_clearly() -> None:
         AttentionUNet.load_original_weights(plain, config=TINY)
     message = str(info.value)
     assert "missing keys (48)" in message and "up_convs.0.attention.w.0.weight" in message
-    assert "has no attention gates" in message
+    assert "has no attention gates" in message and "\n" not in message  # one line
 
 
 def test_wrong_width_and_foreign_checkpoints_are_refused(tmp_path: Path, tiny: AttentionUNet) -> None:
@@ -148,7 +146,7 @@ def test_wrong_width_and_foreign_checkpoints_are_refused(tmp_path: Path, tiny: A
     extra = dict(tiny.state_dict(), **{"head.weight": torch.zeros(1)})
     with pytest.raises(IncompatibleCheckpointError, match=r"unexpected keys \(1\): head\.weight"):
         AttentionUNet.load_original_weights(extra)
-    with pytest.raises(IncompatibleCheckpointError, match="not an Attention U-Net state dict"):
+    with pytest.raises(IncompatibleCheckpointError, match="not an Attention U-Net state dict.*MiDaS DPT checkpoint"):
         AttentionUNet.load_original_weights({"pretrained.model.patch_embed.proj.weight": torch.zeros(2, 3)})
     pickled = tmp_path / "pickled.pt"
     torch.save({"model": _NotATensor()}, pickled)
@@ -255,42 +253,34 @@ def test_a_few_training_steps_reduce_the_l1_loss() -> None:
 def test_published_weights_record() -> None:
     assert PUBLISHED_WEIGHTS.filename == "Attention_UNET_b5_e10ckp9_weights.pt"
     assert PUBLISHED_WEIGHTS.gdrive_id == "10-4brg5EkaonV7bPWI_FpyBKpXr-kzfi"
-    assert PUBLISHED_WEIGHTS.gdrive_url.endswith(PUBLISHED_WEIGHTS.gdrive_id)
+    dropbox, drive = PUBLISHED_WEIGHTS.urls
+    assert dropbox.startswith("https://www.dropbox.com/scl/fi/") and dropbox.endswith("&dl=1")
+    assert drive == ("https://drive.usercontent.google.com/download?id=10-4brg5EkaonV7bPWI_FpyBKpXr-kzfi"
+                     "&export=download&confirm=t")
 
 
-def _fake_gdown(payload: bytes, calls: list[str]) -> types.ModuleType:
-    module = types.ModuleType("gdown")
-
-    def download(*, id: str, output: str, quiet: bool = False) -> str:  # gdown's keyword names
-        calls.append(id)
-        Path(output).write_bytes(payload)
-        return output
-
-    module.download = download  # type: ignore[attr-defined]
-    return module
+def _served(server: FileServer, *names: str) -> PublishedWeights:
+    return dataclasses.replace(PUBLISHED_WEIGHTS, urls=tuple(server.url(name) for name in names))
 
 
-def test_download_uses_gdown_once_then_the_cache(tmp_path: Path, ref_dir: Path, monkeypatch) -> None:
-    calls: list[str] = []
-    monkeypatch.setitem(sys.modules, "gdown", _fake_gdown((ref_dir / "unet_tiny_state.pt").read_bytes(), calls))
-    path = download_published_weights(tmp_path)
-    assert path == tmp_path / "depth" / PUBLISHED_WEIGHTS.filename and path.is_file()
-    assert download_published_weights(tmp_path) == path and calls == [PUBLISHED_WEIGHTS.gdrive_id]
+def test_download_goes_to_the_second_url_once_then_uses_the_cache(tmp_path: Path, ref_dir: Path) -> None:
+    payload = (ref_dir / "unet_tiny_state.pt").read_bytes()
+    with serving(FileServer(files={"drive.pt": payload})) as server:
+        weights = _served(server, "dropbox.pt", "drive.pt")  # the first answers 404
+        path = download_weights(weights, tmp_path, progress=False)
+        assert path == tmp_path / "depth" / PUBLISHED_WEIGHTS.filename and path.read_bytes() == payload
+        assert [r.path for r in server.requests] == ["/dropbox.pt", "/drive.pt"]
+        assert download_weights(weights, tmp_path, progress=False) == path and len(server.requests) == 2
+    assert recorded_sha256(path) == hashlib.sha256(payload).hexdigest()  # checked on every later use
     assert not list(path.parent.glob("*.part"))
     assert AttentionUNet.load_original_weights(path).config == TINY
 
 
-def test_download_failures_are_clear_and_leave_nothing_behind(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "gdown", _fake_gdown(b"<!DOCTYPE html><html>quota</html>", []))
-    with pytest.raises(DownloadError, match="not a PyTorch checkpoint"):
-        download_published_weights(tmp_path)
-    assert not list((tmp_path / "depth").iterdir())  # neither a final file nor a .part is left
-    def refuse(**kwargs) -> str:
-        raise RuntimeError("too many users")
-
-    monkeypatch.setitem(sys.modules, "gdown", types.SimpleNamespace(download=refuse))
-    with pytest.raises(DownloadError, match="RuntimeError: too many users.*dropbox"):
-        download_published_weights(tmp_path)
-    monkeypatch.setitem(sys.modules, "gdown", None)  # makes `import gdown` raise ImportError
-    with pytest.raises(ImportError, match="pip install gdown"):
-        download_published_weights(tmp_path)
+def test_download_failures_are_clear_and_leave_nothing_behind(tmp_path: Path) -> None:
+    with serving(FileServer(files={"a.pt": b"<!DOCTYPE html><html>quota</html>"})) as server:
+        with pytest.raises(DownloadError, match=r"a\.pt gave a file that is not a PyTorch checkpoint.*HTTP 404"):
+            download_weights(_served(server, "a.pt", "b.pt"), tmp_path, progress=False)
+        server.content_type = "text/html"
+        with pytest.raises(DownloadError, match=r"web page instead of the file.*put it at"):
+            download_weights(_served(server, "a.pt"), tmp_path, progress=False)
+    assert not list((tmp_path / "depth").iterdir())  # neither a final file, a sidecar nor a .part is left

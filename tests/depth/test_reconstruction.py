@@ -13,7 +13,6 @@ import torch
 from PIL import Image
 from torch import nn
 
-from helpers import cli
 from helpers.base import cameras
 from helpers.base.photo import center_square, load_mask, load_rgb
 from helpers.depth.models import DepthModelConfig, LoadedDepthModel, build_depth_model, save_depth_model
@@ -308,50 +307,6 @@ def test_empty_foreground_still_writes_files(tmp_path):
     files = save_reconstruction(rec, tmp_path, stem="empty")
     assert load_mesh(files["mesh"], allow_empty=True).is_empty and files["viewer"].is_file()
     assert (depth_preview(rec.depth) == 255).all()
-
-
-def test_cli_writes_files_per_image(unet_checkpoint, photo, tmp_path, capsys):
-    other = tmp_path / "sub" / "photo.png"  # same stem in another folder: must not overwrite
-    other.parent.mkdir()
-    other.write_bytes(photo.read_bytes())
-    out = tmp_path / "out"
-    args = ["reconstruct", str(photo), str(other), "--model", str(unet_checkpoint), "--out", str(out),
-            "--resolution", "16", "--device", "cpu"]
-    assert cli.main(args) == 0
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
-    assert len(lines) == 2 and "photo.ply" in lines[0] and "photo_2.ply" in lines[1]
-    for stem in ("photo", "photo_2"):
-        assert load_mesh(out / f"{stem}.ply").num_faces > 0
-        assert (out / f"{stem}_viewer.html").is_file() and (out / f"{stem}_depth.png").is_file()
-
-
-def test_cli_mask_and_depth_range(unet_checkpoint, photo, tmp_path):
-    mask = np.zeros((120, 160), np.uint8)
-    mask[30:90, 50:110] = 255
-    Image.fromarray(mask).save(tmp_path / "mask.png")
-    out = tmp_path / "out"
-    args = ["reconstruct", str(photo), "--model", str(unet_checkpoint), "--out", str(out), "--resolution", "16",
-            "--mask", str(tmp_path / "mask.png"), "--depth-range", "2.0", "3.0", "--device", "cpu"]
-    assert cli.main(args) == 0
-    info = json.loads((out / "photo_depth.json").read_text())
-    assert (info["near"], info["far"]) == (2.0, 3.0)
-    assert info["foreground_pixels"] == 64  # the 60² square of the 120² crop: 8² of 16²
-
-
-def test_cli_errors(unet_checkpoint, photo, tmp_path, capsys):
-    out = tmp_path / "out"
-    assert cli.main(["reconstruct", str(tmp_path / "missing.png"), "--model", str(unet_checkpoint),
-                     "--out", str(out)]) == 2
-    assert "image file not found" in capsys.readouterr().err
-    assert cli.main(["reconstruct", str(photo), "--model", str(tmp_path / "nope.pt"), "--out", str(out)]) == 2
-    assert "neither a checkpoint file nor a known model name" in capsys.readouterr().err
-    bad = tmp_path / "bad.png"
-    bad.write_text("not an image")
-    args = ["reconstruct", str(bad), str(photo), "--model", str(unet_checkpoint), "--out", str(out),
-            "--resolution", "16", "--device", "cpu"]
-    assert cli.main(args) == 1  # the good image is still processed
-    captured = capsys.readouterr()
-    assert "could not be read as an image" in captured.err and (out / "photo.ply").is_file()
 
 
 def test_reconstruct_from_depth_resamples_by_nearest_and_back_projects_like_a_prediction():

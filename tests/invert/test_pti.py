@@ -1,4 +1,5 @@
-"""PTI on the tiny random generator: projection + tuning round trip, determinism, weight deltas, saving."""
+"""PTI on the tiny random generator: projection + tuning round trip, determinism, weight deltas, saving; the default
+preset against EG3D-projector's recipe, each stage's LPIPS network, size and ray samples."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from helpers import eg3d
 from helpers.base import cameras
 from helpers.base.photo import tensor_to_image
 from helpers.generation.viewpoints import ViewpointMix
+from helpers.invert import inversion as inversion_module
 from helpers.invert import pti
 from helpers.invert.inversion import InversionConfig, invert_aligned
+from helpers.invert.lpips import load_lpips, load_lpips_nets
 from helpers.invert.weight_delta import apply_weight_delta, load_weight_delta, save_weight_delta, weight_delta
 
 CAMERA = cameras.camera_vector(0.35, -0.1)[0].numpy()
@@ -105,9 +108,52 @@ def test_learning_rate_schedule_and_noise_penalty():
     assert pti._noise_penalty(smooth) > 100 * pti._noise_penalty(white)
 
 
+# EG3D-projector's recipe, written out by hand from its files (docs/inversion.md has the table with the sources):
+# eg3d/run_projector.py + projector/w_projector.py (projection), projector/PTI/configs/hyperparameters.py,
+# training/coaches/{base,single_image}_coach.py, criteria/l2_loss.py, utils/models_utils.py (tuning).
+RECIPE = {
+    "projection": {"steps": 500, "lr": 0.01, "w_plus": False, "w_avg_samples": 600, "lr_rampup": 0.05,
+                   "lr_rampdown": 0.25, "noise_factor": 0.05, "noise_ramp": 0.75, "optimize_noise": True,
+                   "noise_regularize": 1e5, "lpips_net": "vgg", "lpips_resolution": 256, "l2_weight": 0.0,
+                   "ray_sample_mult": 2,
+                   "refine_camera": False, "camera_lr": 0.002},  # ours: camera refinement, off as in the recipe
+    "tuning": {"steps": 350, "lr": 3e-4, "l2_weight": 1.0, "lpips_weight": 1.0, "lpips_threshold": 0.06,
+               "lpips_net": "alex", "lpips_resolution": None, "ray_sample_mult": 2},
+    "conditioning": "frontal", "precision": "fp32",
+    "seed": 0,  # ours: EG3D-projector draws from unseeded global RNGs (and numpy's RandomState(123) for w_avg)
+}
+
+
+def _changes(config: pti.PTIConfig) -> dict[str, object]:
+    """Settings of ``config`` that differ from the recipe, as ``{"stage.field": value}``."""
+    flat = {f"{k}.{f}" if isinstance(v, dict) else k: x for k, v in config.as_dict().items()
+            for f, x in (v.items() if isinstance(v, dict) else [(None, v)])}
+    recipe = {f"{k}.{f}" if isinstance(v, dict) else k: x for k, v in RECIPE.items()
+              for f, x in (v.items() if isinstance(v, dict) else [(None, v)])}
+    assert flat.keys() == recipe.keys(), "a new setting: add it to RECIPE and to the table in docs/inversion.md"
+    return {k: v for k, v in flat.items() if v != recipe[k]}
+
+
+def test_default_preset_is_eg3d_projectors_recipe():
+    assert pti.PTIConfig().as_dict() == RECIPE
+    assert _changes(pti.PRESETS["default"]) == {}
+    assert pti.PRESETS["default"].lpips_nets == ("vgg", "alex")
+
+
+def test_fast_and_smoke_presets_differ_as_documented():
+    """Our presets (docs/inversion.md, "Presets"): what each changes from the recipe, and nothing else."""
+    assert _changes(pti.PRESETS["fast"]) == {
+        "projection.steps": 200, "projection.lr": 0.02, "projection.optimize_noise": False,
+        "projection.ray_sample_mult": 1, "tuning.steps": 150, "tuning.lr": 5e-4, "tuning.ray_sample_mult": 1}
+    assert _changes(pti.PRESETS["smoke"]) == {
+        "projection.steps": 8, "projection.lr": 0.05, "projection.w_avg_samples": 64,
+        "projection.lpips_resolution": 32, "projection.l2_weight": 10.0, "projection.ray_sample_mult": 1,
+        "tuning.steps": 32, "tuning.lr": 1e-3, "tuning.lpips_net": "vgg", "tuning.lpips_resolution": 32,
+        "tuning.lpips_threshold": 0.0, "tuning.ray_sample_mult": 1}
+    assert pti.PRESETS["fast"].lpips_nets == ("vgg", "alex") and pti.PRESETS["smoke"].lpips_nets == ("vgg",)
+
+
 def test_presets_and_config_round_trip():
-    assert pti.PTIConfig.preset("default").projection.steps == 500
-    assert pti.PTIConfig.preset("default").tuning.lpips_threshold == 0.06
     config = pti.PTIConfig.preset("fast", seed=3)
     assert config.seed == 3
     assert pti.PTIConfig.from_dict(json.loads(json.dumps(config.as_dict()))) == config
@@ -115,6 +161,104 @@ def test_presets_and_config_round_trip():
         pti.PTIConfig.preset("slow")
     with pytest.raises(ValueError, match="conditioning"):
         pti.PTIConfig(conditioning="side")
+    # Settings recorded before the stages had a network and a ray-sample multiplier ran VGG at 48 + 48.
+    old = pti.PTIConfig().as_dict()
+    for stage in ("projection", "tuning"):
+        del old[stage]["lpips_net"], old[stage]["ray_sample_mult"]
+    read = pti.PTIConfig.from_dict(old)
+    assert (read.tuning.lpips_net, read.tuning.ray_sample_mult, read.projection.ray_sample_mult) == ("vgg", 1, 1)
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: pti.TuningConfig(lpips_net="squeeze"), "tuning.lpips_net must be one of vgg, alex"),
+    (lambda: pti.TuningConfig(lpips_resolution=16), "below LPIPS-alex's minimum of 31 pixels: use None"),
+    (lambda: pti.ProjectionConfig(lpips_resolution=8), "below LPIPS-vgg's minimum of 16 pixels"),
+    (lambda: pti.ProjectionConfig(ray_sample_mult=0), "projection.ray_sample_mult must be a whole number >= 1"),
+    (lambda: pti.TuningConfig(ray_sample_mult=1.5), "tuning.ray_sample_mult must be a whole number >= 1"),
+])
+def test_stage_settings_are_checked(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_with_ray_samples_is_a_view_sharing_the_weights(generator):
+    rendering = generator.config.rendering
+    view = pti.with_ray_samples(generator, 2)
+    assert (view.config.rendering.depth_resolution, view.config.rendering.depth_resolution_importance) == (
+        2 * rendering.depth_resolution, 2 * rendering.depth_resolution_importance)
+    assert generator.config.rendering is rendering  # the generator itself is unchanged
+    assert view.config.rendering.ray_start == rendering.ray_start and view.decoder is generator.decoder
+    assert all(a is b for a, b in zip(view.parameters(), generator.parameters()))
+    assert pti.with_ray_samples(generator, 1) is generator
+    draws = view.draws(1, generator=torch.Generator().manual_seed(0))
+    assert draws.stratified.shape[-2] == 2 * rendering.depth_resolution
+
+
+class _Seen:
+    """Records which LPIPS network saw which image size, and the ray samples of every PTI render."""
+
+    def __init__(self, monkeypatch, nets):
+        self.lpips: list[tuple[str, tuple[int, int]]] = []
+        self.renders: list[tuple[int, int]] = []
+        for name in nets:
+            nets[name].trunk.register_forward_pre_hook(
+                lambda module, args, name=name: self.lpips.append((name, tuple(args[0].shape[-2:]))))
+        render = pti._render
+
+        def counting(G, *args):
+            self.renders.append((G.config.rendering.depth_resolution, G.config.rendering.depth_resolution_importance))
+            return render(G, *args)
+
+        monkeypatch.setattr(pti, "_render", counting)
+
+
+def test_each_stage_uses_its_own_lpips_network_size_and_ray_samples(generator, known_face, monkeypatch):
+    """Swapped networks and two multipliers, so that each stage visibly follows its own settings; the final
+    renders are made as each stage fitted them; the returned generator keeps the checkpoint's settings."""
+    smoke = pti.PRESETS["smoke"]
+    config = dataclasses.replace(
+        smoke, projection=dataclasses.replace(smoke.projection, steps=1, lpips_net="alex", lpips_resolution=64,
+                                              ray_sample_mult=2),
+        tuning=dataclasses.replace(smoke.tuning, steps=1, lpips_net="vgg", lpips_resolution=32, ray_sample_mult=3,
+                                   lpips_threshold=-1.0))
+    nets = load_lpips_nets("random", config.lpips_nets)
+    seen = _Seen(monkeypatch, nets)
+    subjects: list[tuple[str, int]] = []
+    subject = inversion_module.EG3DSubject
+
+    def recording(G, ws, name):
+        subjects.append((name, G.config.rendering.depth_resolution))
+        return subject(G, ws, name)
+
+    monkeypatch.setattr(inversion_module, "EG3DSubject", recording)
+    result = invert_aligned(tensor_to_image(known_face[0]), CAMERA, generator, nets, InversionConfig(pti=config))
+    base = generator.config.rendering.depth_resolution  # 48 + 48, as the FFHQ checkpoints
+    assert seen.renders == [(2 * base, 2 * base), (3 * base, 3 * base)]
+    # Projection: AlexNet at 64² (target, then the render); tuning: VGG at 32² (target, render); metrics: VGG at 32².
+    assert seen.lpips[:4] == [("alex", (64, 64))] * 2 + [("vgg", (32, 32))] * 2
+    assert set(seen.lpips[4:]) == {("vgg", (32, 32))}
+    assert subjects == [("projected photo", 2 * base), ("inverted photo", 3 * base)]
+    assert result.generator.config.rendering.depth_resolution == base  # rebuildable from a weight delta as is
+    assert result.subject().generator.config.rendering.depth_resolution == 3 * base
+
+
+def test_default_tuning_is_alexnet_on_the_full_image_with_96_plus_96_samples(generator, known_face, monkeypatch):
+    """The tuning stage of the recipe, one step: LPIPS-AlexNet sees the 512² render, not a downsampled one."""
+    default = pti.PRESETS["default"]
+    config = dataclasses.replace(default, tuning=dataclasses.replace(default.tuning, steps=1, lpips_threshold=-1.0))
+    nets = load_lpips_nets("random", ("alex",))
+    seen = _Seen(monkeypatch, nets)
+    pti.tune(generator, known_face[0], CAMERA, known_face[1], nets, config)
+    assert seen.lpips == [("alex", (512, 512))] * 2
+    base = generator.config.rendering
+    assert seen.renders == [(2 * base.depth_resolution, 2 * base.depth_resolution_importance)]
+
+
+def test_a_missing_network_is_reported_before_the_projection(generator, known_face, monkeypatch):
+    monkeypatch.setattr(pti, "project", lambda *a, **k: pytest.fail("projected without the tuning's network"))
+    with pytest.raises(ValueError, match=r"^PTI's tuning stage uses LPIPS-alex but only LPIPS-vgg was given: pass "
+                                         r"load_lpips_nets"):
+        invert_aligned(tensor_to_image(known_face[0]), CAMERA, generator, load_lpips("random"), InversionConfig())
 
 
 def test_metrics():

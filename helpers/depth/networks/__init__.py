@@ -1,7 +1,8 @@
 """The depth networks: the original project's Attention U-Net and the transformer regressors (MiDaS DPT, Depth
 Anything V2 through ``transformers``), sharing one ``predict(images)`` contract (:mod:`~.predict`) and the input
-conventions of :mod:`~.model_inputs`. The U-Net's original checkpoints and published weights:
-:mod:`~.unet_weights`; the transformer configs: :mod:`~.dpt_config`."""
+conventions of :mod:`~.model_inputs`. The original project's checkpoints and published weights: :mod:`~.unet_weights`
+(the U-Net), :mod:`~.midas_dpt` (MiDaS DPT, converted key for key), :mod:`~.original_weights` (shared reading and
+downloads); the transformer configs: :mod:`~.dpt_config`."""
 
 from helpers.depth.networks.attention_unet import AttentionUNet, AttentionUNetConfig
 from helpers.depth.networks.dpt import TransformerDepthModel

@@ -4,8 +4,8 @@ The original trained a 2-D U-Net with attention gates (elektronn3's ``UNet`` wit
 up_mode='resizeconv_linear', attention=True, sigmoid_output=False``) to regress a face depth map from one RGB image.
 This module rebuilds it so that the published weights (:data:`helpers.depth.networks.unet_weights.PUBLISHED_WEIGHTS`)
 load key for key with ``strict=True`` and its outputs match the reference recorded from the original code
-(``shared/fixtures/attention_unet_reference``) to float32 rounding; reading, checking and fetching weights live in
-:mod:`helpers.depth.networks.unet_weights`.
+(``shared/fixtures/attention_unet_reference``) to float32 rounding; checking and fetching weights live in
+:mod:`helpers.depth.networks.unet_weights` and :mod:`helpers.depth.networks.original_weights`.
 
 * :meth:`AttentionUNet.forward` is the raw network: input ``(N, 3, H, W)`` RGB normalised to [-1, 1]
   (``(rgb - 0.5) / 0.5`` with rgb in [0, 1]); output ``(N, 1, H, W)`` depth in the original's per-image normalised
@@ -30,12 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.depth.networks.original_weights import read_original_state_dict
 from helpers.depth.networks.predict import predict_depth
-from helpers.depth.networks.unet_weights import (
-    assign_state_dict,
-    read_original_state_dict,
-    state_dict_architecture,
-)
+from helpers.depth.networks.unet_weights import assign_state_dict, state_dict_architecture
 
 __all__ = ["AttentionGate", "AttentionUNet", "AttentionUNetConfig", "DecoderBlock", "EncoderBlock"]
 

@@ -14,13 +14,15 @@ the interface of :class:`helpers.depth.networks.attention_unet.AttentionUNet`, w
   up to an unknown scale and shift per image; ``"depth"``: the final ReLU replaced by the identity, so the head
   regresses a signed target directly (the original's [-1, 1] map with 1 = nearest, or metric z-depth).
 * Fine-tuning: :meth:`TransformerDepthModel.freeze_backbone`, :meth:`TransformerDepthModel.parameter_groups`
-  (separate encoder and head rates); weights are the module's ``state_dict`` (keys ``hf_model.*``).
+  (separate encoder and head rates); weights are the module's ``state_dict`` (keys ``hf_model.*``), loaded without a
+  random initialisation by :meth:`TransformerDepthModel.from_weights` (MiDaS checkpoints: :mod:`~.midas_dpt`).
 
 Design notes: docs/design/depth.md (dpt): the checkpoints' preprocessing, what the original project did.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -34,6 +36,7 @@ from helpers.depth.networks.dpt_config import (
     TransformerDepthConfig,
     _tiny_hf_config,
 )
+from helpers.depth.networks.original_weights import IncompatibleCheckpointError, mismatch_summary
 from helpers.depth.networks.predict import predict_depth
 
 __all__ = ["TransformerDepthModel"]
@@ -169,8 +172,9 @@ class TransformerDepthModel(nn.Module):
         if config.output == "depth":
             _linear_output(self.hf_model, config.spec.family)
         spec = config.spec
-        self.register_buffer("image_mean", torch.tensor(spec.mean).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("image_std", torch.tensor(spec.std).view(1, 3, 1, 1), persistent=False)
+        # On the CPU even when built under torch.device("meta") (from_weights): they are not in the state dict.
+        self.register_buffer("image_mean", torch.tensor(spec.mean, device="cpu").view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("image_std", torch.tensor(spec.std, device="cpu").view(1, 3, 1, 1), persistent=False)
         self.train(not config.pretrained)
 
     @classmethod
@@ -179,6 +183,30 @@ class TransformerDepthModel(nn.Module):
         ``TransformerDepthModel.from_pretrained("dpt-large", output="depth", input_size=128)``. Needs internet
         on first use. Keyword arguments are other :class:`TransformerDepthConfig` fields."""
         return cls(TransformerDepthConfig(backbone=backbone, pretrained=True, **config_fields))
+
+    @classmethod
+    def from_weights(cls, config: TransformerDepthConfig, architecture: dict[str, Any] | None,
+                     state_dict: Mapping[str, torch.Tensor]) -> TransformerDepthModel:
+        """A model of ``config`` and ``architecture`` (the ``hf_model.config.to_dict()`` contents) holding
+        ``state_dict`` (keys ``hf_model.*``, as :meth:`state_dict` gives them), in eval mode.
+
+        No random initialisation is spent: the network is built of meta tensors that the weights then replace
+        (``load_state_dict(assign=True)``; seconds saved for DPT-Large), so the tensors of ``state_dict`` become
+        the model's. ``config.pretrained`` must be False (nothing is downloaded when ``architecture`` is given).
+
+        Raises:
+            helpers.depth.networks.original_weights.IncompatibleCheckpointError: one line naming the missing and
+                unexpected keys and shape mismatches.
+        """
+        if config.pretrained:
+            raise ValueError("from_weights builds the architecture without published weights: use pretrained=False")
+        with torch.device("meta"):
+            model = cls(config, architecture=architecture)
+        problems = mismatch_summary({name: t.shape for name, t in model.state_dict().items()}, state_dict)
+        if problems:
+            raise IncompatibleCheckpointError(f"the weights do not fit the {config.backbone!r} model: {problems}")
+        model.load_state_dict(state_dict, strict=True, assign=True)
+        return model.eval()
 
     # --------------------------------------------------------------------------- parts
     @property
