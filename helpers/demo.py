@@ -9,7 +9,7 @@
    the density volume at the official marching-cubes threshold, and how well both agree. The subject is the analytic
    head (offline, seconds on a CPU), or an EG3D face with ``--checkpoint ffhq512-128`` (``tiny-random``: offline).
 
-Everything goes under ``outputs/demo/`` with one offline viewer page (the photo first).
+Everything goes under ``outputs/demo/`` with one offline viewer page (the photo's 3D face first, when there is one).
 """
 
 from __future__ import annotations
@@ -168,7 +168,9 @@ def run_demo(config: DemoConfig) -> dict:
     # 4. One offline viewer page for everything (plotly.js embedded), plus a screenshot.
     if volume_mesh.num_faces:  # a random generator may have no σ = 10 surface at all
         samples.append(ViewerSample(name="density volume (σ = 10)", mesh=volume_mesh))
-    html = export_html(photo_samples + samples, out / "viewer.html", title="eg3d-face-toolkit demo")
+    # The photo's 3D face comes first; without a depth model its crop alone goes last.
+    ordered = samples + photo_samples if photo_summary.get("depth_model", "") is None else photo_samples + samples
+    html = export_html(ordered, out / "viewer.html", title="eg3d-face-toolkit demo")
     png = _maybe_screenshot(html, out / "viewer.png") if config.screenshot else None
     print(f"[5/5] viewer: {html}" + (f" (screenshot {png})" if png else ""))
 
