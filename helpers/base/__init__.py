@@ -7,6 +7,7 @@
 - :mod:`helpers.base.cameras`    EG3D's camera conventions: poses, intrinsics, 25-float vectors, projection
 - :mod:`helpers.base.errors`     :class:`~helpers.base.errors.UserError`: one-line "what — what to do" errors
 - :mod:`helpers.base.folder_lock`  one writer per dataset or run folder
+- :mod:`helpers.base.weights_file`  the one safe reader of weight files (safetensors, ``torch.load(weights_only=True)``)
 
 Import the modules themselves (``from helpers.base import cameras``); this package re-exports nothing.
 """

@@ -32,9 +32,11 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(error, OSError) and error.filename is None and error.errno is not None:
+            raise type(error)(error.errno, error.strerror or os.strerror(error.errno), os.fspath(path)) from error
         raise
 
 
@@ -78,6 +80,59 @@ def write_npy_atomic(path: str | os.PathLike[str], array: Any) -> Path:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.save(fh, array)
     return Path(path)
+
+
+class _WriteErrors:
+    """A binary file that keeps the ``OSError`` of a failed ``write`` (torch's zip writer turns it into a bare
+    ``RuntimeError: unexpected pos``, which says nothing of the full disk)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle, self.error = handle, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.handle.write(data)
+        except OSError as error:
+            self.error = error
+            raise
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
+def save_torch_atomic(path: str | os.PathLike[str], obj: Any) -> Path:
+    """``torch.save(obj)`` to ``path`` atomically; a full disk comes out as ``OSError(ENOSPC, path)``."""
+    import torch
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        recorder = _WriteErrors(handle)
+        try:
+            torch.save(obj, recorder)
+        except RuntimeError:
+            if recorder.error is None:
+                raise
+            raise recorder.error from None
+    return Path(path)
+
+
+def save_safetensors_atomic(path: str | os.PathLike[str], tensors: dict[str, Any],
+                            metadata: dict[str, str] | None = None) -> Path:
+    """Write ``{name: tensor}`` and string ``metadata`` as a safetensors file, atomically; the same tensors and
+    metadata always give the same bytes (safetensors itself writes the metadata in hash order, which changes from
+    one process to the next: here its keys are sorted)."""
+    import json
+    import struct
+
+    from safetensors.torch import save
+
+    data = save(tensors, metadata=metadata)
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    extra = header.pop("__metadata__", None)
+    ordered = ({"__metadata__": dict(sorted(extra.items()))} if extra else {}) | header
+    text = json.dumps(ordered, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned, as safetensors writes it
+    return write_bytes_atomic(path, struct.pack("<Q", len(text)) + text + data[8 + length:])
 
 
 def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:

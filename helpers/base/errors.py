@@ -8,7 +8,13 @@ built-in exception they stand for (``ValueError``, ``FileNotFoundError``…) so 
 
 from __future__ import annotations
 
-__all__ = ["UserError", "user_message"]
+import errno
+
+__all__ = ["DISK_FULL_ERRNOS", "READ_ONLY_ERRNOS", "UserError", "is_disk_error", "user_message"]
+
+#: ``OSError.errno`` values that mean "the disk, not the data": no space or quota left; a read-only file system.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+READ_ONLY_ERRNOS = frozenset({errno.EROFS})
 
 
 class UserError(Exception):
@@ -22,3 +28,8 @@ class UserError(Exception):
 def user_message(what: str, todo: str) -> str:
     """``"<what> — <what to do>"``: the one-line form of every user-facing error."""
     return f"{what} — {todo}"
+
+
+def is_disk_error(error: BaseException) -> bool:
+    """Whether ``error`` is a full disk, an exceeded quota or a read-only file system (no fault of the data)."""
+    return isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS | READ_ONLY_ERRNOS

@@ -11,17 +11,40 @@ from collections.abc import Iterator
 
 import torch
 
+from helpers.base.errors import UserError
+
 #: Precision names → autocast dtype (None: float32, autocast off).
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"``: CUDA when available (``cuda:LOCAL_RANK`` under torchrun), else the CPU; other names as given."""
+    """``"auto"``: CUDA when available, else the CPU; ``"cuda"``: ``cuda:LOCAL_RANK`` (0 outside torchrun), as
+    ``"auto"`` on a GPU; other names as given.
+
+    Raises:
+        UserError: an unknown device name, or CUDA asked for where this torch has no GPU (a CPU build, no driver,
+            an index past the last GPU).
+    """
     if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return torch.device("cpu")
-    return torch.device(device)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UserError(f"unknown device {device!r}", "use auto, cpu, cuda or cuda:N (e.g. cuda:1)") from None
+    if resolved.type != "cuda":
+        return resolved
+    if not torch.cuda.is_available():
+        if torch.version.cuda is None:
+            raise UserError(f"CUDA was asked for ({device}) but this torch has no GPU support "
+                            f"(torch {torch.__version__})",
+                            "use --device cpu or auto, or install a CUDA build of torch")
+        raise UserError(f"CUDA was asked for ({device}) but no GPU is visible (torch {torch.__version__})",
+                        "use --device cpu or auto, or check the NVIDIA driver and CUDA_VISIBLE_DEVICES")
+    index = resolved.index if resolved.index is not None else int(os.environ.get("LOCAL_RANK", "0"))
+    if index >= torch.cuda.device_count():
+        raise UserError(f"CUDA device {index} was asked for ({device}) but this machine has "
+                        f"{torch.cuda.device_count()} GPU(s)", "use --device cuda:N with N below that, or cuda")
+    return torch.device("cuda", index)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
