@@ -10,6 +10,7 @@ from helpers.download.fetcher import fetch, is_fetched
 from helpers.download.http_download import (
     ChecksumError,
     DownloadError,
+    DownloadInterruptedError,
     default_cache_dir,
     download,
     sha256_file,
@@ -27,7 +28,7 @@ from helpers.download.sources import (
 )
 
 __all__ = [
-    "ChecksumError", "DownloadError", "GoogleDriveSource", "HttpSource", "HuggingFaceSource", "KaggleSource",
-    "ManualSource", "MissingBackendError", "Source", "default_cache_dir", "describe", "download", "fetch", "is_fetched",
-    "sha256_file", "verify_file",
+    "ChecksumError", "DownloadError", "DownloadInterruptedError", "GoogleDriveSource", "HttpSource",
+    "HuggingFaceSource", "KaggleSource", "ManualSource", "MissingBackendError", "Source", "default_cache_dir",
+    "describe", "download", "fetch", "is_fetched", "sha256_file", "verify_file",
 ]

@@ -35,6 +35,13 @@ def _import_gdown() -> Any:
         raise MissingBackendError("Google Drive downloads need the gdown package: pip install gdown") from None
 
 
+def _drop_partial_files(folder: Path) -> None:
+    """Delete the ``*.part`` files gdown left in ``folder`` (its partial downloads)."""
+    for leftover in folder.glob("*.part"):
+        if leftover.is_file():
+            leftover.unlink()
+
+
 def fetch_gdrive(source: GoogleDriveSource, dest: Path, *, progress: bool) -> Path:
     gdown = _import_gdown()
     key = source_key(source)
@@ -55,7 +62,13 @@ def fetch_gdrive(source: GoogleDriveSource, dest: Path, *, progress: bool) -> Pa
             store.install(content, dest, key, {**record, "result": "."})
         else:
             target = str(part / source.filename) if source.filename else str(part) + os.sep
-            got = _call_supported(gdown.download, id=source.file_id, output=target, quiet=not progress, resume=True)
+            # gdown resumes an earlier run's partial file with Range but without If-Range (the validator it checks
+            # is the new response's): a file changed on Drive in between would be spliced. Only a known sha256
+            # catches that, so without one the earlier bytes are dropped (retries within this run stay safe).
+            resume = source.sha256 is not None
+            if not resume:
+                _drop_partial_files(part)
+            got = _call_supported(gdown.download, id=source.file_id, output=target, quiet=not progress, resume=resume)
             if not got or not Path(got).is_file():
                 raise DownloadError(f"Google Drive file {source.file_id} was not downloaded: {hint}")
             path = Path(got)

@@ -192,7 +192,7 @@ def test_kaggle_without_credentials_gives_the_documented_error_and_never_imports
         assert expected in message
     assert "kaggle" not in sys.modules
     assert capsys.readouterr().out == ""  # no banner
-    assert cli.main(["datasets", "download", "prosopo", "--accept-licence", "--out", str(tmp_path / "p")]) == 1
+    assert cli.main(["datasets", "download", "prosopo", "--accept-licence", "--out", str(tmp_path / "p")]) == 2
     assert "Kaggle credentials not found" in capsys.readouterr().err and "kaggle" not in sys.modules
     assert attempts == []
 
@@ -289,7 +289,11 @@ class FakeGdown:
     def download(self, *, id: str, output: str, quiet: bool, resume: bool) -> str:
         self.calls.append(("download", id, quiet, resume))
         path = Path(output + self.name) if output.endswith(("/", "\\")) else Path(output)
-        path.write_bytes(self.payload)
+        leftovers = sorted(path.parent.glob("*.part")) if resume else []
+        head = leftovers[0].read_bytes() if leftovers else b""  # as gdown resumes: the earlier bytes, then the rest
+        path.write_bytes(head + self.payload[len(head):])
+        for leftover in leftovers:
+            leftover.unlink()
         return str(path)
 
     def download_folder(self, *, id: str, output: str, quiet: bool) -> list[str]:  # no resume: as in gdown 4
@@ -315,6 +319,23 @@ def test_google_drive_file_folder_and_checksum(tmp_path: Path, monkeypatch: pyte
     calls = len(fake.calls)
     assert fetch(GoogleDriveSource(file_id="abc", sha256=sha(ARCHIVE)), tmp_path / "coarse") == out  # cached
     assert len(fake.calls) == calls
+
+
+def test_google_drive_resumes_an_earlier_run_only_when_the_sha256_can_catch_a_splice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeGdown(b"version B of the labels", "dataset.json")
+    monkeypatch.setitem(sys.modules, "gdown", fake.module)
+    source = GoogleDriveSource(file_id="def", filename="dataset.json")
+    partial = tmp_path / f".labels.{source_key(source)}.part"
+    partial.mkdir()
+    (partial / "dataset.jsonab12cd34.part").write_bytes(b"version A, half")  # left by an interrupted run
+    out = fetch(source, tmp_path / "labels", progress=False)
+    assert out.read_bytes() == b"version B of the labels"
+    assert fake.calls == [("download", "def", True, False)]  # gdown would resume without If-Range: not asked to
+    assert hidden_leftovers(tmp_path) == []
+    verified = GoogleDriveSource(file_id="def", filename="dataset.json", sha256=sha(fake.payload))
+    fetch(verified, tmp_path / "checked", progress=False)
+    assert fake.calls[-1] == ("download", "def", True, True)
 
 
 def test_google_drive_refusal_names_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -463,7 +484,7 @@ def test_cli_list_and_info(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["datasets", "info", "prosopo"]) == 0
     out = capsys.readouterr().out
     assert "cantonioupao/prosopo-a-face-dataset-for-3d-reconstruction" in out and "Licence" in out
-    assert cli.main(["datasets", "info", "nope"]) == 1
+    assert cli.main(["datasets", "info", "nope"]) == 2  # a user error: one line, exit code 2
     assert "unknown dataset" in capsys.readouterr().err
     assert cli.main(["datasets"]) == 2
 
@@ -471,7 +492,7 @@ def test_cli_list_and_info(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_download_needs_the_licence_flag(local_labels: FileServer, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     args = ["datasets", "download", "ffhq-eg3d-labels", "--out", str(tmp_path / "l"), "--no-progress"]
-    assert cli.main(args) == 1
+    assert cli.main(args) == 2
     captured = capsys.readouterr()
     assert "NVIDIA Source Code License" in captured.out and "--accept-licence" in captured.err
     assert local_labels.requests == []
@@ -496,10 +517,10 @@ def test_cli_convert_dispatches_or_explains(tmp_path: Path, monkeypatch: pytest.
     args = ["datasets", "convert", "lpff", str(tmp_path / "src"), "--out", str(tmp_path / "dst")]
     assert cli.main([*args, "--set", "rebalance=true", "--limit", "3", "--no-progress"]) == 0
     assert received == [(tmp_path / "src", tmp_path / "dst", True, 3, False)]
-    assert cli.main([*args, "--set", "colour=red"]) == 1
+    assert cli.main([*args, "--set", "colour=red"]) == 2
     assert "unexpected keyword argument 'colour'" in capsys.readouterr().err
     monkeypatch.setitem(registry.REGISTRY, "lpff", dataclasses.replace(entry, converter="helpers.datasets.not_yet:convert"))
-    assert cli.main(args) == 1
+    assert cli.main(args) == 2
     assert "not available in this version" in capsys.readouterr().err
-    assert cli.main(["datasets", "convert", "3dfacenet-fine", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
+    assert cli.main(["datasets", "convert", "3dfacenet-fine", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "has no converter" in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """The downloader and checkpoint-name resolution, against a local HTTP server on 127.0.0.1.
 
-The server supports ``Range`` (or ignores it, or drops the connection half way, on demand) and
-records every request, so the tests can prove what went over the wire.
+The server (tests/local_http.py) answers ``Range`` and ``If-Range`` with ETag and Last-Modified as a real one does
+(or ignores them, drops the connection half way, or changes a file between attempts, on demand) and records every
+request, so the tests can prove what went over the wire.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from tests.local_http import FileServer
 
-from helpers.download.http_download import ChecksumError, DownloadError, download, sha256_file
+from helpers.download.http_download import ChecksumError, DownloadError, download, remove_download, sha256_file
 from helpers.eg3d.checkpoints import published as registry
 from helpers.eg3d.checkpoints.checkpoint_files import read_checkpoint
 from helpers.eg3d.checkpoints.safe_unpickle import CheckpointError
@@ -70,19 +71,40 @@ def test_interruption_is_retried_within_one_call(server: FileServer) -> None:
 
 
 def test_server_ignoring_range_restarts_from_zero(server: FileServer, cache: Path) -> None:
-    cache.mkdir()
-    (cache / "weights.bin.part").write_bytes(b"stale bytes that are not a prefix")
+    half = len(PAYLOAD) // 2
+    server.drop_after = half
+    with pytest.raises(DownloadError, match="interrupted"):
+        download(server.url("weights.bin"), retries=0, progress=False)
     server.honour_range = False
     path = download(server.url("weights.bin"), sha256=PAYLOAD_SHA, progress=False)
     assert path.read_bytes() == PAYLOAD
-    assert server.requests[0].range == "bytes=33-" and server.requests[0].sent == len(PAYLOAD)
+    assert [(r.range, r.status, r.sent) for r in server.requests[1:]] == [(f"bytes={half}-", 200, len(PAYLOAD))]
 
 
-def test_complete_part_is_finished_without_a_body(server: FileServer, cache: Path) -> None:
-    cache.mkdir()
-    (cache / "weights.bin.part").write_bytes(PAYLOAD)  # e.g. killed just before the rename
+def test_complete_part_is_finished_without_a_request(server: FileServer, cache: Path) -> None:
+    half = len(PAYLOAD) // 2
+    server.drop_after = half
+    with pytest.raises(DownloadError, match="interrupted"):
+        download(server.url("weights.bin"), retries=0, progress=False)
+    with open(cache / "weights.bin.part", "ab") as part:  # the rest arrived, then the process was killed before
+        part.write(PAYLOAD[half:])                          # the rename
     assert download(server.url("weights.bin"), progress=False).read_bytes() == PAYLOAD
-    assert [(r.range, r.sent) for r in server.requests] == [(f"bytes={len(PAYLOAD)}-", 0)]
+    assert len(server.requests) == 1  # the length recorded with the validator says it is complete
+    assert sorted(p.name for p in cache.iterdir()) == ["weights.bin", "weights.bin.json"]
+
+
+def test_complete_part_of_unknown_length_is_confirmed_by_a_416(server: FileServer, cache: Path) -> None:
+    half = len(PAYLOAD) // 2
+    server.drop_after = half
+    with pytest.raises(DownloadError, match="interrupted"):
+        download(server.url("weights.bin"), retries=0, progress=False)
+    record = cache / "weights.bin.part.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "total": None}))  # no Content-Length was sent
+    with open(cache / "weights.bin.part", "ab") as part:
+        part.write(PAYLOAD[half:])
+    assert download(server.url("weights.bin"), progress=False).read_bytes() == PAYLOAD
+    assert [(r.range, r.if_range, r.status) for r in server.requests[1:]] == [
+        (f"bytes={len(PAYLOAD)}-", server.etag("weights.bin"), 416)]
 
 
 def test_checksum_mismatch_leaves_no_file(server: FileServer, cache: Path) -> None:
@@ -139,6 +161,121 @@ def test_progress_bar_is_shown(server: FileServer, capsys: pytest.CaptureFixture
     assert "weights.bin" in err and "100%" in err and "2.93M/2.93M" in err
     download(server.url("weights.bin"), tmp_path / "quiet.bin", progress=False)
     assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------------- a file that changes on the server
+CHANGED = {"same length": PAYLOAD[::-1], "longer": PAYLOAD[::-1] + b"version B" * 10_000,
+           "shorter": PAYLOAD[:1_000_000]}
+
+
+def interrupt_half_way(server: FileServer, cache: Path) -> int:
+    """Download weights.bin until the server drops the connection half way; return the bytes kept in the .part."""
+    half = len(PAYLOAD) // 2
+    server.drop_after = half
+    with pytest.raises(DownloadError, match="interrupted"):
+        download(server.url("weights.bin"), retries=0, progress=False)
+    assert (cache / "weights.bin.part").stat().st_size == half
+    return half
+
+
+@pytest.mark.parametrize("new", CHANGED.values(), ids=CHANGED.keys())
+def test_resume_of_a_changed_file_starts_over_never_splices(server: FileServer, cache: Path, new: bytes) -> None:
+    half = interrupt_half_way(server, cache)
+    etag_a = server.etag("weights.bin")
+    server.files["weights.bin"] = new  # a new version on the server between two attempts
+    path = download(server.url("weights.bin"), progress=False)  # no sha256 known, as for the EG3D checkpoints
+    assert path.read_bytes() == new
+    resume = server.requests[1]  # If-Range sent, and the server's 200 (whole file) restarted it
+    assert (resume.range, resume.if_range, resume.status, resume.sent) == (f"bytes={half}-", etag_a, 200, len(new))
+    record = json.loads((cache / "weights.bin.json").read_text())
+    assert record["sha256"] == hashlib.sha256(new).hexdigest() and record["size"] == len(new)
+    assert record["etag"] == server.etag("weights.bin") and not (cache / "weights.bin.part.json").exists()
+
+
+def test_change_between_retries_of_one_call_starts_over(server: FileServer) -> None:
+    new = CHANGED["same length"]
+    server.drop_after, server.replace_after_drop = 1_000_000, {"weights.bin": new}
+    path = download(server.url("weights.bin"), progress=False, retries=1)
+    assert path.read_bytes() == new
+    assert [(r.range, r.status) for r in server.requests] == [(None, 200), ("bytes=1000000-", 200)]
+
+
+def test_unchanged_file_resumes_with_if_range(server: FileServer, cache: Path) -> None:
+    half = interrupt_half_way(server, cache)
+    kept = json.loads((cache / "weights.bin.part.json").read_text())  # the validator is kept with the bytes
+    assert (kept["url"], kept["etag"], kept["total"]) == (server.url("weights.bin"), server.etag("weights.bin"),
+                                                          len(PAYLOAD))
+    assert download(server.url("weights.bin"), progress=False).read_bytes() == PAYLOAD
+    resume = server.requests[1]
+    assert (resume.if_range, resume.status, resume.sent) == (server.etag("weights.bin"), 206, len(PAYLOAD) - half)
+
+
+@pytest.mark.parametrize(("validators", "sent"), [
+    (("weak-etag", "last-modified"), "last-modified"),  # a weak ETag cannot be used with If-Range: the date is
+    (("last-modified",), "last-modified"),
+    (("weak-etag",), None),  # nothing usable: start over
+    ((), None),
+])
+def test_if_range_uses_a_strong_validator_else_starts_over(server: FileServer, cache: Path,
+                                                           validators: tuple[str, ...], sent: str | None) -> None:
+    server.validators = validators
+    half = len(PAYLOAD) // 2
+    server.drop_after = half
+    with pytest.raises(DownloadError, match="interrupted") as info:
+        download(server.url("weights.bin"), retries=0, progress=False)
+    date_a = server.last_modified("weights.bin")
+    server.files["weights.bin"] = new = CHANGED["same length"]
+    assert download(server.url("weights.bin"), progress=False).read_bytes() == new
+    resume = server.requests[1]
+    if sent is None:  # the bytes could not be resumed safely: dropped at once, and the message says so
+        assert "run again to download it from the start" in str(info.value) and "\n" not in str(info.value)
+        assert (resume.range, resume.if_range, resume.status) == (None, None, 200)
+    else:
+        assert "run again to resume" in str(info.value)
+        assert (resume.range, resume.if_range, resume.status) == (f"bytes={half}-", date_a, 200)
+
+
+@pytest.mark.parametrize("validators", [("etag",), ("last-modified",)])
+def test_server_ignoring_if_range_cannot_splice(server: FileServer, cache: Path, validators: tuple[str, ...]) -> None:
+    server.validators, server.honour_if_range = validators, False  # serves any range of whatever it has now
+    half = interrupt_half_way(server, cache)
+    server.files["weights.bin"] = new = CHANGED["same length"]
+    assert download(server.url("weights.bin"), progress=False).read_bytes() == new
+    # The 206 carried another validator than the one sent: its bytes were dropped and the file fetched whole.
+    assert [(r.range, r.status) for r in server.requests[1:]] == [(f"bytes={half}-", 206), (None, 200)]
+
+
+def test_partial_without_a_record_of_this_url_starts_over(server: FileServer, cache: Path) -> None:
+    cache.mkdir()
+    (cache / "weights.bin.part").write_bytes(b"stale bytes of unknown origin")  # e.g. left by an older version
+    assert download(server.url("weights.bin"), progress=False).read_bytes() == PAYLOAD
+    remove_download(cache / "weights.bin")
+    interrupt_half_way(server, cache)
+    record = cache / "weights.bin.part.json"  # a partial of another URL (another mirror) into the same file
+    record.write_text(json.dumps({**json.loads(record.read_text()), "url": server.url("mirror/weights.bin")}))
+    assert download(server.url("weights.bin"), progress=False).read_bytes() == PAYLOAD
+    assert [(r.range, r.if_range) for r in server.requests] == [(None, None)] * 3
+
+
+def test_sidecar_records_size_sha256_and_validators(server: FileServer, cache: Path) -> None:
+    path = download(server.url("weights.bin"), progress=False)
+    record = json.loads((cache / "weights.bin.json").read_text())
+    assert {k: record[k] for k in ("url", "sha256", "size", "etag", "last_modified")} == {
+        "url": server.url("weights.bin"), "sha256": PAYLOAD_SHA, "size": len(PAYLOAD),
+        "etag": server.etag("weights.bin"), "last_modified": server.last_modified("weights.bin")}
+    assert path.read_bytes() == PAYLOAD
+
+
+@pytest.mark.parametrize("given", ["nothing", "size"])
+def test_cached_file_changed_on_disk_is_detected_on_reuse(server: FileServer, given: str) -> None:
+    options = {"size": len(PAYLOAD)} if given == "size" else {}
+    path = download(server.url("weights.bin"), progress=False, **options)
+    flipped = bytearray(PAYLOAD)
+    flipped[len(PAYLOAD) // 2] ^= 1  # one bit, same size: only the recorded sha256 can tell
+    path.write_bytes(bytes(flipped))
+    with pytest.warns(UserWarning, match="corrupt.* — downloading it again"):
+        again = download(server.url("weights.bin"), progress=False, **options)
+    assert again.read_bytes() == PAYLOAD and len(server.requests) == 2
 
 
 # --------------------------------------------------------------------------------- registry
