@@ -16,7 +16,7 @@ weights and, for transformers, the architecture's ``config.json`` contents, so l
 :func:`load_depth_model` reads it back, and also accepts the original project's published models by name
 (:data:`PUBLISHED_MODELS`: ``"published-unet"``, ``"published-midas-dpt"``; downloaded once, cached, converted), a
 file of the original project (a bare U-Net or MiDaS DPT state dict) or a Hub backbone name (``"dpt-large"``: the
-published relative-depth model). Files are read with ``torch.load(weights_only=True)``: no pickled code runs.
+published relative-depth model). Files are read by :func:`helpers.base.weights_file.read_weights`: no code runs.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch import nn
 
-from helpers.base.atomic import atomic_path
+from helpers.base.atomic import save_torch_atomic
+from helpers.base.weights_file import read_weights
 from helpers.depth.networks.attention_unet import AttentionUNet, AttentionUNetConfig
 from helpers.depth.networks.dpt import TransformerDepthModel
 from helpers.depth.networks.dpt_config import BACKBONES, TransformerDepthConfig
@@ -49,6 +50,8 @@ CHECKPOINT_VERSION = 1
 PUBLISHED_UNET = "published-unet"
 #: Name of the original project's published MiDaS DPT-Large for :func:`load_depth_model`.
 PUBLISHED_MIDAS = "published-midas-dpt"
+_EXPECTED_FILE = ("a .pt written by train-depth (best.pt / last.pt) or save_depth_model, or an original Attention "
+                  "U-Net or MiDaS DPT state dict")
 
 
 @dataclass(frozen=True)
@@ -164,10 +167,7 @@ def model_checkpoint(model: nn.Module, config: DepthModelConfig) -> dict[str, An
 
 def save_depth_model(model: nn.Module, config: DepthModelConfig, path: str | os.PathLike[str]) -> Path:
     """Write ``model``'s weights and config to ``path`` (atomically: a crash leaves no half-written file)."""
-    path = Path(path)
-    with atomic_path(path) as part:
-        torch.save(model_checkpoint(model, config), part)
-    return path
+    return save_torch_atomic(path, model_checkpoint(model, config))
 
 
 class LoadedDepthModel(NamedTuple):
@@ -274,7 +274,7 @@ def load_depth_model(source: str | os.PathLike[str], *, device: torch.device | s
             f"{' or '.join(map(repr, PUBLISHED_MODELS))}, an original Attention U-Net or MiDaS DPT .pt, or one of "
             f"{', '.join(map(repr, BACKBONES))}"
         )
-    data = torch.load(path, map_location="cpu", weights_only=True)
+    data = read_weights(path, what="depth model", expected=_EXPECTED_FILE)
     if isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT:
         return _from_checkpoint(data, device)
     if isinstance(data, dict) and isinstance(data.get("model"), dict) and data["model"].get("format") == \

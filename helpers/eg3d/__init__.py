@@ -18,13 +18,13 @@ convolution), :mod:`.layers`, :mod:`.mapping`, :mod:`.synthesis` (backbone → t
 
 from helpers.eg3d.config import GeneratorConfig, MappingConfig, RenderingConfig, SuperresolutionConfig, SynthesisConfig
 from helpers.eg3d.generator import Generator
-from helpers.eg3d.loading import TINY_RANDOM, checkpoint_identity, load, load_config
+from helpers.eg3d.loading import TINY_RANDOM, checkpoint_identity, generator_identity, load, load_config
 from helpers.eg3d.renderer import RenderDraws
 from helpers.eg3d.subject import EG3DSubject, latent_z
 from helpers.eg3d.tiny import tiny_config, tiny_random
 
 __all__ = [
     "TINY_RANDOM", "EG3DSubject", "Generator", "GeneratorConfig", "MappingConfig", "RenderDraws", "RenderingConfig",
-    "SuperresolutionConfig", "SynthesisConfig", "checkpoint_identity", "latent_z", "load", "load_config", "tiny_config",
+    "SuperresolutionConfig", "SynthesisConfig", "checkpoint_identity", "generator_identity", "latent_z", "load", "load_config", "tiny_config",
     "tiny_random",
 ]

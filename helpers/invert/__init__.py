@@ -11,8 +11,8 @@ dlib is needed only for alignment: ``pip install "eg3d-face-toolkit[face]"``.
 
 from helpers.invert.align import AlignConfig, AlignedFace, AlignmentError, align_face
 from helpers.invert.camera_fit import CameraEstimate, CameraFitConfig, estimate_camera
-from helpers.invert.inversion import Inversion, InversionConfig, invert_photo
 from helpers.invert.folder_inversion import BatchConfig, invert_folder
+from helpers.invert.inversion import Inversion, InversionConfig, invert_photo
 from helpers.invert.lpips import LPIPS, LPIPSNets, load_lpips, load_lpips_nets
 from helpers.invert.pti import PTIConfig
 

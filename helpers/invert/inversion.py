@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from helpers import eg3d
 from helpers.base import cameras
 from helpers.base.atomic import write_gif_atomic, write_npy_atomic, write_png_atomic, write_text_atomic
 from helpers.base.cameras import camera_from_angles
@@ -170,8 +171,11 @@ class Inversion:
         ``pivot_w.npy``, ``camera.npy``, ``depth.png`` (16-bit z-depth, near/far in ``inversion.json``: the
         encoding of the batch's ``depth/<id>.png``, :func:`helpers.generation.sample_settings.default_depth_range`),
         ``opacity.png``, ``generator_delta.safetensors`` (:mod:`helpers.invert.weight_delta`), ``losses.csv``,
-        ``inversion.json`` (metrics, timings, camera fit, settings) and ``mesh.ply``."""
+        ``inversion.json`` (metrics, timings, camera fit, settings) and ``mesh.ply``. The delta records
+        ``base_identity``, by default the base generator's :func:`helpers.eg3d.generator_identity`."""
 
+        if base_identity is None:
+            base_identity = eg3d.generator_identity(self.tuning.base)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         write_png_atomic(out / "target.png", self.target)

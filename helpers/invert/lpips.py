@@ -14,7 +14,7 @@ several networks by name (PTI projects with VGG and tunes with AlexNet).
 
 Weights (:data:`WEIGHTS`, fetched by :func:`load_lpips` through :func:`helpers.download.http_download.download`,
 cached): torchvision's ImageNet trunk file (only ``features.*`` is used) and the LPIPS v0.1 linear layers of the same
-network, plain state dicts read by key with ``torch.load(weights_only=True)`` and checked.
+network, plain state dicts read by :func:`helpers.base.weights_file.read_tensors` (the one safe loader), checked.
 
 Design notes: docs/design/invert.md (lpips): the weights' sources, why not NVIDIA's ``vgg16.pt``, what was checked,
 and the parity with the ``lpips`` package (``tests/fixtures/lpips_alex_reference``).
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.base.weights_file import read_tensors
 from helpers.download.http_download import default_cache_dir, download
 
 __all__ = [
@@ -422,18 +422,9 @@ def _identify(state: Mapping[str, torch.Tensor]) -> str:
 
 
 def _read_state_dict(path: PathLike, expected: str) -> dict[str, torch.Tensor]:
-    """Tensors of a ``torch.save``-d state dict, read without executing code from the file (on the CPU: lpips'
-    linear-layer files were saved from CUDA tensors)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"weight file {path} not found (expected {expected})")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
-        raise ValueError(f"{path} is not a readable PyTorch state dict (expected {expected}): {exc}") from None
-    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{path} does not hold a state dict of tensors (expected {expected}); got {type(obj).__name__}")
-    return {str(k): v for k, v in obj.items()}
+    """Tensors of a ``torch.save``-d state dict, read by the one safe loader (no code from the file runs; on the CPU:
+    lpips' linear-layer files were saved from CUDA tensors)."""
+    return read_tensors(path, what="LPIPS weight file", expected=expected)
 
 
 def _check_keys(state: Mapping[str, torch.Tensor], shapes: Mapping[str, tuple[int, ...]], path: PathLike,

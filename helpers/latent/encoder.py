@@ -13,7 +13,7 @@ Backbones (:attr:`LatentEncoderConfig.backbone`):
   architecture with 2 layers of width 32 and random weights, built offline (tests, smoke runs).
 
 Checkpoints (:func:`save_latent_encoder` / :func:`load_latent_encoder`) hold the config, ``w_avg`` and the weights (and
-a transformer's architecture, so loading needs no network); read with ``torch.load(weights_only=True)``.
+a transformer's architecture, so loading needs no network); read by :func:`helpers.base.weights_file.read_weights`.
 :func:`load_latent_encoder` also takes the original project's published regressors by name
 (:data:`helpers.latent.published_regressors.PUBLISHED_REGRESSORS`) or an original ``.pt`` of one.
 """
@@ -29,7 +29,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from helpers.base.atomic import atomic_path
+from helpers.base.atomic import save_torch_atomic
+from helpers.base.weights_file import read_weights
 from helpers.depth.networks.dpt import _import_transformers
 from helpers.depth.networks.predict import prepare_images, resize_bilinear
 from helpers.latent.published_regressors import (
@@ -225,10 +226,7 @@ def encoder_checkpoint(model: LatentEncoder) -> dict[str, Any]:
 
 def save_latent_encoder(model: LatentEncoder, path: str | os.PathLike[str]) -> Path:
     """Write the encoder (atomically)."""
-    path = Path(path)
-    with atomic_path(path) as part:
-        torch.save(encoder_checkpoint(model), part)
-    return path
+    return save_torch_atomic(path, encoder_checkpoint(model))
 
 
 def load_latent_encoder(source: str | os.PathLike[str], *, device: torch.device | str = "cpu",
@@ -241,7 +239,8 @@ def load_latent_encoder(source: str | os.PathLike[str], *, device: torch.device 
     if not Path(source).expanduser().is_file():
         raise FileNotFoundError(f"{source}: no such file; give a train-latent checkpoint or one of "
                                 f"{', '.join(PUBLISHED_REGRESSORS)}")
-    data = torch.load(Path(source).expanduser(), map_location="cpu", weights_only=True)
+    data = read_weights(source, what="latent encoder", expected="a train-latent checkpoint (best.pt / last.pt, or "
+                        "save_latent_encoder's file) or an original latent-code regressor's .pt state dict")
     if isinstance(data, dict) and isinstance(data.get("model"), dict):
         data = data["model"]  # a training state
     if isinstance(data, dict) and "format" not in data and all(isinstance(v, torch.Tensor) for v in data.values()):

@@ -251,7 +251,8 @@ def load_published_regressor(source: str | os.PathLike[str], *, device: torch.de
         path, config = download_published_regressor(source, cache_dir), PUBLISHED_REGRESSORS[source]
     else:
         path, config = Path(source).expanduser(), None
-    state = read_original_state_dict(path)
+    state = read_original_state_dict(path, what="latent-code regressor",
+                                     expected="an original latent-code regressor's .pt state dict (ViT or UNET-modified)")
     return regressor_from_state_dict(state, config=config, source=str(path)).to(device)
 
 

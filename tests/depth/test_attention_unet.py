@@ -16,6 +16,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers.base.weights_file import UnsafeWeightsError
 from helpers.depth.networks.attention_unet import AttentionUNet, AttentionUNetConfig
 from helpers.depth.networks.original_weights import IncompatibleCheckpointError, PublishedWeights, download_weights
 from helpers.depth.networks.unet_weights import PUBLISHED_WEIGHTS
@@ -150,7 +151,7 @@ def test_wrong_width_and_foreign_checkpoints_are_refused(tmp_path: Path, tiny: A
         AttentionUNet.load_original_weights({"pretrained.model.patch_embed.proj.weight": torch.zeros(2, 3)})
     pickled = tmp_path / "pickled.pt"
     torch.save({"model": _NotATensor()}, pickled)
-    with pytest.raises(IncompatibleCheckpointError, match="not a plain PyTorch state dict"):
+    with pytest.raises(UnsafeWeightsError, match=r"needs the Python object `tests\.depth\.test_attention_unet\._NotA"):
         AttentionUNet.load_original_weights(pickled)
 
 

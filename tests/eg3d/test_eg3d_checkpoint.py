@@ -9,10 +9,12 @@ globals resolve through throw-away fake ``torch_utils`` / ``dnnlib`` / ``trainin
 from __future__ import annotations
 
 import collections
+import hashlib
 import io
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import types
@@ -24,7 +26,10 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.eg3d.checkpoints.checkpoint_files import read_checkpoint
+from helpers import eg3d
+from helpers.base.errors import UserError
+from helpers.eg3d.checkpoints import checkpoint_files
+from helpers.eg3d.checkpoints.checkpoint_files import read_checkpoint, sidecar_path
 from helpers.eg3d.checkpoints.contents import CheckpointContents
 from helpers.eg3d.checkpoints.native_format import read_native, save_native
 from helpers.eg3d.checkpoints.published import _AXES_FIXED, _AXES_OFFICIAL, get_entry
@@ -318,8 +323,9 @@ def test_missing_network_lists_what_is_there(tiny_pkl: Path) -> None:
 
 @pytest.mark.parametrize("content, message", [
     (b"", "empty"),
-    (bytes(range(1, 128)), "not an EG3D checkpoint"),
-    (b"<!DOCTYPE html><html>quota exceeded</html>", "not an EG3D checkpoint.*b'<!DO'"),
+    (bytes(range(1, 128)), r"EG3D checkpoint .* is not a weights file of a known kind .*b'\\x01\\x02"),
+    (b"<!DOCTYPE html><html>quota exceeded</html>", "is a web page, not weights .*'<!DOCTYPE html><html>quota"),
+    (b"hello world\n", "is a text file, not weights .*'hello world'"),
     (pickle.dumps([1, 2, 3], protocol=4), "pickle of a list"),
 ])
 def test_wrong_files_give_clear_errors(content: bytes, message: str, tmp_path: Path) -> None:
@@ -339,7 +345,7 @@ def test_truncated_pickle_is_reported(tiny_pkl: Path, tmp_path: Path) -> None:
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="does not exist"):
         read_checkpoint(tmp_path / "nope.pkl")
-    with pytest.raises(CheckpointError, match="is a directory"):
+    with pytest.raises(CheckpointError, match="is a folder, not a file"):
         read_checkpoint(tmp_path)
 
 
@@ -432,6 +438,105 @@ def test_native_refuses_foreign_json_and_lone_tensor_file(tiny: CheckpointConten
     (tmp_path / "tiny.json").unlink()
     with pytest.raises(CheckpointError, match="no settings file tiny.json"):
         read_checkpoint(tmp_path / "tiny.safetensors")
+
+
+# ------------------------------------------------------------------- local files: sidecar sha256 and identity
+def _flip_a_weight_byte(path: Path, tensor: torch.Tensor) -> None:
+    """Flip one bit inside ``tensor``'s bytes in the file (a weight changes; the file still loads), and move the
+    modification time on (as any later edit would)."""
+    data = bytearray(path.read_bytes())
+    at = data.find(tensor.numpy().tobytes())
+    assert at > 0
+    data[at + 1] ^= 0x01
+    info = path.stat()
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 2_000_000_000))
+
+
+def test_a_flipped_byte_in_a_local_checkpoint_warns_on_the_next_load(tiny_pkl: Path, tiny: CheckpointContents,
+                                                                     tmp_path: Path) -> None:
+    """Issue 19, item 7: the first load records the file's sha256 beside it; a later change is reported."""
+    path = tmp_path / "mine.pkl"
+    shutil.copyfile(tiny_pkl, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        first = eg3d.load(path)
+    record = json.loads(sidecar_path(path).read_text())
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert sidecar_path(path) == tmp_path / "mine.pkl.json"  # the downloader's sidecar name and fields
+    assert (record["sha256"], record["size"]) == (digest, path.stat().st_size)
+    assert eg3d.generator_identity(first) == {"checkpoint": str(path), "path": str(path), "sha256": digest,
+                                                      "tiny_seed": None}
+    name, tensor = max(tiny.state_dict.items(), key=lambda item: item[1].numel())
+    _flip_a_weight_byte(path, tensor)
+    for _ in range(2):  # the record is kept: it warns until the file is restored or the record deleted
+        with pytest.warns(UserWarning, match=r"mine\.pkl changed since its sha256 was recorded in mine\.pkl\.json "
+                                             r"\(was [0-9a-f]{12}…, now [0-9a-f]{12}…\): it is corrupt or was "
+                                             r"replaced — .*delete .*mine\.pkl\.json") as caught:
+            second = eg3d.load(path)
+        assert all("\n" not in str(w.message) for w in caught)
+    assert not torch.equal(second.state_dict()[f"{name}"], first.state_dict()[f"{name}"])  # it loads, but differs
+    assert json.loads(sidecar_path(path).read_text())["sha256"] == digest
+
+
+def test_state_dict_files_are_recorded_too_and_unchanged_files_are_not_hashed_again(
+        tiny: CheckpointContents, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "model.pth"
+    torch.save({"G_ema": tiny.state_dict}, path)
+    read_checkpoint(path, config="ffhq512-128")
+    assert json.loads(sidecar_path(path).read_text())["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    hashed = []
+    real = checkpoint_files.sha256_file
+    monkeypatch.setattr(checkpoint_files, "sha256_file", lambda p: hashed.append(p) or real(p))
+    read_checkpoint(path, config="ffhq512-128")
+    assert hashed == []  # same size and modification time: the record is trusted
+    _flip_a_weight_byte(path, tiny.state_dict["decoder.net.0.weight"])
+    with pytest.warns(UserWarning, match="model.pth changed since its sha256 was recorded"):
+        read_checkpoint(path, config="ffhq512-128")
+    assert hashed == [path]
+    other = tmp_path / "other.pth"
+    shutil.copyfile(path, other)
+    read_checkpoint(other, config="ffhq512-128", record_sha256=False)  # registry downloads: the downloader's job
+    assert not sidecar_path(other).exists()
+
+
+def test_a_read_only_folder_gets_no_sidecar(tiny_pkl: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    shutil.copyfile(tiny_pkl, folder / "model.pkl")
+    folder.chmod(0o555)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            generator = eg3d.load(folder / "model.pkl")
+    finally:
+        folder.chmod(0o755)
+    assert sorted(p.name for p in folder.iterdir()) == ["model.pkl"]
+    assert eg3d.generator_identity(generator)["sha256"] == hashlib.sha256(tiny_pkl.read_bytes()).hexdigest()
+
+
+def test_checkpoint_identity_names_the_tiny_seed_and_the_native_tensors(tiny: CheckpointContents,
+                                                                        tmp_path: Path) -> None:
+    """Issue 19, item 2: the recorded base of tiny-random includes its seed; load() remembers each identity."""
+    assert eg3d.checkpoint_identity("tiny-random") == {"checkpoint": "tiny-random", "path": None, "sha256": None,
+                                                       "tiny_seed": 0}
+    assert eg3d.checkpoint_identity("tiny-random:7")["tiny_seed"] == 7
+    generator = eg3d.load("tiny-random:7")
+    assert eg3d.generator_identity(generator) == eg3d.checkpoint_identity("tiny-random:7")
+    assert eg3d.generator_identity(eg3d.tiny_random(seed=7)) is None  # not from load(): unknown
+    json_path = save_native(tiny, tmp_path / "tiny")
+    tensors_sha = hashlib.sha256((tmp_path / "tiny.safetensors").read_bytes()).hexdigest()
+    for name in ("tiny.json", "tiny.safetensors"):
+        assert eg3d.checkpoint_identity(tmp_path / name)["sha256"] == tensors_sha
+    assert eg3d.generator_identity(eg3d.load(json_path))["sha256"] == tensors_sha
+    assert not sidecar_path(json_path).exists() and not sidecar_path(tmp_path / "tiny.safetensors").exists()
+
+
+def test_checkpoint_errors_are_user_errors(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(tmp_path / "nope.pkl")
+    assert isinstance(info.value, UserError) and isinstance(info.value, ValueError)
+    assert str(info.value).startswith(f"EG3D checkpoint {tmp_path / 'nope.pkl'} does not exist — check the path")
 
 
 # -------------------------------------------------------------------------------- registry

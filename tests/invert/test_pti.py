@@ -279,11 +279,12 @@ def test_metrics():
 def test_weight_delta_round_trip(tmp_path, generator, inversion):
     tuned = inversion.generator
     delta = weight_delta(generator, tuned)
-    base_id = {"checkpoint": "tiny-random", "sha256": None}
+    base_id = eg3d.checkpoint_identity("tiny-random")
+    assert base_id == {"checkpoint": "tiny-random", "path": None, "sha256": None, "tiny_seed": 0}
     path = save_weight_delta(delta, tmp_path / "delta.safetensors", base=base_id)
     loaded, recorded = load_weight_delta(path)
     assert recorded == base_id and set(loaded) == set(delta)
-    rebuilt = apply_weight_delta(generator, path, base_identity=base_id)
+    rebuilt = apply_weight_delta(eg3d.load("tiny-random"), path)  # the same base, as load() says
     for name, value in tuned.state_dict().items():
         scale = float(delta[name].abs().max()) if name in delta else 0.0
         assert torch.allclose(rebuilt.state_dict()[name], value, atol=scale * 1e-3 + 1e-7), name
@@ -297,6 +298,72 @@ def test_weight_delta_round_trip(tmp_path, generator, inversion):
     save_file({"x": torch.zeros(2)}, str(other))
     with pytest.raises(ValueError, match="not a weight delta"):
         load_weight_delta(other)
+
+
+def test_weight_delta_refuses_another_base_by_default(tmp_path, generator, inversion):
+    """Issue 19, item 2: a delta applies only to its own base (the tiny generator's seed counts); an override flag."""
+    from helpers.base.errors import UserError
+
+    path = save_weight_delta(weight_delta(generator, inversion.generator), tmp_path / "delta.safetensors",
+                             base=eg3d.checkpoint_identity("tiny-random:0"))
+    other = eg3d.load("tiny-random:1")
+    assert eg3d.generator_identity(other)["tiny_seed"] == 1
+    with pytest.raises(ValueError, match="was tuned from") as info:
+        apply_weight_delta(other, path)  # no base_identity given: the generator knows its own
+    from helpers.invert.weight_delta import WeightDeltaBaseError
+
+    message = str(info.value)
+    assert isinstance(info.value, WeightDeltaBaseError) and isinstance(info.value, UserError) and "\n" not in message
+    assert "'tiny-random:0' (the tiny generator, seed 0)" in message and "seed 1" in message
+    assert "allow_other_base=True" in message
+    forced = apply_weight_delta(other, path, allow_other_base=True)  # explicit: on the caller's head
+    name = next(iter(load_weight_delta(path)[0]))
+    assert not torch.equal(forced.state_dict()[name], other.state_dict()[name])
+    # A generator built without load() has no known identity: refused unless named or overridden.
+    with pytest.raises(WeightDeltaBaseError, match="the generator's checkpoint is unknown"):
+        apply_weight_delta(generator, path)
+    apply_weight_delta(generator, path, base_identity=eg3d.checkpoint_identity("tiny-random"))
+    assert eg3d.generator_identity(apply_weight_delta(eg3d.load("tiny-random"), path)) is None  # a copy
+
+
+def test_weight_delta_without_a_known_base_is_refused_unless_overridden(tmp_path, generator, inversion):
+    """Deltas written before identities recorded the tiny seed (or with no base at all) still read, but do not apply
+    silently."""
+    delta = weight_delta(generator, inversion.generator)
+    old = save_weight_delta(delta, tmp_path / "old.safetensors", base={"checkpoint": "tiny-random", "sha256": None})
+    bare = save_weight_delta(delta, tmp_path / "bare.safetensors")
+    base = eg3d.load("tiny-random")
+    for path in (old, bare):
+        assert set(load_weight_delta(path)[0]) == set(delta)
+        with pytest.raises(ValueError, match="does not record which checkpoint it was tuned from") as info:
+            apply_weight_delta(base, path)
+        assert "\n" not in str(info.value)
+        apply_weight_delta(base, path, allow_other_base=True)
+
+
+def test_same_base_rules():
+    from helpers.invert.weight_delta import same_base
+
+    file_a = {"checkpoint": "ffhq512-128", "path": "/c/ffhq512-128.pkl", "sha256": "AB12", "tiny_seed": None}
+    copy_a = {"checkpoint": "/elsewhere/copy.pkl", "path": "/elsewhere/copy.pkl", "sha256": "ab12", "tiny_seed": None}
+    file_b = dict(file_a, sha256="cd34")
+    assert same_base(file_a, copy_a) is True  # the same bytes under another name
+    assert same_base(file_a, file_b) is False  # the same name, other bytes
+    tiny0, tiny3 = eg3d.checkpoint_identity("tiny-random"), eg3d.checkpoint_identity("tiny-random:3")
+    assert tiny3["tiny_seed"] == 3 and same_base(tiny0, eg3d.checkpoint_identity("tiny-random:0")) is True
+    assert same_base(tiny0, tiny3) is False and same_base(tiny0, file_a) is False
+    assert same_base({"checkpoint": "tiny-random", "sha256": None}, tiny0) is None  # an old record: unknown
+    assert same_base({}, file_a) is None and same_base(file_a, None) is None
+
+
+def test_inversion_save_records_the_loaded_base(tmp_path, inversion):
+    """Without base_identity, save() records the identity load() gave the base generator."""
+    base = eg3d.load("tiny-random")  # the weights of the session's generator, the inversion's base
+    loaded = dataclasses.replace(inversion, tuning=dataclasses.replace(inversion.tuning, base=base))
+    out = loaded.save(tmp_path / "inv", mesh=False, frames=0)
+    assert load_weight_delta(out / "generator_delta.safetensors")[1] == eg3d.checkpoint_identity("tiny-random")
+    assert json.loads((out / "inversion.json").read_text())["base"]["tiny_seed"] == 0
+    apply_weight_delta(eg3d.load("tiny-random:0"), out / "generator_delta.safetensors")
 
 
 def test_inversion_save_writes_every_output(tmp_path, inversion):

@@ -3,7 +3,7 @@
 Shared by the Attention U-Net (:mod:`helpers.depth.networks.unet_weights`) and the MiDaS DPT
 (:mod:`helpers.depth.networks.midas_dpt`), which know their own key names:
 
-* :func:`read_original_state_dict`: a ``.pt`` file (``torch.load(weights_only=True)``: no pickled code runs), a
+* :func:`read_original_state_dict`: a ``.pt`` file (the one safe loader of :mod:`helpers.base.weights_file`), a
   training-state dict or a mapping of tensors / numpy arrays -> a float32 ``{name: tensor}`` dict;
 * :func:`mismatch_summary`: one line naming the missing and unexpected keys and the shape mismatches of a state
   dict against the shapes a model expects (:class:`IncompatibleCheckpointError` carries it);
@@ -15,7 +15,6 @@ Shared by the Attention U-Net (:mod:`helpers.depth.networks.unet_weights`) and t
 from __future__ import annotations
 
 import os
-import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import torch
 
+from helpers.base.weights_file import read_weights
 from helpers.download.http_download import DownloadError, default_cache_dir, download, remove_download
 
 __all__ = [
@@ -46,36 +46,27 @@ class IncompatibleCheckpointError(ValueError):
 
 # ------------------------------------------------------------------------------ checkpoint I/O
 def read_original_state_dict(
-    path_or_state_dict: str | os.PathLike[str] | Mapping[str, Any], *, map_location: str | torch.device = "cpu"
+    path_or_state_dict: str | os.PathLike[str] | Mapping[str, Any], *, map_location: str | torch.device = "cpu",
+    what: str = "original checkpoint", expected: str = "a PyTorch state dict of the original project (.pt)",
 ) -> dict[str, torch.Tensor]:
     """Tensors of an original checkpoint as a plain ``{name: tensor}`` dict.
 
-    Files are read with ``torch.load(weights_only=True)``; a training-state dict
+    Files are read with :func:`helpers.base.weights_file.read_weights` (``torch.load(weights_only=True)``: no code
+    from the file runs; ``what`` and ``expected`` name the file in its errors); a training-state dict
     (``{'epoch', 'state_dict', 'optimizer'}``, as the original notebooks saved) is unwrapped. Floating
     tensors are converted to float32 (``num_batches_tracked`` stays int64). Mapping values may be
     tensors or numpy arrays; they are copied, so a model never shares memory with the caller's dict.
 
     Raises:
-        IncompatibleCheckpointError: the file is not a plain tensor checkpoint (it needs pickled
-            classes, which are never executed) or holds no state dict.
+        helpers.base.weights_file.WeightsFileError: the file is missing, empty, truncated, not a torch.save file, or
+            needs pickled code to load (:class:`~helpers.base.weights_file.UnsafeWeightsError`, never executed).
+        IncompatibleCheckpointError: the file holds no state dict.
     """
     if isinstance(path_or_state_dict, Mapping):
         raw: Any = path_or_state_dict
         copy = True
     else:
-        path = Path(path_or_state_dict).expanduser()
-        try:
-            raw = torch.load(path, map_location=map_location, weights_only=True)
-        except pickle.UnpicklingError as exc:
-            raise IncompatibleCheckpointError(
-                f"{path} is not a plain PyTorch state dict: loading it would need pickled code, which is not "
-                f"executed ({str(exc).splitlines()[0]})"
-            ) from None
-        except RuntimeError as exc:  # not a zip archive / truncated file
-            raise IncompatibleCheckpointError(
-                f"{path} is not a readable PyTorch checkpoint ({str(exc).splitlines()[0]}); if it was downloaded, "
-                "delete it and download it again"
-            ) from None
+        raw = read_weights(path_or_state_dict, what=what, expected=expected)  # on the CPU; moved below
         copy = False  # freshly loaded: nobody else holds these tensors
     if isinstance(raw, Mapping) and isinstance(raw.get("state_dict"), Mapping):
         raw = raw["state_dict"]

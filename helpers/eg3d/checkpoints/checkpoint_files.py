@@ -13,36 +13,46 @@
 * **native** checkpoints of this package (``<name>.safetensors`` + ``<name>.json``, written by
   :func:`helpers.eg3d.checkpoints.native_format.save_native`), the fastest to load.
 
-The kind is decided from the content, not the file name.
+The kind is decided from the content, not the file name (:func:`helpers.base.weights_file.weights_file_kind`).
+A local ``.pkl`` / ``.pth`` gets a sidecar ``<file>.json`` with its sha256 the first time it is read
+(:func:`checked_sha256`, the downloader's sidecar format); a later read warns when the file changed.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import pickle
+import stat
 import warnings
-import zipfile
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from helpers.base.atomic import write_text_atomic
+from helpers.base.weights_file import (
+    UnsafeWeightsError,
+    WeightsFileError,
+    WeightsFileNotFoundError,
+    read_weights,
+    weights_file_kind,
+)
+from helpers.download.http_download import sha256_file
 from helpers.eg3d.checkpoints.contents import GENERATOR_CLASS, CheckpointContents
 from helpers.eg3d.checkpoints.native_format import native_json_path, native_paths, read_native
 from helpers.eg3d.checkpoints.published import get_entry
 from helpers.eg3d.checkpoints.safe_unpickle import (
-    NOT_EXECUTED,
     CheckpointError,
     PersistentObject,
     ReferenceObject,
     UnsafeCheckpointError,
     safe_load,
-    weights_only_reason,
 )
 
-__all__ = ["config_from", "read_checkpoint", "state_dict_of"]
+__all__ = ["checked_sha256", "config_from", "read_checkpoint", "sidecar_path", "state_dict_of"]
 
 # What other EG3D-family networks are called, to say what a wrong file actually holds.
 _OTHER_KINDS = {
@@ -51,8 +61,8 @@ _OTHER_KINDS = {
     "Discriminator": "a StyleGAN discriminator",
     "AugmentPipe": "an ADA augmentation pipeline",
 }
-# torch.save's legacy format starts with a pickled magic number (its first pickle is this int).
-_TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_WHAT = "EG3D checkpoint"
+_EXPECTED = "a network pickle (.pkl), a torch state dict (.pth/.pt) or a native checkpoint (.safetensors + .json)"
 # Keys that every TriPlaneGenerator state dict has, whatever its size.
 _SIGNATURE_KEYS = ("backbone.mapping.w_avg", "decoder.net.0.weight", "backbone.synthesis.b4.const")
 
@@ -63,6 +73,7 @@ def read_checkpoint(
     *,
     network: str = "G_ema",
     config: str | Mapping[str, Any] | None = None,
+    record_sha256: bool = True,
 ) -> CheckpointContents:
     """Read an EG3D generator from an official pickle, a state-dict ``.pth`` or a native checkpoint.
 
@@ -74,6 +85,9 @@ def read_checkpoint(
         config: architecture for state-dict files, which do not store it: a registry name
             (``"ffhq512-128"``) or a mapping accepted by :func:`config_from`. Ignored for
             pickles and native checkpoints, which carry their own.
+        record_sha256: for a ``.pkl`` / ``.pth`` file, record its sha256 in the sidecar ``<file>.json`` the first
+            time and warn when a later read finds another (:func:`checked_sha256`). Registry downloads pass False:
+            the downloader keeps and checks their sha256 itself. Native checkpoints verify their own.
 
     Raises:
         UnsafeCheckpointError: the file refers to code outside the allow-list (nothing was run).
@@ -84,35 +98,86 @@ def read_checkpoint(
     native_json = native_json_path(path)
     if native_json is not None:
         return read_native(native_json)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    if path.is_dir():
-        raise CheckpointError(f"checkpoint {path} is a directory, expected a .pkl, .pth or native checkpoint file")
-    if path.suffix == ".safetensors":
+    try:
+        kind = weights_file_kind(path, what=_WHAT, expected=_EXPECTED)
+    except (WeightsFileError, WeightsFileNotFoundError) as exc:
+        raise CheckpointError(exc.what, exc.todo) from None
+    if kind == "safetensors":
         raise CheckpointError(
             f"{path} has no settings file {native_paths(path)[1].name} beside it: a native checkpoint "
             "is the .safetensors plus its .json (write both with helpers.eg3d.checkpoints.native_format.save_native)"
         )
-    with open(path, "rb") as f:
-        head = f.read(4)
-    if not head:
-        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): an interrupted download? Delete it and fetch it again")
-    if head == b"PK\x03\x04":  # a zip archive: torch.save's default format
-        return _read_state_dict_file(path, network=network, config=config)
-    if head[0] != 0x80:  # every pickle of protocol >= 2 starts with the PROTO opcode
-        raise CheckpointError(
-            f"{path} is not an EG3D checkpoint: expected a network pickle (.pkl), a torch state dict "
-            f"(.pth/.pt) or a native checkpoint (.safetensors + .json), but the file starts with "
-            f"bytes {head!r}"
-        )
-    with open(path, "rb") as f:
-        data = safe_load(f, source=str(path))
-    if isinstance(data, int) and data == _TORCH_LEGACY_MAGIC:  # torch.save legacy (non-zip) format
-        return _read_state_dict_file(path, network=network, config=config)
+    if kind == "pickle":  # an official network pickle: the allow-list unpickler
+        with open(path, "rb") as f:
+            data = safe_load(f, source=str(path))
+        try:
+            contents = _contents_from_pickle(data, path, network)
+        except RecursionError:  # pickles can build cyclic or absurdly deep module graphs
+            raise CheckpointError(f"{path} has a cyclic or too deeply nested module structure") from None
+    else:  # torch.save, zip or legacy
+        contents = _read_state_dict_file(path, network=network, config=config)
+    if record_sha256:
+        checked_sha256(path, need=False)
+    return contents
+
+
+def sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """``<file>.json``: where the sha256 of a checkpoint file is recorded (the downloader's sidecar, same format)."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def checked_sha256(path: str | os.PathLike[str], *, need: bool = True) -> str | None:
+    """The sha256 of a local checkpoint file, checked against the one recorded in its :func:`sidecar_path`.
+
+    The first time, the sha256, size and modification time are recorded; later calls hash the file again only when
+    its size or modification time changed, and issue a one-line ``UserWarning`` when the sha256 differs from the
+    record (the record is kept, so the warning repeats until the file is restored or the sidecar deleted). A file is
+    trusted as it was when first recorded. In a read-only folder (no write permission bits, or writing fails) no
+    record is written; with ``need=False`` such a file without record is not hashed at all (None is returned).
+    """
+    path = Path(path)
+    sidecar = sidecar_path(path)
+    info = path.stat()
+    record = _read_sidecar(sidecar)
+    recorded = record.get("sha256") if isinstance(record.get("sha256"), str) else None
+    if recorded and record.get("size") == info.st_size and record.get("mtime_ns") == info.st_mtime_ns:
+        return recorded
+    writable = _writable_folder(path.parent)
+    if recorded is None and not writable and not need:
+        return None
+    digest = sha256_file(path)
+    if recorded is not None and digest != recorded:
+        warnings.warn(
+            f"checkpoint {path} changed since its sha256 was recorded in {sidecar.name} (was {recorded[:12]}…, now "
+            f"{digest[:12]}…): it is corrupt or was replaced — restore it or download it again; if you replaced it "
+            f"on purpose, delete {sidecar}", UserWarning, stacklevel=3)
+        return digest
+    if writable:
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        record = {**record, "sha256": digest, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+        record.setdefault("recorded", now)
+        try:
+            write_text_atomic(sidecar, json.dumps(record, indent=1) + "\n")
+        except OSError:
+            pass  # a folder we cannot write to after all: no record, nothing else changes
+    return digest
+
+
+def _read_sidecar(sidecar: Path) -> dict[str, Any]:
     try:
-        return _contents_from_pickle(data, path, network)
-    except RecursionError:  # pickles can build cyclic or absurdly deep module graphs
-        raise CheckpointError(f"{path} has a cyclic or too deeply nested module structure") from None
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _writable_folder(folder: Path) -> bool:
+    """Writable for us, and not marked read-only (no write bits: a superuser could still write there)."""
+    try:
+        return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    except OSError:
+        return False
 
 
 def state_dict_of(module: PersistentObject | ReferenceObject, prefix: str = "") -> dict[str, torch.Tensor]:
@@ -256,16 +321,11 @@ def _plain(value: Any, what: str) -> Any:
 # ------------------------------------------------------------------------------- state dicts
 def _read_state_dict_file(path: Path, *, network: str, config: str | Mapping[str, Any] | None) -> CheckpointContents:
     try:
-        data = torch.load(path, weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as exc:
-        raise UnsafeCheckpointError(
-            f"refusing to load {path}: torch's safe loader (weights_only=True) rejected it "
-            f"({weights_only_reason(exc)}). "
-            f"{NOT_EXECUTED} If it is a whole-module torch.save of an EG3D network, export its "
-            "state_dict() instead or use the network pickle"
-        ) from None
-    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"{path} is truncated or corrupt (torch.load failed: {exc})") from None
+        data = read_weights(path, what=_WHAT, expected=_EXPECTED)
+    except UnsafeWeightsError as exc:
+        raise UnsafeCheckpointError(exc.what, exc.todo) from None
+    except WeightsFileError as exc:
+        raise CheckpointError(exc.what, exc.todo) from None
     state_dict, key = _find_state_dict(data, network, path)
     if config is None:
         raise CheckpointError(

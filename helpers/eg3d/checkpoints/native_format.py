@@ -20,11 +20,13 @@ from typing import Any
 import torch
 
 from helpers.base.atomic import atomic_path, write_text_atomic
+from helpers.base.weights_file import WeightsFileError, WeightsFileNotFoundError, read_safetensors
 from helpers.download.http_download import sha256_file
 from helpers.eg3d.checkpoints.contents import CheckpointContents
 from helpers.eg3d.checkpoints.safe_unpickle import CheckpointError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "native_paths", "native_json_path", "save_native", "read_native"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "native_paths", "native_json_path", "native_sha256", "save_native",
+           "read_native"]
 
 FORMAT = "eg3d-face-toolkit/native-checkpoint"
 FORMAT_VERSION = 1
@@ -82,9 +84,6 @@ def save_native(contents: CheckpointContents, path: str | os.PathLike[str]) -> P
 
 def read_native(path: str | os.PathLike[str]) -> CheckpointContents:
     """Read a native checkpoint (``path``: the JSON, the tensors file or the stem), verifying its hash."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     json_path = native_paths(path)[1]
     record = _read_record(json_path)
     tensors_path = json_path.with_name(record["tensors"]["file"])
@@ -97,9 +96,10 @@ def read_native(path: str | os.PathLike[str]) -> CheckpointContents:
             "the file is corrupt or was replaced; convert the checkpoint again"
         )
     try:
-        loaded = load_file(str(tensors_path), device="cpu")
-    except (SafetensorError, OSError) as exc:
-        raise CheckpointError(f"cannot read {tensors_path}: {exc}") from None
+        loaded, _ = read_safetensors(tensors_path, what="native checkpoint tensor file",
+                                     expected=f"the tensors of {json_path.name}")
+    except (WeightsFileError, WeightsFileNotFoundError) as exc:
+        raise CheckpointError(exc.what, exc.todo) from None
     keys = record["keys"]
     if set(keys) != set(loaded) or len(keys) != len(loaded):
         raise CheckpointError(f"native checkpoint {json_path}: key list and tensor file disagree")
@@ -112,6 +112,15 @@ def read_native(path: str | os.PathLike[str]) -> CheckpointContents:
         source=f"{json_path} (native checkpoint, converted from {record.get('converted_from') or 'unknown'})",
         extras=record.get("extras", {}),
     )
+
+
+def native_sha256(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a native checkpoint's tensor file as its JSON records it (what :func:`read_native` verifies)."""
+    json_path = native_paths(path)[1]
+    digest = _read_record(json_path)["tensors"].get("sha256")
+    if not isinstance(digest, str):
+        raise CheckpointError(f"{json_path} records no sha256 of its tensor file — convert the checkpoint again")
+    return digest
 
 
 def _read_record(json_path: Path) -> dict[str, Any]:

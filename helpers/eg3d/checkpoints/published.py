@@ -20,6 +20,7 @@ Sources (checked 2025):
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -190,9 +191,14 @@ def known_names() -> list[str]:
 
 def get_entry(name: str) -> CheckpointEntry:
     """The entry called ``name`` (case-insensitive); an error listing the known names otherwise."""
-    entry = REGISTRY.get(name.lower().removesuffix(".pkl"))
+    key = name.lower().removesuffix(".pkl")
+    entry = REGISTRY.get(key)
     if entry is None:
-        raise CheckpointError(f"unknown checkpoint name {name!r}; known names: {', '.join(known_names())}")
+        known = [*known_names(), "tiny-random"]  # tiny-random: helpers.eg3d.loading, offline, no file
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        guess = f"did you mean {close[0]!r}? " if close else ""
+        raise CheckpointError(f"unknown checkpoint name {name!r} (and no such file) — {guess}known names: "
+                              f"{', '.join(known)}; or give the path of a checkpoint file")
     return entry
 
 

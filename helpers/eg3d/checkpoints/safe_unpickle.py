@@ -29,6 +29,8 @@ from typing import Any, BinaryIO, ClassVar, Literal
 import numpy as np
 import torch
 
+from helpers.base.weights_file import UnsafeWeightsError, WeightsFileError
+
 __all__ = [
     "CheckpointError",
     "UnsafeCheckpointError",
@@ -45,11 +47,12 @@ __all__ = [
 NOT_EXECUTED = "Nothing from the file was executed."
 
 
-class CheckpointError(ValueError):
-    """A checkpoint file is missing, corrupt, of another kind, or lacks what is needed."""
+class CheckpointError(WeightsFileError):
+    """A checkpoint file is missing, corrupt, of another kind, or lacks what is needed (a ``ValueError`` and a
+    :class:`~helpers.base.errors.UserError`: one line)."""
 
 
-class UnsafeCheckpointError(CheckpointError):
+class UnsafeCheckpointError(CheckpointError, UnsafeWeightsError):
     """A checkpoint refers to code outside the allow-list; it was refused before anything ran."""
 
 
