@@ -12,11 +12,11 @@ Outputs in ``<out>/``: ``config.json``, ``last.pt`` (full training state), ``bes
 the weights of an uninterrupted one (bitwise on the CPU); a different config is refused (``epochs``, ``max_steps``
 and run options such as ``workers`` may change). ``seed`` fixes the initial weights, the data order and every
 augmentation. Several GPUs: ``torchrun --nproc_per_node N -m helpers train-depth ...`` (``batch_size`` is per GPU).
+Every sample is checked before the first step (:mod:`helpers.training.sample_check`; ``skip_bad`` leaves bad ones out).
 
 Losses by model target when ``loss`` is not given: ``"original"`` → the original's whole-image L1 on [-1, 1]
 maps (``original_l1``, ``masked=False``); ``"metric_z"`` → masked L1 on z; ``"relative_inverse"`` → the MiDaS
 scale-and-shift-invariant loss in disparity space with the gradient-matching term (weight 0.5).
-
 Design notes: docs/design/depth.md (depth_training): data, loop, outputs and resume in full.
 """
 
@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers.base.runtime import distributed_environment
+from helpers.base.runtime import distributed_environment, resolve_device
 from helpers.dataset_folder.splits import SplitConfig
 from helpers.depth.data.augment import AugmentConfig
 from helpers.depth.data.depth_data_config import DepthDatasetConfig, Source
@@ -43,7 +43,8 @@ from helpers.depth.losses import DepthLoss, DepthLossConfig
 from helpers.depth.metrics.metrics_table import METRIC_INFO, MetricsTable, metric_mode
 from helpers.depth.models import DepthModelConfig, build_depth_model, model_checkpoint
 from helpers.training.training_config import LoopConfig, OptimConfig
-from helpers.training.training_loop import TrainResult, run_training
+from helpers.training.sample_check import screen_datasets
+from helpers.training.training_loop import TrainResult, run_folder_lock, run_training
 
 __all__ = ["DepthTask", "TrainConfig", "default_loss", "train_depth"]
 
@@ -111,7 +112,7 @@ def _datasets(config: TrainConfig) -> tuple[DepthDataset, DepthDataset, str]:
     """Train and val datasets and what their depth holds (``"metric_z"`` or ``"original"``)."""
     size = config.model.resolved_input_size
     base = DepthDatasetConfig(image_size=size, depth_size=config.depth_size, target="original",
-                              source=config.source, splits=config.splits)
+                              source=config.source, splits=config.splits, missing="skip")  # the check lists them
     probe = DepthDataset(config.data, base)
     data_target = "metric_z" if probe.all_sources_metric else "original"
     if data_target == "original" and config.model.target != "original":
@@ -137,13 +138,23 @@ def _loss_config(config: TrainConfig, data_target: str) -> DepthLossConfig:
 
 
 class DepthTask:
-    """A :class:`helpers.training.training_loop.TrainingTask` for a depth model: datasets, network, loss, evaluation."""
+    """A :class:`helpers.training.training_loop.TrainingTask` for a depth model: datasets, network, loss, evaluation.
+
+    Making one checks every sample of the train and val splits (:func:`helpers.training.sample_check.screen_datasets`,
+    results kept in ``config.out``): :attr:`excluded_samples` are the samples left out (``skip_bad``, or a resumed
+    run's earlier choice)."""
 
     epoch_metrics = EPOCH_METRICS
 
-    def __init__(self, config: TrainConfig, *, progress: bool = True) -> None:
+    def __init__(self, config: TrainConfig, *, progress: bool = True, log: Callable[[str], None] = print) -> None:
         self.config = config
-        self.train_set, self.val_set, data_target = _datasets(config)
+        train, val, data_target = _datasets(config)
+        main = distributed_environment()[0] == 0
+        (self.train_set, self.val_set), self.excluded_samples = screen_datasets(
+            [train, val], config.out, skip_bad=config.skip_bad, progress=progress, log=log, main=main)
+        if len(self.train_set) == 0:
+            raise ValueError(f"no sample of the train split of {', '.join(config.data)} can be read: fix the files "
+                             f"listed in {Path(config.out) / 'bad_samples.txt'}")
         if config.cache:
             cache = Path(config.out) / "cache"
             self.train_set = self.train_set.use_cache(cache, workers=config.workers, progress=progress)
@@ -182,8 +193,11 @@ def train_depth(config: TrainConfig, *, log: Callable[[str], None] = print,
     """Train (or resume) a depth model as ``config`` says; see the module docstring and
     :func:`helpers.training.training_loop.run_training` (``log``, ``on_step``, the returned :class:`TrainResult`)."""
     rank, _, _ = distributed_environment()
-    task = DepthTask(config, progress=config.progress and rank == 0)
-    return run_training(task, config, config.as_dict(), log=log, on_step=on_step)
+    resolve_device(config.device)  # a missing GPU stops the run before anything is written
+    with run_folder_lock(config.out, "train-depth"):  # the data check and the cache write into the run folder too
+        task = DepthTask(config, progress=config.progress and rank == 0, log=log)
+        return run_training(task, config, {**config.as_dict(), "excluded_samples": task.excluded_samples}, log=log,
+                            on_step=on_step)
 
 
 # ------------------------------------------------------------------------------------------------ CLI
@@ -223,6 +237,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-batches", type=int, default=None, help="evaluate on at most this many val batches")
     parser.add_argument("--select-metric", default=None, help="val metric for best.pt (default: original_l1)")
     parser.add_argument("--depth-size", type=int, default=d.depth_size)
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="train without the samples whose files are missing or do not decode (listed in "
+                             "OUT/bad_samples.txt) instead of stopping")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -249,7 +266,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        max_steps=args.max_steps, batch_size=args.batch_size, optim=optim, precision=args.precision,
                        device=args.device, workers=args.workers, cache=args.cache, seed=args.seed,
                        checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, val_batches=args.val_batches,
-                       select_metric=args.select_metric, progress=not args.no_progress)
+                       select_metric=args.select_metric, skip_bad=args.skip_bad, progress=not args.no_progress)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,6 +13,9 @@ torchrun), the same as for the depth models. The task:
 - **Evaluation** (:mod:`helpers.latent.evaluate_latent`): latent errors and rendered-depth metrics per val sample; the
   best epoch by ``select_metric`` (default ``latent_l1``). At the end, the same metrics for the ``w_avg`` and
   mean-w baselines are written beside the model's (``baselines.md``) and printed.
+- **Data check** before the first step (:mod:`helpers.training.sample_check`): every sample's image, depth and latent
+  exist and decode; bad samples stop the run with their list, or with ``skip_bad`` are left out. One run at a time
+  holds the run folder.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from helpers.latent.encoder import LatentEncoder, LatentEncoderConfig, encoder_c
 from helpers.latent.evaluate_latent import constant_predictor, encoder_predictor, evaluate_latents, render_depth
 from helpers.latent.latent_dataset import LatentDataset
 from helpers.training.training_config import LoopConfig, OptimConfig
-from helpers.training.training_loop import TrainResult, run_training
+from helpers.training.sample_check import screen_datasets
+from helpers.training.training_loop import TrainResult, run_folder_lock, run_training
 
 __all__ = ["LatentLossConfig", "LatentTask", "LatentTrainConfig", "evaluate_baselines", "train_latent"]
 
@@ -116,20 +120,29 @@ def _w_avg(generator: nn.Module) -> torch.Tensor:
 
 
 class LatentTask:
-    """A :class:`helpers.training.training_loop.TrainingTask` for a latent encoder."""
+    """A :class:`helpers.training.training_loop.TrainingTask` for a latent encoder. Making one checks every sample of
+    the train and val splits (:func:`helpers.training.sample_check.screen_datasets`); :attr:`excluded_samples` are the
+    samples left out."""
 
     epoch_metrics = EPOCH_METRICS
 
-    def __init__(self, config: LatentTrainConfig) -> None:
+    def __init__(self, config: LatentTrainConfig, *, log: Callable[[str], None] = print) -> None:
         self.config = config
         self.device = resolve_device(config.device)
         self.generator = _load_generator(config.generator, self.device)
         resolution = int(self.generator.neural_rendering_resolution)
-        base = DepthDatasetConfig(image_size=config.encoder.input_size, depth_size=resolution, splits=config.splits)
-        self.train_set = LatentDataset(config.data, dataclasses.replace(base, split="train", augment=config.augment))
-        self.val_set = self.train_set.with_config(split="val", augment=None)
-        if len(self.train_set) == 0:
+        base = DepthDatasetConfig(image_size=config.encoder.input_size, depth_size=resolution, splits=config.splits,
+                                  missing="skip")  # the check lists the samples left out
+        train = LatentDataset(config.data, dataclasses.replace(base, split="train", augment=config.augment))
+        if len(train) == 0 and not train.known_bad():
             raise ValueError(f"the train split of {', '.join(config.data)} is empty")
+        rank, _, _ = distributed_environment()
+        (self.train_set, self.val_set), self.excluded_samples = screen_datasets(
+            [train, train.with_config(split="val", augment=None)], config.out, skip_bad=config.skip_bad,
+            progress=config.progress and rank == 0, log=log, main=rank == 0)
+        if len(self.train_set) == 0:
+            raise ValueError(f"no sample of the train split of {', '.join(config.data)} can be read: fix the files "
+                             f"listed in {Path(config.out) / 'bad_samples.txt'}")
         if self.train_set.w_dim != config.encoder.w_dim:
             raise ValueError(f"the data's latents have {self.train_set.w_dim} dimensions, the encoder "
                              f"{config.encoder.w_dim}")
@@ -190,8 +203,16 @@ def train_latent(config: LatentTrainConfig, *, log: Callable[[str], None] = prin
     Returns ``(result, tables)``: ``tables`` maps "encoder", "w_avg baseline" and "mean-w baseline" to their val
     tables (the encoder's of ``best.pt``); the comparison is also written to ``<out>/baselines.md`` and logged.
     """
-    task = LatentTask(config)
-    result = run_training(task, config, config.as_dict(), log=log, on_step=on_step)
+    resolve_device(config.device)  # a missing GPU stops the run before anything is written
+    with run_folder_lock(config.out, "train-latent"):  # the check, the training and the baselines
+        return _train_latent(config, log=log, on_step=on_step)
+
+
+def _train_latent(config: LatentTrainConfig, *, log: Callable[[str], None],
+                  on_step: Callable[[int, float], None] | None) -> tuple[TrainResult, dict[str, MetricsTable]]:
+    task = LatentTask(config, log=log)
+    result = run_training(task, config, {**config.as_dict(), "excluded_samples": task.excluded_samples}, log=log,
+                          on_step=on_step)
     rank, _, _ = distributed_environment()
     if result.interrupted or rank != 0:
         return result, {}
@@ -240,6 +261,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     parser.add_argument("--eval-every", type=int, default=d.eval_every)
     parser.add_argument("--val-batches", type=int, default=None)
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="train without the samples whose files are missing or do not decode (listed in "
+                             "OUT/bad_samples.txt) instead of stopping")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -252,6 +276,6 @@ def run(args: argparse.Namespace) -> int:
         augment=None if args.no_augment else AugmentConfig(), epochs=args.epochs, max_steps=args.max_steps,
         batch_size=args.batch_size, optim=OptimConfig(lr=args.lr), precision=args.precision, device=args.device,
         workers=args.workers, seed=args.seed, checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
-        val_batches=args.val_batches, progress=not args.no_progress)
+        val_batches=args.val_batches, skip_bad=args.skip_bad, progress=not args.no_progress)
     result, _ = train_latent(config)
     return 130 if result.interrupted else 0

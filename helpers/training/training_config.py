@@ -78,6 +78,9 @@ class LoopConfig:
         eval_every: evaluate every this many epochs (and always after the last step).
         log_every: write a ``train_log.csv`` row every this many steps (and at the last one).
         progress: tqdm bars.
+        skip_bad: train without the samples whose files are missing or do not decode (the check before the first
+            step: :mod:`helpers.training.sample_check`; the list goes to ``<out>/bad_samples.txt``) instead of
+            stopping with that list.
     """
 
     out: str
@@ -93,6 +96,7 @@ class LoopConfig:
     eval_every: int = 1
     log_every: int = 10
     progress: bool = True
+    skip_bad: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", os.fspath(self.out))

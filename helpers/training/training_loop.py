@@ -15,18 +15,21 @@ the rest the same way for all of them:
   with the same output folder continues at the same batch, so an interrupted run ends with the weights of an
   uninterrupted one (bitwise on the CPU). A run with another config is refused, except for :data:`RESUMABLE_CHANGES`.
 - **Several GPUs** under ``torchrun``: DistributedDataParallel, rank 0 evaluates and writes.
+- **One run per folder** (:func:`run_folder_lock`): a second run into a folder whose run still lives is refused.
 
 Design notes: docs/design/training.md (training_loop).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
 import math
+import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -35,19 +38,30 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from helpers.base.atomic import atomic_path, write_text_atomic
+from helpers.base.atomic import save_torch_atomic, write_text_atomic
+from helpers.base.errors import UserError
+from helpers.base.folder_lock import folder_lock
 from helpers.base.runtime import autocast, distributed_environment, resolve_device, resolve_precision
+from helpers.base.weights_file import read_weights
 from helpers.training.seeded_loader import make_loader
 from helpers.training.training_config import LoopConfig, build_optimizer, lr_factor
 
-__all__ = ["RESUMABLE_CHANGES", "EvaluationTable", "TrainResult", "TrainingTask", "run_training", "train_step"]
+__all__ = ["CONFIG_FILE", "LAST_STATE", "RESUMABLE_CHANGES", "EvaluationTable", "RunConfigError", "TrainResult",
+           "TrainingTask", "run_folder_lock", "run_training", "saved_run_config", "train_step"]
 
 STATE_FORMAT = "helpers-train-state"
 STATE_VERSION = 1
 
-#: Config fields that may change when a run is resumed (they do not change what is learned).
+#: The run folder's full training state (resumed from) and its config.
+LAST_STATE, CONFIG_FILE = "last.pt", "config.json"
+
+#: Config fields that may change when a run is resumed (they do not change what is learned; ``skip_bad`` and
+#: ``excluded_samples``: the data check of :mod:`helpers.training.sample_check` enforces its own rule on resume).
 RESUMABLE_CHANGES = ("epochs", "max_steps", "workers", "cache", "progress", "device", "checkpoint_every",
-                     "log_every", "eval_every", "val_batches")
+                     "log_every", "eval_every", "val_batches", "skip_bad", "excluded_samples")
+
+#: Run folders whose lock this process holds (resolved paths), so that :func:`run_folder_lock` nests.
+_HELD_RUN_FOLDERS: set[str] = set()
 
 
 class EvaluationTable(Protocol):
@@ -167,6 +181,42 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+@contextlib.contextmanager
+def run_folder_lock(out: str | os.PathLike[str], job: str) -> Iterator[None]:
+    """Hold the run folder's lock (:func:`helpers.base.folder_lock.folder_lock`) while the block runs.
+
+    Re-entrant within a process (a task's setup and :func:`run_training` share one hold); under torchrun only
+    rank 0 takes it (the other ranks write nothing). Raises
+    :class:`helpers.base.folder_lock.FolderBusyError` when another process trains into ``out``."""
+    key = str(Path(out).resolve())
+    if distributed_environment()[0] != 0 or key in _HELD_RUN_FOLDERS:
+        yield
+        return
+    with folder_lock(out, job):
+        _HELD_RUN_FOLDERS.add(key)
+        try:
+            yield
+        finally:
+            _HELD_RUN_FOLDERS.discard(key)
+
+
+def saved_run_config(out: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The config of the run that a start in ``out`` resumes (its ``config.json``), None for a fresh start (no
+    ``last.pt``, or no readable config)."""
+    folder = Path(out)
+    if not (folder / LAST_STATE).is_file():
+        return None
+    try:
+        config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
+
+
+class RunConfigError(UserError, ValueError):
+    """A run folder holds a run with other settings than the ones given (the differences are in the message)."""
+
+
 def _config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     return [f"{key}: {saved.get(key)!r} -> {current.get(key)!r}" for key in sorted(set(saved) | set(current))
             if key not in RESUMABLE_CHANGES and _jsonable(saved.get(key)) != _jsonable(current.get(key))]
@@ -190,11 +240,12 @@ class _Progress:
 
 
 def _load_state(path: Path) -> dict[str, Any]:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    todo = "move it away to start the run afresh, or choose another --out"
+    state = read_weights(path, what="the training state to resume from", expected="the last.pt of a training run")
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise ValueError(f"{path} is not a training state written by helpers.training.training_loop")
+        raise UserError(f"{path} is not a training state written by helpers.training.training_loop", todo)
     if state.get("version") != STATE_VERSION:
-        raise ValueError(f"{path}: training state version {state.get('version')!r} is not supported")
+        raise UserError(f"{path}: training state version {state.get('version')!r} is not supported", todo)
     return state
 
 
@@ -235,7 +286,16 @@ def run_training(task: TrainingTask, loop: LoopConfig, config: Mapping[str, Any]
     Returns:
         A :class:`TrainResult` (``interrupted`` when a ``KeyboardInterrupt`` stopped it; ``last.pt`` is then the
         last checkpoint written, not the interrupted step).
+
+    Raises:
+        FolderBusyError: another process is training into ``loop.out`` (:func:`run_folder_lock`).
     """
+    with run_folder_lock(loop.out, f"training {task.describe()}"):
+        return _run_training(task, loop, config, log=log, on_step=on_step)
+
+
+def _run_training(task: TrainingTask, loop: LoopConfig, config: Mapping[str, Any], *, log: Callable[[str], None],
+                  on_step: Callable[[int, float], None] | None) -> TrainResult:
     from tqdm.auto import tqdm
 
     rank, world, _ = distributed_environment()
@@ -259,7 +319,7 @@ def run_training(task: TrainingTask, loop: LoopConfig, config: Mapping[str, Any]
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     progress = _Progress()
 
-    last_path, best_path = out / "last.pt", out / "best.pt"
+    last_path, best_path = out / LAST_STATE, out / "best.pt"
     train_log = _CsvLog(out / "train_log.csv", ["step", "epoch", "loss", "lr", "samples_per_s", "elapsed_s"])
     epoch_log = _CsvLog(out / "epochs.csv", ["epoch", "step", "train_loss", "val_loss", *task.epoch_metrics, "lr",
                                              "best"])
@@ -267,8 +327,9 @@ def run_training(task: TrainingTask, loop: LoopConfig, config: Mapping[str, Any]
         state = _load_state(last_path)
         differences = _config_differences(state["config"], config)
         if differences:
-            raise ValueError(f"{out} holds a run with another config; use another out folder or the same "
-                             "settings. Differences:\n  " + "\n  ".join(differences))
+            shown = "; ".join(differences[:6]) + (f"; and {len(differences) - 6} more" if len(differences) > 6 else "")
+            raise RunConfigError(f"{out} holds a run with another config ({shown})",
+                                 "resume with the same settings, or train into another --out folder")
         model.load_state_dict(state["model"]["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
@@ -285,7 +346,7 @@ def run_training(task: TrainingTask, loop: LoopConfig, config: Mapping[str, Any]
         for stale in (train_log.path, epoch_log.path):
             stale.unlink(missing_ok=True)
     if main:
-        write_text_atomic(out / "config.json", json.dumps(config, indent=2) + "\n")
+        write_text_atomic(out / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
 
     net: nn.Module = model
     if distributed:
@@ -328,8 +389,7 @@ def run_training(task: TrainingTask, loop: LoopConfig, config: Mapping[str, Any]
             if improved:
                 progress.best_value = value if math.isfinite(value) else progress.best_value
                 progress.best_step = progress.step
-                with atomic_path(best_path) as part:
-                    torch.save(task.model_checkpoint(model), part)
+                save_torch_atomic(best_path, task.model_checkpoint(model))
                 if table is not None:
                     best_table = table
                     table.write_csv(out / "val_best.csv")
@@ -364,8 +424,7 @@ def run_training(task: TrainingTask, loop: LoopConfig, config: Mapping[str, Any]
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         }
-        with atomic_path(last_path) as part:
-            torch.save(state, part)
+        save_torch_atomic(last_path, state)
 
     started, samples_since, interrupted = time.perf_counter(), 0, False
     window_start = time.perf_counter()

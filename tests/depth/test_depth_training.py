@@ -5,33 +5,25 @@ from __future__ import annotations
 import csv
 import math
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from helpers.cli import main as cli_main
-from helpers.dataset_folder.splits import SplitConfig
 from helpers.depth.data.depth_data_config import DepthDatasetConfig
 from helpers.depth.data.depth_dataset import DepthDataset
-from helpers.depth.models import DepthModelConfig, load_depth_model
 from helpers.depth.depth_training import DepthTask, TrainConfig, train_depth
+from helpers.depth.models import DepthModelConfig, load_depth_model
 from helpers.generation.head_dataset import HeadDatasetConfig, write_head_dataset
 from helpers.training.seeded_loader import SeededSampler
 from helpers.training.training_config import OptimConfig, lr_factor
 from helpers.training.training_loop import run_training
+from tests.depth.conftest import SPLITS, TINY_UNET, quiet
 
-REPO = Path(__file__).resolve().parents[1]
-SPLITS = SplitConfig(train=0.75, val=0.25, test=0.0)
-TINY_UNET = DepthModelConfig(start_filts=4, n_blocks=3, input_size=32)
-
-
-def quiet(_message: str) -> None:
-    pass
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +31,6 @@ def heads(tmp_path_factory) -> Path:
     """48 analytic heads at 64² with exact metric depth (our folder format)."""
     root = tmp_path_factory.mktemp("heads") / "data"
     return write_head_dataset(root, HeadDatasetConfig(count=48, image_size=64, depth_size=64, seed=1), progress=False)
-
-
-@pytest.fixture(scope="module")
-def small_heads(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("small") / "data"
-    return write_head_dataset(root, HeadDatasetConfig(count=12, image_size=32, depth_size=32, seed=2), progress=False)
 
 
 def small_config(data: Path, out: Path, **changes) -> TrainConfig:
@@ -118,34 +104,6 @@ def test_interrupted_run_resumes_to_the_same_weights(small_heads, tmp_path):
     # Running a finished run again does nothing more.
     again = train_depth(small_config(small_heads, tmp_path / "part"), log=quiet)
     assert again.steps == full.steps
-
-
-def test_killed_process_resumes_from_its_last_checkpoint(small_heads, tmp_path):
-    """SIGKILL in the middle of a CLI run, then the same command again: it finishes with the full step count."""
-    out = tmp_path / "run"
-    command = [sys.executable, "-m", "helpers", "train-depth", str(small_heads), "--out", str(out),
-               "--start-filts", "4", "--n-blocks", "3", "--input-size", "32", "--depth-size", "32",
-               "--batch-size", "3", "--epochs", "200", "--max-steps", "400", "--checkpoint-every", "5",
-               "--workers", "0", "--no-progress", "--eval-every", "1000"]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    last = out / "last.pt"
-    deadline = time.monotonic() + 120
-    while not last.is_file() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    assert process.poll() is None, f"the run ended before it could be killed: {process.stderr.read().decode()}"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL
-    step_at_kill = torch.load(last, weights_only=True)["progress"]["step"]
-    assert 0 < step_at_kill < 400
-
-    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert finished.returncode == 0, finished.stderr
-    assert f"resuming {out} at step {step_at_kill}" in finished.stdout
-    assert torch.load(last, weights_only=True)["progress"]["step"] == 400
-    steps = [int(r["step"]) for r in csv_rows(out / "train_log.csv")]
-    assert steps == sorted(set(steps)) and steps[-1] == 400  # rows after the checkpoint were redone, not doubled
 
 
 def test_resume_refuses_another_config_but_accepts_more_epochs(small_heads, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -11,12 +12,14 @@ from torch import nn
 
 from helpers import eg3d
 from helpers.base import cameras
+from helpers.base.errors import UserError
 from helpers.cli import main as cli_main
 from helpers.dataset_folder.reader import DatasetFolder
 from helpers.dataset_folder.splits import SplitConfig
 from helpers.depth.data.augment import AugmentConfig
 from helpers.depth.data.depth_data_config import DepthDatasetConfig
 from helpers.generation import generate_dataset as gen
+from helpers.generation.head_dataset import HeadDatasetConfig, write_head_dataset
 from helpers.generation.sample_settings import SampleSettings
 from helpers.latent.encoder import LatentEncoder, LatentEncoderConfig, load_latent_encoder, save_latent_encoder
 from helpers.latent.evaluate_latent import latent_errors
@@ -180,3 +183,27 @@ def test_pti_starts_from_the_predicted_w(generator, lpips):
     expected = predict_w(result.target, encoder)[0].numpy()
     assert np.allclose(result.w, expected, atol=1e-6)
     assert not np.allclose(result.w, generator.backbone.mapping.w_avg.numpy())
+
+
+def test_a_bad_latent_is_named_before_training_and_skip_bad_trains_without_it(tmp_path):
+    """A truncated latent file (issue 19, item 4): the dataset still opens, the item names the sample and the file,
+    train-latent stops before its first step with the list, and ``skip_bad`` trains without the sample."""
+    data = write_head_dataset(tmp_path / "heads", HeadDatasetConfig(count=12, image_size=32, depth_size=32, seed=2),
+                              progress=False)
+    splits = SplitConfig(train=0.75, val=0.25, test=0.0)
+    data_config = DepthDatasetConfig(image_size=32, depth_size=32, split="train", splits=splits)
+    bad = LatentDataset(data, data_config).ids[3]
+    latent = data / "latents" / f"{bad}.npy"
+    latent.write_bytes(latent.read_bytes()[:300])
+    dataset = LatentDataset(data, data_config)
+    with pytest.raises(UserError, match=rf"sample {bad}: cannot read {latent} \("):
+        dataset[3]
+    assert np.isfinite(dataset.mean_w()).all()
+
+    config = LatentTrainConfig(data=(str(data),), out=str(tmp_path / "run"), generator="tiny-random",
+                               encoder=LatentEncoderConfig(input_size=32, width=4), augment=None, splits=splits,
+                               batch_size=4, max_steps=1, workers=0, device="cpu", progress=False)
+    with pytest.raises(UserError, match=rf"1 of 12 samples cannot be read: {bad} \({latent}: truncated"):
+        train_latent(config, log=lambda *_: None)
+    result, _ = train_latent(dataclasses.replace(config, skip_bad=True), log=lambda *_: None)
+    assert result.steps == 1 and f"{bad}\t{latent}\ttruncated" in (tmp_path / "run" / "bad_samples.txt").read_text()

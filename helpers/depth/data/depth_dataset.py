@@ -15,15 +15,15 @@ toolkit's dataset folder (:class:`helpers.dataset_folder.reader.DatasetFolder`, 
   (Prosopo) are filled with NaN: test with ``torch.isfinite(batch["camera"]).all(-1)``.
 - ``id``: the sample id (str; a batch holds a list of them).
 
-Depth and mask are resampled by nearest neighbour (background never bleeds into the face). Batches:
-:func:`helpers.training.seeded_loader.make_loader`; :meth:`DepthDataset.use_cache` makes items cheap.
-Design notes: docs/design/depth.md (depth_dataset): items in full, resizing, throughput, reproducibility.
+Depth and mask: nearest neighbour resampling. Batches: :func:`helpers.training.seeded_loader.make_loader`;
+:meth:`DepthDataset.use_cache` makes items cheap. Read errors: :class:`helpers.training.sample_check.SampleReadError`.
+Design notes: docs/design/depth.md (depth_dataset): items in full, resizing, throughput, reproducibility, bad files.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from helpers.depth.data.depth_data_config import DepthDatasetConfig, PathLike
 from helpers.depth.data.depth_sources import ItemSource, Maps, open_source
 from helpers.depth.data.image_files import load_image, read_resized, to_float_image
 from helpers.depth.metrics.depth_metrics import original_normalize
+from helpers.training.sample_check import BadSample, reading
 from helpers.training.seeded_loader import SEED_RANGE
 
 __all__ = ["DepthDataset"]
@@ -70,6 +71,7 @@ class DepthDataset(Dataset):
     Args:
         roots: one folder or several (their items are concatenated, in the given order; ids sorted per folder).
         config: sizes, target, augmentation, split, source options (:class:`DepthDatasetConfig`).
+        exclude: samples to leave out, as ``(folder, sample id)`` pairs (``folder`` as given in ``roots``).
 
     Index with an int, or with ``(index, item_seed)`` to fix the augmentation (what :class:`SeededSampler` yields).
     """
@@ -77,12 +79,16 @@ class DepthDataset(Dataset):
     #: :func:`make_loader` feeds ``(index, item_seed)`` keys through a :class:`SeededSampler`.
     takes_item_seeds = True
 
-    def __init__(self, roots: PathLike | Sequence[PathLike], config: DepthDatasetConfig | None = None) -> None:
+    def __init__(self, roots: PathLike | Sequence[PathLike], config: DepthDatasetConfig | None = None, *,
+                 exclude: Collection[tuple[str, str]] = ()) -> None:
         self.config = config or DepthDatasetConfig()
         paths = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
         if not paths:
             raise ValueError("DepthDataset needs at least one folder")
-        self.sources = [open_source(Path(p), self.config) for p in paths]
+        #: Samples left out, as ``(folder, sample id)`` pairs.
+        self.excluded = frozenset((str(folder), str(sample)) for folder, sample in exclude)
+        self.sources = [open_source(Path(p), self.config, {i for f, i in self.excluded if f == str(Path(p))})
+                        for p in paths]
         if self.config.target == "metric_z":
             nonmetric = [str(s.root) for s in self.sources if not s.metric]
             if nonmetric:
@@ -160,7 +166,8 @@ class DepthDataset(Dataset):
             depth, mask, camera = torch.from_numpy(depth_np), torch.from_numpy(mask_np), torch.from_numpy(camera_np)
         else:
             maps, source = self._stored(index)
-            image = load_image(maps.image_path, c.image_size, params.crop)
+            with reading(self.ids[index], maps.image_path):
+                image = load_image(maps.image_path, c.image_size, params.crop)
             depth, mask, camera = self._target(maps, source), torch.from_numpy(maps.mask), _camera_or_nan(maps.camera)
         depth = resample_nearest(depth, c.depth_size, params.crop)[None]
         mask = resample_nearest(mask, c.depth_size, params.crop)[None]
@@ -178,9 +185,23 @@ class DepthDataset(Dataset):
         }
 
     def with_config(self, **changes: Any) -> DepthDataset:
-        """The same folders with some config fields changed (e.g. ``split="val", augment=None``); no cache (call
-        :meth:`use_cache` again: a cache with the same contents is found and reused)."""
-        return DepthDataset([s.root for s in self.sources], replace(self.config, **changes))
+        """The same folders with some config fields changed (e.g. ``split="val", augment=None``) and the same samples
+        left out; no cache (call :meth:`use_cache` again: a cache with the same contents is found and reused)."""
+        return type(self)([s.root for s in self.sources], replace(self.config, **changes), exclude=self.excluded)
+
+    # ------------------------------------------------------------------ data check
+    def sample_files(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """``(folder, sample id, files an item reads)`` of every item, in item order."""
+        return [(str(s.root), str(s.ids[i]), s.files(i)) for s in self.sources for i in range(len(s))]
+
+    def known_bad(self) -> list[BadSample]:
+        """Samples of the split that the original layouts left out for a missing file (``missing="skip"``)."""
+        return [bad for s in self.sources for bad in s.known_bad()]
+
+    def without(self, samples: Collection[tuple[str, str]]) -> DepthDataset:
+        """The same dataset without these ``(folder, sample id)`` samples (no cache: call :meth:`use_cache`)."""
+        return type(self)([s.root for s in self.sources], self.config, exclude=self.excluded | {
+            (str(folder), str(sample)) for folder, sample in samples})
 
     # ------------------------------------------------------------------ cache
     def cache_key(self) -> str:
@@ -213,5 +234,6 @@ class DepthDataset(Dataset):
     def _cache_row(self, index: int) -> item_cache.Row:
         """What the cache stores of an item: image resized to image_size (uint8), depth target, mask, camera."""
         maps, source = self._stored(index)
-        image = read_resized(maps.image_path, self.config.image_size)
+        with reading(self.ids[index], maps.image_path):
+            image = read_resized(maps.image_path, self.config.image_size)
         return image, self._target(maps, source).numpy(), maps.mask, _camera_or_nan(maps.camera).numpy()

@@ -3,11 +3,14 @@
 :class:`FolderSource` reads this toolkit's dataset folder (:class:`helpers.dataset_folder.reader.DatasetFolder`),
 :class:`OriginalSource` an original layout (:class:`helpers.datasets.original_layouts.OriginalFolder`); :func:`open_source`
 picks one. Ids, file paths and cameras are kept in numpy arrays, not per-sample Python objects, so forked workers
-do not copy them page by page through reference counting. ``read(i)`` returns the stored :class:`Maps` of a sample.
+do not copy them page by page through reference counting. ``read(i)`` returns the stored :class:`Maps` of a sample
+(a failed read raises :class:`helpers.training.sample_check.SampleReadError`, naming the sample and the file);
+``files(i)`` lists the files it reads. Samples listed in ``exclude`` are left out (after the split is drawn).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +25,7 @@ from helpers.dataset_folder.reader import DatasetFolder
 from helpers.dataset_folder.splits import select_split
 from helpers.datasets.original_layouts import OriginalFolder, detect_layout, read_original_camera, read_original_depth
 from helpers.depth.data.depth_data_config import DepthDatasetConfig
+from helpers.training.sample_check import BadSample, reading
 
 
 @dataclass
@@ -44,7 +48,7 @@ class FolderSource:
     metric = True
     kind = "folder"
 
-    def __init__(self, root: Path, config: DepthDatasetConfig) -> None:
+    def __init__(self, root: Path, config: DepthDatasetConfig, exclude: Collection[str] = ()) -> None:
         folder = DatasetFolder(root)
         if not folder.has_depth:
             raise DatasetFolderError(f"{root} holds no metric depth maps (its meta.json gives no depth_png range): "
@@ -53,7 +57,7 @@ class FolderSource:
         self.root = root
         self.near, self.far = float(folder.near), float(folder.far)  # type: ignore[arg-type]
         self.min_opacity = config.min_opacity
-        ids = select_split(folder.ids, config.split, config.splits)
+        ids = [i for i in select_split(folder.ids, config.split, config.splits) if i not in exclude]
         records = [folder.records[i] for i in ids]
         needed = ("image", "depth", "mask") if self.min_opacity > 0 else ("image", "depth")
         for record in records:
@@ -76,21 +80,38 @@ class FolderSource:
         return len(self.ids)
 
     def read(self, i: int) -> Maps:
-        depth = read_depth_png(self.depths[i], self.near, self.far)
+        with reading(str(self.ids[i]), self.depths[i]):
+            depth = read_depth_png(self.depths[i], self.near, self.far)
         mask = valid_depth(depth)
         if self.min_opacity > 0:
             from PIL import Image
 
-            with Image.open(self.masks[i]) as im:
-                opacity = np.asarray(im)
-            if opacity.shape != depth.shape:
-                raise DatasetFolderError(f"{self.masks[i]}: mask shape {opacity.shape} != depth shape {depth.shape}")
+            with reading(str(self.ids[i]), self.masks[i]):
+                with Image.open(self.masks[i]) as im:
+                    opacity = np.asarray(im)
+                if opacity.shape != depth.shape:
+                    raise DatasetFolderError(f"mask shape {opacity.shape} != depth shape {depth.shape}")
             mask &= opacity >= round(self.min_opacity * 255)  # stored as round(255 · opacity)
         return Maps(str(self.images[i]), depth, mask, self.cameras[i])
+
+    def files(self, i: int) -> tuple[str, ...]:
+        """The files :meth:`read` and the image loader read for sample ``i``."""
+        mask = (str(self.masks[i]),) if self.min_opacity > 0 else ()
+        return (str(self.images[i]), str(self.depths[i]), *mask)
+
+    def known_bad(self) -> list[BadSample]:
+        return []  # a manifest line without a file is refused when the folder is opened
 
     def fingerprint(self) -> list[Any]:
         """Cheap state of the files (for a cache key): name, size and mtime of the manifests."""
         return _file_state(manifest_paths(self.root))
+
+
+def _lacking(data: OriginalFolder, stem: str, lacks: str) -> str:
+    """The file that a stem left out by an original layout lacks (its depth PNG first, else its camera)."""
+    if "depth" in lacks:
+        return str(data.root / data.spec.depth / f"{stem}.png")
+    return str(data.root / str(data.spec.cameras) / f"{stem}.npy")
 
 
 class OriginalSource:
@@ -98,13 +119,18 @@ class OriginalSource:
 
     metric = False
 
-    def __init__(self, root: Path, layout: Literal["synthetic", "prosopo", "auto"], config: DepthDatasetConfig):
+    def __init__(self, root: Path, layout: Literal["synthetic", "prosopo", "auto"], config: DepthDatasetConfig,
+                 exclude: Collection[str] = ()):
         data = OriginalFolder(root, layout, missing=config.missing, focal=config.original_focal,
                               mask_threshold=config.original_mask_threshold)
         self.root = root
         self.kind = data.layout
         self.focal, self.mask_threshold = data.focal, data.mask_threshold
-        ids = select_split(data.ids, config.split, config.splits)
+        #: Image stems of this split left out for a missing depth (or camera) file (``missing="skip"``), with the
+        #: file they lack.
+        self.skipped = {stem: _lacking(data, stem, lacks) for stem, lacks in data.skipped.items()
+                        if stem not in exclude and select_split([stem], config.split, config.splits)}
+        ids = [i for i in select_split(data.ids, config.split, config.splits) if i not in exclude]
         self.ids = np.array(ids, dtype=str)
         self.images = np.array([str(data.image_path(i)) for i in ids], dtype=str)
         self.depths = np.array([str(data.depth_path(i)) for i in ids], dtype=str)
@@ -114,9 +140,22 @@ class OriginalSource:
         return len(self.ids)
 
     def read(self, i: int) -> Maps:
-        depth, mask = read_original_depth(self.depths[i], self.mask_threshold)
-        camera = read_original_camera(self.cameras[i], self.focal) if self.cameras[i] else None
+        with reading(str(self.ids[i]), self.depths[i]):
+            depth, mask = read_original_depth(self.depths[i], self.mask_threshold)
+        camera = None
+        if self.cameras[i]:
+            with reading(str(self.ids[i]), self.cameras[i]):
+                camera = read_original_camera(self.cameras[i], self.focal)
         return Maps(str(self.images[i]), depth, mask, camera)
+
+    def files(self, i: int) -> tuple[str, ...]:
+        """The files :meth:`read` and the image loader read for sample ``i``."""
+        camera = (str(self.cameras[i]),) if self.cameras[i] else ()
+        return (str(self.images[i]), str(self.depths[i]), *camera)
+
+    def known_bad(self) -> list[BadSample]:
+        """The skipped stems of this split (:attr:`skipped`)."""
+        return [BadSample(str(self.root), stem, path, "missing") for stem, path in sorted(self.skipped.items())]
 
     def fingerprint(self) -> list[Any]:
         """Cheap state of the files (for a cache key): name, size and mtime of the image and depth folders (a
@@ -129,20 +168,20 @@ class OriginalSource:
 ItemSource = FolderSource | OriginalSource
 
 
-def open_source(root: Path, config: DepthDatasetConfig) -> ItemSource:
+def open_source(root: Path, config: DepthDatasetConfig, exclude: Collection[str] = ()) -> ItemSource:
     """The source of one root: ``config.source``, or for ``"auto"`` our folder when it has a ``meta.json``, else
-    the original layout found there."""
+    the original layout found there; without the samples of ``exclude`` (ids)."""
     source = config.source
     if source == "auto":
         if (root / META).is_file():
             source = "folder"
         elif detect_layout(root) is not None:
-            return OriginalSource(root, "auto", config)
+            return OriginalSource(root, "auto", config, exclude)
         else:
             raise DatasetFolderError(
                 f"{root} is neither a dataset folder of this toolkit (no {META}) nor an original layout "
                 "(images/ or input/ next to depth128x128/)"
             )
     if source == "folder":
-        return FolderSource(root, config)
-    return OriginalSource(root, source, config)
+        return FolderSource(root, config, exclude)
+    return OriginalSource(root, source, config, exclude)
