@@ -27,6 +27,7 @@ from skimage import data
 from helpers.base import cameras
 from helpers.base.atomic import write_npy_atomic, write_png_atomic, write_text_atomic
 from helpers.base.depth_png import write_depth_png
+from helpers.base.errors import UserError
 from helpers.depth.models import PUBLISHED_UNET
 from helpers.download import DownloadError
 from helpers.eg3d.subject import EG3DSubject
@@ -69,6 +70,19 @@ class DemoConfig:
     truncation_psi: float = 0.7
     photo: str | None = None
     model: str = PUBLISHED_UNET
+
+    def __post_init__(self) -> None:
+        for name, value, minimum in (("views", self.views, 1), ("resolution", self.resolution, 8),
+                                     ("volume_resolution", self.volume_resolution, 8)):
+            if value < minimum:
+                raise UserError(f"--{name.replace('_', '-')} must be at least {minimum}, got {value}",
+                                "see `python -m helpers demo --help`")
+        if not 0.0 <= self.truncation_psi <= 1.0:
+            raise UserError(f"--trunc must be in [0, 1], got {self.truncation_psi}",
+                            "0 gives the average face, 1 no truncation, 0.7 is the official scripts'")
+        if self.photo and not Path(self.photo).is_file():
+            raise UserError(f"no such photo: {self.photo}",
+                            "check the path, or pass --photo '' to skip the photo stage")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

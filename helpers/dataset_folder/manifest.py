@@ -3,13 +3,15 @@
 **Visibility rule.** A sample exists when its line is in a manifest, and a line is appended only after all the
 sample's files were written (each under a temporary name, then renamed). Files of a sample that has no line yet are
 leftovers of an interrupted run: they are ignored and overwritten. A line cut short by a crash (no trailing newline)
-is ignored and repaired. Sharded runs write ``manifest.shardIII-of-NNN.jsonl`` until :func:`consolidate`.
+is ignored and repaired. Sharded runs write ``manifest.shardIII-of-NNN.jsonl`` until :func:`consolidate`; while a
+shard writes it holds the lock of :func:`shard_lock_folder`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,30 @@ from helpers.base.atomic import write_text_atomic
 from helpers.dataset_folder.layout import DATASET_JSON, MANIFEST, DatasetFolderError
 
 _SHARD_MANIFEST = "manifest.shard{index:03d}-of-{count:03d}.jsonl"
+_SHARD_MANIFEST_NAME = re.compile(r"^manifest\.shard(\d+)-of-(\d+)\.jsonl$")
 _MANIFEST_GLOB = "manifest*.jsonl"
+_SHARD_LOCKS = ".locks"
 
 
 def shard_manifest_name(index: int, count: int) -> str:
     """Manifest file name of shard ``index`` (0-based) of ``count``."""
     return _SHARD_MANIFEST.format(index=index, count=count)
+
+
+def shard_manifests(root: str | os.PathLike[str]) -> dict[tuple[int, int], Path]:
+    """(index, count) → path of every shard manifest in the folder."""
+    found = {}
+    for path in Path(root).glob(_MANIFEST_GLOB):
+        match = _SHARD_MANIFEST_NAME.match(path.name)
+        if match:
+            found[int(match[1]), int(match[2])] = path
+    return dict(sorted(found.items()))
+
+
+def shard_lock_folder(root: str | os.PathLike[str], index: int, count: int) -> Path:
+    """Folder whose lock (:func:`helpers.base.folder_lock.folder_lock`) shard ``index`` of ``count`` holds while it
+    writes into ``root``: ``<root>/.locks/shardIII-of-NNN``."""
+    return Path(root) / _SHARD_LOCKS / f"shard{index:03d}-of-{count:03d}"
 
 
 def manifest_paths(root: str | os.PathLike[str]) -> list[Path]:

@@ -65,6 +65,7 @@ def check_compatible(existing: dict[str, Any], new: dict[str, Any], where: str |
     diffs = settings_differences({k: existing.get(k, {}) for k in keys}, {k: new.get(k, {}) for k in keys})
     if diffs:
         raise DatasetFolderError(
-            f"{where} holds samples made with other settings ({'; '.join(diffs[:6])}). "
-            "Use the same options to resume, or another --out folder."
+            f"{where} holds samples made with other settings ({'; '.join(diffs[:6])}"
+            f"{f'; and {len(diffs) - 6} more' if len(diffs) > 6 else ''}) — use the same options to resume, or "
+            "another --out folder"
         )

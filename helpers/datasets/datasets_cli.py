@@ -10,7 +10,8 @@ Examples::
 
 ``--set KEY=VALUE`` passes a keyword argument to the converter; VALUE is read as JSON when it parses
 (``true``, ``3``, ``0.5``, ``"text"``), else taken as a string. Errors (unknown dataset, licence not accepted,
-missing credentials or package, converter not available) print one message and exit with status 1.
+missing credentials or package, converter not available) print one line, ``error: <what> — <what to do>``, and exit
+with status 2, as every command's (:mod:`helpers.cli`).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from helpers.base.errors import UserError
 from helpers.datasets import catalogue
 from helpers.download.http_download import DownloadError
 from helpers.download.sources import describe
@@ -57,14 +58,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     action = getattr(args, "datasets_command", None)
     if action is None:
-        print("usage: python -m helpers datasets {list,info,download,convert} ...; see --help", file=sys.stderr)
-        return 2
+        raise UserError("no action given", "use `python -m helpers datasets list|info|download|convert …` "
+                        "(see `python -m helpers datasets --help`)")
     try:
         return {"list": _list, "info": _info, "download": _download, "convert": _convert}[action](args)
     except (catalogue.DatasetRegistryError, catalogue.LicenceNotAcceptedError, catalogue.ConverterUnavailableError,
             catalogue.ConverterArgumentsError, DownloadError, ImportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        if isinstance(exc, UserError):
+            raise
+        text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        raise (UserError(text) if " — " in text else UserError(text, _hint(exc))) from exc
+
+
+def _hint(error: Exception) -> str:
+    """What to do about an error of this command (:mod:`helpers.cli` prints ``error: <what> — <what to do>``)."""
+    hints = ((catalogue.DatasetRegistryError, "see `python -m helpers datasets list`"),
+             (catalogue.LicenceNotAcceptedError, "read the licence, then run the same command with --accept-licence"),
+             (catalogue.ConverterUnavailableError, "install what the message names, or update the toolkit"),
+             (catalogue.ConverterArgumentsError, "see the converter's options: `python -m helpers datasets info NAME`"),
+             (DownloadError, "follow the message, or check the network and run the same command again"),
+             (ImportError, "install the missing package (docs/install.md lists the extras)"))
+    return next((hint for kind, hint in hints if isinstance(error, kind)), "see `python -m helpers datasets --help`")
 
 
 def _table(rows: list[list[str]]) -> str:

@@ -12,6 +12,9 @@ the requested seed list (``batch_size`` consecutive seeds; shards take whole bat
 sharded or repeated run writes byte-identical files. Files follow :mod:`helpers.dataset_folder`; a
 sample becomes visible (manifest line) only once all its files are written.
 
+One writer per folder: a run holds the folder's lock while it writes, each shard of a sharded run the lock of its
+shard (:func:`write_lock`), so a second run into the same folder is refused with a clear message.
+
 Throughput: the GPU (or the CPU's cores) render batch k+1 while worker threads encode and write
 batch k (PNG encoding and marching cubes release the GIL). Meshes reuse the tri-planes of the render:
 the density grid is one pass of the small decoder over the lattice, no backbone re-run.
@@ -20,22 +23,31 @@ the density grid is one pass of the small decoder over the lattice, no backbone 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import json
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from helpers import __version__, eg3d
+from helpers.base.errors import UserError
+from helpers.base.folder_lock import folder_lock
 from helpers.base.runtime import PRECISIONS, distributed_environment, resolve_device
 from helpers.dataset_folder.layout import FORMAT_NAME, FORMAT_VERSION, MANIFEST, sample_id
-from helpers.dataset_folder.manifest import ManifestWriter, read_samples, shard_manifest_name, write_dataset_json
+from helpers.dataset_folder.manifest import (
+    ManifestWriter,
+    read_samples,
+    shard_lock_folder,
+    shard_manifest_name,
+    write_dataset_json,
+)
 from helpers.dataset_folder.meta import prepare_folder
 from helpers.generation.sample_renderer import SampleRenderer
 from helpers.generation.sample_settings import (
@@ -59,6 +71,7 @@ __all__ = [
     "parse_shard",
     "plan",
     "shard_from_environment",
+    "write_lock",
 ]
 
 
@@ -101,7 +114,7 @@ class GenerateConfig:
 
     def __post_init__(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
-            raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+            raise ValueError(f"batch size must be >= 1, got {self.batch_size} — 8 suits a GPU, 1 the CPU")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds must be unique")
         if any(s < 0 or s >= 2**32 for s in self.seeds):
@@ -341,11 +354,28 @@ def _meta(config: GenerateConfig, identity: dict[str, Any], gen_config: Any, dep
     )
 
 
+def write_lock(root: str | os.PathLike[str], shard: tuple[int, int] | None) -> contextlib.AbstractContextManager:
+    """The lock a generation run holds while it writes ``root`` (:func:`helpers.base.folder_lock.folder_lock`).
+
+    An unsharded run owns the folder: it takes the folder's own lock (``<root>/.lock``), which refuses a second
+    ``generate``, an ``invert`` or a ``merge`` into the same folder while it runs. The shards of a sharded run
+    (``--shard``, torchrun) write one folder together by design, each into its own manifest, so they cannot share
+    that exclusive lock: each takes the lock of its shard only
+    (:func:`helpers.dataset_folder.manifest.shard_lock_folder`), which refuses a second process on the same shard
+    and lets ``merge`` refuse to fold a shard that is still running.
+    """
+    if shard is None:
+        return folder_lock(root, "generate")
+    return folder_lock(shard_lock_folder(root, *shard), f"generate shard {shard[0]}/{shard[1]}")
+
+
 def generate(config: GenerateConfig, *, generator: Any = None, log=print) -> GenerateReport:
     """Render and write the samples of ``config`` that the folder does not hold yet.
 
     ``generator`` may pass an already loaded model (its name is still taken from
     ``config.checkpoint``). Returns counts and timing; the dataset is in ``config.out``.
+    The run holds :func:`write_lock` while it writes: a second writer gets
+    :class:`helpers.base.folder_lock.FolderBusyError`.
     """
     from tqdm.auto import tqdm
 
@@ -353,48 +383,49 @@ def generate(config: GenerateConfig, *, generator: Any = None, log=print) -> Gen
     root = Path(config.out)
     device = resolve_device(config.device)
     identity = eg3d.checkpoint_identity(config.checkpoint)
-    G = generator if generator is not None else eg3d.load(identity["path"] or config.checkpoint, device=device)
-    G = G.to(device).eval()
-    the_plan = plan(config, G.config)
-    depth_range = the_plan.depth_range
-    shard = the_plan.shard
-    # An unsharded run owns the folder and clears leftovers; shards may be writing temporaries right now.
-    prepare_folder(root, _meta(config, identity, G.config, depth_range), clean=shard is None)
-    log(the_plan.describe())
-    if config.check_disk and the_plan.free_bytes is not None and the_plan.estimated_bytes > the_plan.free_bytes:
-        log(f"WARNING: the run needs ≈ {_human(the_plan.estimated_bytes)} but only "
-            f"{_human(the_plan.free_bytes)} are free on {root}")
+    with write_lock(root, config.shard if config.shard is not None else shard_from_environment()):
+        G = generator if generator is not None else eg3d.load(identity["path"] or config.checkpoint, device=device)
+        G = G.to(device).eval()
+        the_plan = plan(config, G.config)
+        depth_range = the_plan.depth_range
+        shard = the_plan.shard
+        # An unsharded run owns the folder and clears leftovers; shards may be writing temporaries right now.
+        prepare_folder(root, _meta(config, identity, G.config, depth_range), clean=shard is None)
+        log(the_plan.describe())
+        if config.check_disk and the_plan.free_bytes is not None and the_plan.estimated_bytes > the_plan.free_bytes:
+            log(f"WARNING: the run needs ≈ {_human(the_plan.estimated_bytes)} but only "
+                f"{_human(the_plan.free_bytes)} are free on {root}")
 
-    manifest = root / (shard_manifest_name(*shard) if shard else MANIFEST)
-    done = the_plan.done
-    renderer = SampleRenderer(G, config.settings)
-    writer = SampleWriter(root, config.settings, depth_range, renderer)
-    written = 0
-    with ManifestWriter(manifest) as lines, ThreadPoolExecutor(max(1, config.workers)) as pool, \
-            tqdm(total=the_plan.to_render, unit="sample", disable=not config.progress, smoothing=0.05,
-                 desc="generate") as bar:
-        pending: list[Future] = []
+        manifest = root / (shard_manifest_name(*shard) if shard else MANIFEST)
+        done = the_plan.done
+        renderer = SampleRenderer(G, config.settings)
+        writer = SampleWriter(root, config.settings, depth_range, renderer)
+        written = 0
+        with ManifestWriter(manifest) as lines, ThreadPoolExecutor(max(1, config.workers)) as pool, \
+                tqdm(total=the_plan.to_render, unit="sample", disable=not config.progress, smoothing=0.05,
+                     desc="generate") as bar:
+            pending: list[Future] = []
 
-        def commit() -> int:
-            # Files of the previous batch are written; only now do their lines become visible, in seed order.
-            for future in pending:
-                lines.append(future.result())
-                bar.update(1)
-            count = len(pending)
-            pending.clear()
-            return count
+            def commit() -> int:
+                # Files of the previous batch are written; only now do their lines become visible, in seed order.
+                for future in pending:
+                    lines.append(future.result())
+                    bar.update(1)
+                count = len(pending)
+                pending.clear()
+                return count
 
-        for batch in the_plan.todo_batches:
-            rendered = [s for s in renderer.render(batch) if s.id not in done]
+            for batch in the_plan.todo_batches:
+                rendered = [s for s in renderer.render(batch) if s.id not in done]
+                written += commit()
+                pending.extend(pool.submit(writer.write, sample) for sample in rendered)
             written += commit()
-            pending.extend(pool.submit(writer.write, sample) for sample in rendered)
-        written += commit()
 
-    if shard is None:
-        write_dataset_json(root, read_samples(root).values())
-    else:
-        log(f"shard {shard[0]}/{shard[1]} done; when every shard has finished, run "
-            f"`python -m helpers merge {root}` to write manifest.jsonl and dataset.json")
+        if shard is None:
+            write_dataset_json(root, read_samples(root).values())
+        else:
+            log(f"shard {shard[0]}/{shard[1]} done; when every shard has finished, run "
+                f"`python -m helpers merge {root}` to write manifest.jsonl and dataset.json")
     seconds = time.perf_counter() - started
     return GenerateReport(out=root, written=written, skipped=the_plan.already_done, seconds=seconds, manifest=manifest)
 
@@ -404,54 +435,111 @@ def generate(config: GenerateConfig, *, generator: Any = None, log=print) -> Gen
 # --------------------------------------------------------------------------------------------
 
 
+def _flag(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse ``type`` that shows the message of ``parse``'s ValueError (argparse alone says "invalid value")."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
+
+
+def _number(kind: type, text: str) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+
+
+def _batch_size(text: str) -> int:
+    value = _number(int, text)
+    if value < 1:
+        raise ValueError(f"must be at least 1, got {value} — seeds rendered together: 8 suits a GPU, 1 the CPU")
+    return value
+
+
+def _workers(text: str) -> int:
+    value = _number(int, text)
+    if value < 1:
+        raise ValueError(f"must be at least 1, got {value} — the threads that write files (default: 2)")
+    return value
+
+
+# Each value is checked where the Python API checks it, so that the flag and the API refuse the same values.
+_ARGUMENT_TYPES: dict[str, Callable[[str], Any]] = {
+    "seeds": _flag(parse_seeds),
+    "shard": _flag(parse_shard),
+    "batch_size": _flag(_batch_size),
+    "workers": _flag(_workers),
+    "truncation_psi": _flag(lambda text: SampleSettings(truncation_psi=_number(float, text)).truncation_psi),
+    "truncation_cutoff": _flag(lambda text: SampleSettings(truncation_cutoff=_number(int, text)).truncation_cutoff),
+    "depth_min_opacity": _flag(lambda text: SampleSettings(depth_min_opacity=_number(float, text)).depth_min_opacity),
+    "mesh_resolution": _flag(lambda text: MeshSettings(resolution=_number(int, text)).resolution),
+    "viewpoints": _flag(ViewpointMix.parse),
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d, s, m = GenerateConfig(out=Path("."), seeds=(0,)), SampleSettings(), MeshSettings()
+    types = _ARGUMENT_TYPES
     parser.add_argument("--checkpoint", default=d.checkpoint,
                         help="EG3D checkpoint name (downloaded once), file, or tiny-random (default: %(default)s)")
-    parser.add_argument("--seeds", required=True, type=parse_seeds, help="latent seeds, e.g. 0-49999 or 0-9,20")
+    parser.add_argument("--seeds", required=True, type=types["seeds"], help="latent seeds, e.g. 0-49999 or 0-9,20")
     parser.add_argument("--out", required=True, type=Path, help="dataset folder (an existing one is resumed)")
-    parser.add_argument("--batch-size", type=int, default=None,
+    parser.add_argument("--batch-size", type=types["batch_size"], default=None,
                         help="seeds rendered together (default: 8 on a GPU, 1 on the CPU)")
-    parser.add_argument("--trunc", dest="truncation_psi", type=float, default=s.truncation_psi, help="truncation ψ")
-    parser.add_argument("--trunc-cutoff", dest="truncation_cutoff", type=int, default=None,
+    parser.add_argument("--trunc", dest="truncation_psi", type=types["truncation_psi"], default=s.truncation_psi,
+                        help="truncation ψ in [0, 1] (default: %(default)s)")
+    parser.add_argument("--trunc-cutoff", dest="truncation_cutoff", type=types["truncation_cutoff"], default=None,
                         help="truncate only the first N ws (default: all)")
-    parser.add_argument("--viewpoints", default="",
-                        help="category weights, e.g. frontal=0.7,side=0.12,side_extreme=0.06,frontal_neck=0.12 (default)")
+    parser.add_argument("--viewpoints", type=types["viewpoints"], default=None,
+                        help="the whole mix: shares in [0, 1] adding up to 1, categories not named get none, e.g. "
+                        "frontal=0.7,side=0.12,side_extreme=0.06,frontal_neck=0.12 (default)")
     parser.add_argument("--conditioning", choices=CONDITIONING, default=s.conditioning,
                         help="camera the mapping network is conditioned on (default: %(default)s)")
     parser.add_argument("--depth-range", nargs=2, type=float, metavar=("NEAR", "FAR"), default=None,
                         help="z range of the 16-bit depth PNGs (default: from the generator's ray range)")
-    parser.add_argument("--depth-min-opacity", type=float, default=s.depth_min_opacity,
+    parser.add_argument("--depth-min-opacity", type=types["depth_min_opacity"], default=s.depth_min_opacity,
                         help="write depth where the opacity reaches this (default: %(default)s)")
     parser.add_argument("--meshes", action="store_true", help="also extract a mesh per sample")
-    parser.add_argument("--mesh-resolution", type=int, default=m.resolution, help="density lattice size (default: %(default)s)")
+    parser.add_argument("--mesh-resolution", type=types["mesh_resolution"], default=m.resolution,
+                        help="density lattice size (default: %(default)s)")
     parser.add_argument("--mesh-format", choices=MESH_FORMATS, default=m.format, help="mesh file format")
     parser.add_argument("--mesh-level", type=float, default=m.level, help="marching-cubes level on σ (default: %(default)s)")
     parser.add_argument("--mrc", action="store_true", help="also write each density volume as .mrc")
     parser.add_argument("--legacy", action="store_true",
                         help="also write the original project's formats (depth128x128/, cam_poses/, latent/)")
     parser.add_argument("--precision", choices=tuple(PRECISIONS), default=s.precision, help="autocast precision")
-    parser.add_argument("--shard", type=parse_shard, default=None,
+    parser.add_argument("--shard", type=types["shard"], default=None,
                         help="i/n: render only this shard's batches (default: from torchrun, else all)")
     parser.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:1… (default: %(default)s)")
-    parser.add_argument("--workers", type=int, default=d.workers, help="file-writing threads (default: %(default)s)")
+    parser.add_argument("--workers", type=types["workers"], default=d.workers,
+                        help="file-writing threads (default: %(default)s)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
 def config_from_args(args: argparse.Namespace) -> GenerateConfig:
-    mix = ViewpointMix.parse(args.viewpoints) if args.viewpoints else ViewpointMix()
-    mesh = (MeshSettings(resolution=args.mesh_resolution, format=args.mesh_format, level=args.mesh_level,
-                         mrc=args.mrc) if args.meshes else None)
-    settings = SampleSettings(
-        truncation_psi=args.truncation_psi, truncation_cutoff=args.truncation_cutoff,
-        conditioning=args.conditioning, viewpoints=mix,
-        depth_range=tuple(args.depth_range) if args.depth_range else None,
-        depth_min_opacity=args.depth_min_opacity, mesh=mesh, legacy=args.legacy, precision=args.precision,
-    )
-    return GenerateConfig(out=args.out, seeds=args.seeds, checkpoint=args.checkpoint, settings=settings,
-                          batch_size=args.batch_size, shard=args.shard, device=args.device,
-                          workers=args.workers, progress=args.progress)
+    """The run of a ``generate`` command line; values the settings refuse are :class:`UserError` (one line)."""
+    try:
+        mesh = (MeshSettings(resolution=args.mesh_resolution, format=args.mesh_format, level=args.mesh_level,
+                             mrc=args.mrc) if args.meshes else None)
+        settings = SampleSettings(
+            truncation_psi=args.truncation_psi, truncation_cutoff=args.truncation_cutoff,
+            conditioning=args.conditioning, viewpoints=args.viewpoints or ViewpointMix(),
+            depth_range=tuple(args.depth_range) if args.depth_range else None,
+            depth_min_opacity=args.depth_min_opacity, mesh=mesh, legacy=args.legacy, precision=args.precision,
+        )
+        return GenerateConfig(out=args.out, seeds=args.seeds, checkpoint=args.checkpoint, settings=settings,
+                              batch_size=args.batch_size, shard=args.shard, device=args.device,
+                              workers=args.workers, progress=args.progress)
+    except ValueError as error:
+        text = str(error)
+        raise UserError(text if " — " in text else f"{text} — see `python -m helpers generate --help`") from error
 
 
 def run(args: argparse.Namespace) -> int:

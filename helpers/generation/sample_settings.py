@@ -38,7 +38,7 @@ class MeshSettings:
         if self.format not in MESH_FORMATS:
             raise ValueError(f"mesh format must be one of {MESH_FORMATS}, got {self.format!r}")
         if self.resolution < 8:
-            raise ValueError(f"mesh resolution must be >= 8, got {self.resolution}")
+            raise ValueError(f"mesh resolution must be >= 8, got {self.resolution} — 256 is EG3D's")
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class SampleSettings:
     """What determines a sample's files; recorded in ``meta.json``. A resumed run must use the same.
 
     Attributes:
-        truncation_psi: ψ of ``w_avg + ψ (w − w_avg)`` (0.7 as the original project).
+        truncation_psi: ψ of ``w_avg + ψ (w − w_avg)`` in [0, 1] (0.7 as the original project).
         truncation_cutoff: truncate only the first ``cutoff`` ws (None: all, EG3D's default).
         conditioning: camera the mapping network sees: ``"frontal"`` (default) or ``"render"``.
         viewpoints: viewpoint mix the render cameras are drawn from.
@@ -70,6 +70,12 @@ class SampleSettings:
     precision: str = "fp32"
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.truncation_psi <= 1.0:  # also refuses NaN
+            raise ValueError(f"truncation ψ must be in [0, 1], got {self.truncation_psi} — 0 gives the average "
+                             "face, 1 no truncation, 0.7 is the original project's")
+        if self.truncation_cutoff is not None and self.truncation_cutoff < 0:
+            raise ValueError(f"truncation cutoff must be >= 0 (the number of ws to truncate), got "
+                             f"{self.truncation_cutoff} — leave it out to truncate all")
         if self.conditioning not in CONDITIONING:
             raise ValueError(f"conditioning must be one of {CONDITIONING}, got {self.conditioning!r}")
         if self.precision not in PRECISIONS:

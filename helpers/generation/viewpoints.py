@@ -25,7 +25,8 @@ class ViewpointCategory:
 
     Attributes:
         name: identifier recorded per sample.
-        weight: share of the samples drawn from this category (weights are normalised).
+        weight: share of the samples drawn from this category (a mix normalises its weights; see
+            :meth:`ViewpointMix.parse` for the command line's shares).
         yaw: (min, max) of |yaw| in radians; the sign is random when ``symmetric``.
         pitch: (min, max) of the official pitch offset (see the module doc; not an angle).
         radius: orbit radius (world units).
@@ -139,20 +140,38 @@ class ViewpointMix:
 
     @classmethod
     def parse(cls, text: str) -> ViewpointMix:
-        """Default categories with weights from ``"frontal=0.7,side=0.12,side_extreme=0.06,frontal_neck=0.12"``.
+        """The default categories with the shares of ``"frontal=0.7,side=0.12,side_extreme=0.06,frontal_neck=0.12"``.
 
-        Categories not named keep their default weight.
+        The text is the whole mix: the categories it names get their share, the others none (``"frontal=1"``: only
+        frontal views). Shares lie in [0, 1] and add up to 1 (±1e-6); anything else is refused, naming the sum.
         """
         weights: dict[str, float] = {}
         for item in filter(None, (part.strip() for part in text.split(","))):
             name, sep, value = item.partition("=")
             if not sep:
-                raise ValueError(f"viewpoint mix items look like name=weight, got {item!r}")
+                raise ValueError(f"viewpoint mix items look like name=share, got {item!r} — e.g. "
+                                 "frontal=0.7,side=0.3")
+            name = name.strip()
+            if name in weights:
+                raise ValueError(f"viewpoint category {name!r} is named twice — give each share once")
             try:
-                weights[name.strip()] = float(value)
+                weights[name] = float(value)
             except ValueError:
-                raise ValueError(f"weight of {name.strip()!r} is not a number: {value!r}") from None
-        return cls().with_weights(weights)
+                raise ValueError(f"share of {name!r} is not a number: {value!r} — give a number in [0, 1]") from None
+            if not 0.0 <= weights[name] <= 1.0:
+                raise ValueError(f"share of {name!r} is {value.strip()}, outside [0, 1] — shares are fractions of "
+                                 "the samples that add up to 1, e.g. frontal=0.7,side=0.3")
+        if not weights:
+            raise ValueError("empty viewpoint mix — name categories with their shares, e.g. frontal=0.7,side=0.3")
+        known = [c.name for c in DEFAULT_CATEGORIES]
+        unknown = sorted(set(weights) - set(known))
+        if unknown:
+            raise ValueError(f"unknown viewpoint categories {unknown} — known: {', '.join(known)}")
+        total = sum(weights.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"viewpoint shares add up to {total:g}, not 1 — the mix names every category that "
+                             "gets samples (the others get none); make the shares add up to 1")
+        return cls().with_weights({name: weights.get(name, 0.0) for name in known})
 
     def sample(self, seed: int) -> Viewpoint:
         """The viewpoint of the sample with this seed."""

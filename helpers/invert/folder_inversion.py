@@ -28,6 +28,8 @@ import numpy as np
 
 from helpers import eg3d
 from helpers.base import cameras
+from helpers.base.errors import UserError, is_disk_error
+from helpers.base.folder_lock import folder_lock
 from helpers.base.runtime import resolve_device
 from helpers.dataset_folder.layout import MANIFEST
 from helpers.dataset_folder.manifest import ManifestWriter, read_samples, write_dataset_json
@@ -118,7 +120,12 @@ def photo_id(path: Path) -> str:
 
 def log_failure(root: str | Path, sample_id: str, photo: Path, error: BaseException) -> None:
     """Append one line to ``root/failures.jsonl``: the photo, the error's kind and message, the time, and the
-    traceback for errors that are not the user's (anything but an alignment or value error)."""
+    traceback for errors that are not the user's (anything but an alignment or value error).
+
+    A full disk or a read-only folder is no failure of the photo: it is raised again (the run stops, with one line on
+    the command line) instead of logging every remaining photo as failed."""
+    if is_disk_error(error):
+        raise error
     entry = {"id": sample_id, "source": Path(photo).name, "error": type(error).__name__, "message": str(error),
              "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     if not isinstance(error, (AlignmentError, ValueError)):
@@ -183,6 +190,17 @@ def _sample(inversion: Any, sample_id: str, renderer: Any) -> Any:
 
 def invert_folder(photos: str | Path, out: str | Path, config: BatchConfig = BatchConfig(), *,
                   generator: Any = None, lpips: Any = None, log: Any = print) -> BatchReport:
+    """Invert every photo of ``photos`` (a folder or one file) into the dataset folder ``out``
+    (:func:`_invert_into`), holding ``out``'s lock (:func:`helpers.base.folder_lock.folder_lock`) meanwhile: a
+    second writer into ``out`` gets :class:`helpers.base.folder_lock.FolderBusyError`. A missing photo or folder is
+    refused before ``out`` is created."""
+    list_photos(photos)
+    with folder_lock(out, "invert"):
+        return _invert_into(photos, out, config, generator=generator, lpips=lpips, log=log)
+
+
+def _invert_into(photos: str | Path, out: str | Path, config: BatchConfig = BatchConfig(), *,
+                 generator: Any = None, lpips: Any = None, log: Any = print) -> BatchReport:
     """Invert every photo of ``photos`` (a folder or one file) into the dataset folder ``out``.
 
     ``generator`` / ``lpips`` may pass loaded models (the dataset still records ``config.checkpoint``).
@@ -229,8 +247,8 @@ def invert_folder(photos: str | Path, out: str | Path, config: BatchConfig = Bat
                               metrics=result.metrics,
                               seconds={k: round(v, 3) for k, v in result.seconds.items()})
                 if config.details:
-                    result.save(root / "inversions" / sample_id, base_identity=identity, mesh=False,
-                                frames=config.frames)
+                    result.save(root / "inversions" / sample_id, base_identity=eg3d.generator_identity(G) or identity,
+                                mesh=False, frames=config.frames)
                     record["details"] = f"inversions/{sample_id}"  # a folder: not in "files"
                 lines.append(record)  # last: the sample becomes visible only now
                 written.append(sample_id)
@@ -279,7 +297,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    for flag, value, minimum in (("--projection-steps", args.projection_steps, 0),
+                                 ("--tuning-steps", args.tuning_steps, 0), ("--frames", args.frames, 0),
+                                 ("--mesh-resolution", args.mesh_resolution, 8)):
+        if value is not None and value < minimum:
+            raise UserError(f"{flag} must be at least {minimum}, got {value}", "see `python -m helpers invert --help`")
+    if not (args.face in ("largest", "only") or args.face.isdigit()):
+        raise UserError(f"--face takes largest, only or an index (0 = the largest face), got {args.face!r}",
+                        "see `python -m helpers invert --help`")
+    if args.camera_labels and not Path(args.camera_labels).is_file():
+        raise UserError(f"no such file: {args.camera_labels} (--camera-labels)", "give EG3D's FFHQ dataset.json")
+
+
 def config_from_args(args: argparse.Namespace) -> BatchConfig:
+    _check_arguments(args)
     pti = PTIConfig.preset(args.preset, seed=args.seed, precision=args.precision)
     projection, tuning = pti.projection, pti.tuning
     if args.projection_steps is not None:

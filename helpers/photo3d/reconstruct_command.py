@@ -2,7 +2,9 @@
 
 One folder per photo under ``--out`` (:mod:`helpers.photo3d.photo_files`); a photo that fails (no face, several
 with ``--face only``, an unreadable file) is logged to ``failures.jsonl`` as ``invert`` does and the rest go on.
-Models are loaded once, before the first photo, so a missing download stops the run at once with one line.
+Models are loaded once, before the first photo, so a missing download stops the run at once with one line; so do bad
+options, a missing path, no GPU for ``--device cuda`` and a full disk or read-only ``--out`` (``error: <what> — <what
+to do>``, exit code 2).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from helpers.base.errors import UserError
 from helpers.depth.models import PUBLISHED_UNET
 from helpers.invert.align import AlignmentError
 from helpers.invert.folder_inversion import FAILURES, list_photos, log_failure, photo_id
@@ -52,9 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:1… (default: %(default)s)")
 
 
-def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
+def _refusal(what: str, todo: str) -> UserError:
+    """The one-line error ``<what> — <what to do>`` (``what`` alone when it already says what to do)."""
+    what = " ".join(line.strip() for line in what.splitlines() if line.strip())
+    return UserError(what) if " — " in what else UserError(what, todo)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,16 +69,18 @@ def run(args: argparse.Namespace) -> int:
                              face=face, resolution=args.resolution, depth_range=tuple(args.depth_range),
                              mesh_resolution=args.mesh_resolution, pti=PTIConfig.preset(args.pti_preset),
                              lpips=args.lpips, device=args.device)
+        if args.frames < 0:
+            raise ValueError(f"--frames must be at least 0, got {args.frames}")
     except (FileNotFoundError, ValueError) as error:
-        return _error(f"{error} — check the paths and options (python -m helpers reconstruct --help)")
+        raise _refusal(str(error), "check the paths and options (python -m helpers reconstruct --help)") from error
     if not photos:
-        return _error(f"no photos in {', '.join(args.photos)} — give image files or folders of them")
+        raise _refusal(f"no photos in {', '.join(args.photos)}", "give image files or folders of them")
     print(f"reconstruct: {len(photos)} photo(s), method {config.method} ({config.model_source}) → {args.out}")
     try:
         reconstructor = PhotoReconstructor(config).load()
     except (OSError, ValueError, RuntimeError, KeyError, ImportError) as error:
-        return _error(f"could not load {config.model_source!r} for the {config.method} method: {error} — check the "
-                      "name or file, or the network for a first download")
+        raise _refusal(f"could not load {config.model_source!r} for the {config.method} method: {error}",
+                       "check the name or file, or the network for a first download") from error
     failed = 0
     seen: set[str] = set()
     for i, path in enumerate(photos, start=1):

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +23,6 @@ from helpers.base.depth_png import read_depth_png, read_legacy_depth_png
 from helpers.dataset_folder.layout import FORMAT_NAME, DatasetFolderError, sample_id
 from helpers.dataset_folder.manifest import (
     check_sample_files,
-    iter_files,
     manifest_paths,
     read_samples,
     shard_manifest_name,
@@ -38,9 +33,7 @@ from helpers.generation import generate_dataset as gen
 from helpers.generation.sample_renderer import SampleRenderer
 from helpers.generation.sample_settings import MeshSettings, SampleSettings, default_depth_range
 from helpers.generation.viewpoints import ViewpointMix
-
-REPO = Path(__file__).resolve().parents[1]
-
+from tests.faults.outcomes import sample_bytes
 
 #: The tiny random field's opacity lies in about [0.3, 0.56]: 0.4 gives pixels with and without depth.
 SETTINGS = SampleSettings(depth_min_opacity=0.4)
@@ -55,16 +48,6 @@ def config(out: Path, seeds=range(4), **kwargs) -> gen.GenerateConfig:
 
 def run(cfg: gen.GenerateConfig, **kwargs) -> gen.GenerateReport:
     return gen.generate(cfg, log=lambda *_: None, **kwargs)
-
-
-def sample_bytes(root: Path) -> dict[str, bytes]:
-    """Every file of every sample in the manifests, plus the manifest records themselves."""
-    out = {}
-    for sid, record in read_samples(root).items():
-        out[f"record:{sid}"] = json.dumps(record, sort_keys=True).encode()
-        for rel in iter_files(record):
-            out[rel] = (root / rel).read_bytes()
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -264,32 +247,6 @@ def test_failure_while_writing_leaves_no_partial_sample(reference: Path, tmp_pat
     assert sample_bytes(tmp_path) == sample_bytes(reference)
 
 
-def test_sigkill_then_rerun_is_identical_to_an_uninterrupted_run(reference: Path, tmp_path: Path):
-    command = [sys.executable, "-m", "helpers", "generate", "--checkpoint", "tiny-random", "--seeds", "0-5",
-               "--batch-size", "2", "--out", str(tmp_path), "--device", "cpu", "--workers", "2", "--no-progress",
-               "--depth-min-opacity", "0.4"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    manifest = tmp_path / "manifest.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        if manifest.exists() and manifest.read_text().count("\n") >= 1:
-            break
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    killed_with = len(read_samples(tmp_path))
-    assert 1 <= killed_with < 6
-    check_sample_files(tmp_path, read_samples(tmp_path).values())  # visible samples are whole
-
-    subprocess.run(command, cwd=REPO, check=True, capture_output=True)
-    lines = manifest.read_text().splitlines()
-    assert sorted(json.loads(line)["id"] for line in lines) == [sample_id(s) for s in range(6)]
-    assert sample_bytes(tmp_path) == sample_bytes(reference)
-    leftovers = [p.name for p in tmp_path.rglob(".*.tmp*")]
-    assert leftovers == []
-
-
 def test_torn_manifest_line_is_ignored_and_repaired(reference: Path, tmp_path: Path):
     run(config(tmp_path, seeds=range(4)))
     with open(tmp_path / "manifest.jsonl", "a") as fh:
@@ -337,12 +294,62 @@ def test_dry_run_writes_nothing(tmp_path: Path, capsys):
 
     out = tmp_path / "planned"
     args = ["generate", "--checkpoint", "tiny-random", "--seeds", "0-99", "--out", str(out), "--dry-run", "--batch-size", "4",
-            "--meshes", "--mesh-resolution", "128", "--viewpoints", "side_extreme=0"]
+            "--meshes", "--mesh-resolution", "128", "--viewpoints", "frontal=0.76,side=0.12,frontal_neck=0.12"]
     assert cli.main(args) == 0
     text = capsys.readouterr().out
     assert "100 requested, 0 already done, 100 to render in 25 batches of 4" in text
     assert "side_extreme 0" in text and "128³ → .ply" in text and "per sample" in text
     assert not out.exists()
+
+
+def test_flags_mean_what_they_say(tmp_path: Path, capsys):
+    """``--viewpoints frontal=1`` is all frontal (it used to keep the other default weights: about 78 % frontal);
+    shares outside [0, 1] or not adding up to 1, ψ outside [0, 1] and a batch size of 0 are refused at parse time."""
+    from helpers import cli
+
+    out = tmp_path / "planned"
+    common = ["generate", "--checkpoint", "tiny-random", "--seeds", "0-99", "--out", str(out), "--device", "cpu"]
+    assert cli.main([*common, "--dry-run", "--viewpoints", "frontal=1"]) == 0
+    assert "cameras     frontal 100, side 0, side_extreme 0, frontal_neck 0;" in capsys.readouterr().out
+    for flags, message in ((["--viewpoints", "frontal=2"], "outside [0, 1]"),
+                           (["--viewpoints", "frontal=0.7"], "add up to 0.7, not 1"),
+                           (["--trunc", "-5"], "truncation ψ must be in [0, 1]"),
+                           (["--trunc", "1.5"], "truncation ψ must be in [0, 1]"),
+                           (["--batch-size", "0"], "--batch-size: must be at least 1")):
+        assert cli.main([*common, *flags]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
+    assert not out.exists()
+    with pytest.raises(ValueError, match="truncation ψ"):
+        SampleSettings(truncation_psi=-5)
+
+
+def test_a_second_writer_into_the_same_folder_is_refused(tmp_path: Path):
+    """Two runs into one folder at once would both render every seed and append every line twice: the second is
+    refused, before it writes anything."""
+    from helpers.base.folder_lock import FolderBusyError
+
+    with gen.write_lock(tmp_path, None):  # a first run, still writing
+        with pytest.raises(FolderBusyError, match="is being written by generate"):
+            run(config(tmp_path, seeds=[0], batch_size=1))
+    assert not (tmp_path / "meta.json").exists() and not (tmp_path / "manifest.jsonl").exists()
+    assert run(config(tmp_path, seeds=[0], batch_size=1)).written == 1  # once it has finished
+
+
+def test_shards_lock_only_their_own_shard(reference: Path, tmp_path: Path):
+    """Shards write one folder together by design: a second process on the same shard is refused, another shard
+    runs; merge waits for a shard that still holds its lock."""
+    from helpers.base.folder_lock import FolderBusyError
+
+    with gen.write_lock(tmp_path, (0, 2)):  # shard 0/2 is running
+        with pytest.raises(FolderBusyError, match="generate shard 0/2"):
+            run(config(tmp_path, seeds=range(6), shard=(0, 2)))
+        run(config(tmp_path, seeds=range(6), shard=(1, 2)))  # shard 1/2 runs beside it
+    run(config(tmp_path, seeds=range(6), shard=(0, 2)))
+    with gen.write_lock(tmp_path, (1, 2)), pytest.raises(FolderBusyError, match="generate shard 1/2"):
+        merge_folders(tmp_path, log=lambda *_: None)
+    assert merge_folders(tmp_path, log=lambda *_: None) == 6
+    assert sample_bytes(tmp_path) == sample_bytes(reference)
 
 
 # ----------------------------------------------------------------------------- geometry

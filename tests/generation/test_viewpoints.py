@@ -49,18 +49,42 @@ def test_viewpoint_mix_proportions_and_ranges():
 def test_viewpoint_mix_parsing_and_errors():
     mix = ViewpointMix.parse("frontal=1, side=0, side_extreme=0, frontal_neck=0")
     assert {mix.sample(s).category for s in range(100)} == {"frontal"}
-    partial = ViewpointMix.parse("side_extreme=0")
-    assert partial.probabilities["side_extreme"] == 0 and partial.probabilities["frontal"] > 0.7
     with pytest.raises(ValueError, match="unknown viewpoint categories"):
-        ViewpointMix.parse("profile=0.5")
-    with pytest.raises(ValueError, match="name=weight"):
+        ViewpointMix.parse("profile=0.5,frontal=0.5")
+    with pytest.raises(ValueError, match="name=share"):
         ViewpointMix.parse("frontal")
     with pytest.raises(ValueError, match="not a number"):
         ViewpointMix.parse("frontal=lots")
-    with pytest.raises(ValueError, match="all be zero"):
+    with pytest.raises(ValueError, match="add up to 0, not 1"):
         ViewpointMix.parse("frontal=0,side=0,side_extreme=0,frontal_neck=0")
+    with pytest.raises(ValueError, match="named twice"):
+        ViewpointMix.parse("frontal=0.5,frontal=0.5")
     with pytest.raises(ValueError, match="min, max"):
         ViewpointCategory("x", 1.0, yaw=(1.0, 0.5))
+
+
+def test_a_partial_mix_means_exactly_the_named_categories():
+    """``frontal=1`` is all frontal views (it used to keep the other default weights: about 78 % frontal)."""
+    only_frontal = ViewpointMix.parse("frontal=1")
+    assert only_frontal.probabilities == {"frontal": 1.0, "side": 0.0, "side_extreme": 0.0, "frontal_neck": 0.0}
+    assert {only_frontal.sample(s).category for s in range(200)} == {"frontal"}
+    two = ViewpointMix.parse("frontal=0.5,side=0.5")
+    assert two.probabilities == {"frontal": 0.5, "side": 0.5, "side_extreme": 0.0, "frontal_neck": 0.0}
+    # The full default mix, written out, is the default mix: the same cameras for the same seeds.
+    assert ViewpointMix.parse("frontal=0.7,side=0.12,side_extreme=0.06,frontal_neck=0.12") == ViewpointMix()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("frontal=2", r"share of 'frontal' is 2, outside \[0, 1\] — "),
+    ("frontal=-0.5,side=1.5", r"outside \[0, 1\] — "),
+    ("frontal=0.5", r"add up to 0.5, not 1 — "),
+    ("frontal=0.7,side=0.7", r"add up to 1.4, not 1 — "),
+    ("frontal=nan", r"outside \[0, 1\]"),
+    ("", "empty viewpoint mix — "),
+])
+def test_a_mix_that_does_not_add_up_is_refused(text, message):
+    with pytest.raises(ValueError, match=message):
+        ViewpointMix.parse(text)
 
 
 def test_viewpoint_record_is_json_friendly():
