@@ -52,3 +52,18 @@ def test_links_resolve(page: Path) -> None:
 def test_readme_is_short() -> None:
     lines = (REPO / "README.md").read_text(encoding="utf-8").count("\n")
     assert lines <= MAX_README_LINES, f"README.md has {lines} lines; move detail into docs/"
+
+
+def test_the_fault_table_adds_up() -> None:
+    """docs/faults.md: the total of cases is the sum of its rows, and every test file it names exists."""
+    text = (REPO / "docs" / "faults.md").read_text(encoding="utf-8")
+    total = int(re.search(r"\*\*Counted over the tests below: (\d+) cases tried", text).group(1))
+    counted = 0
+    for table in re.findall(r"(?:^\|.*\|\n)+", text, re.MULTILINE):
+        rows = [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in table.splitlines()]
+        column = rows[0].index("cases")
+        counted += sum(int(re.match(r"\d+", row[column]).group()) for row in rows[2:])
+    assert counted == total, f"docs/faults.md: the rows add up to {counted} cases, the text says {total}"
+    named = set(re.findall(r"`(tests/[\w/]+\.py)`", text))
+    assert named and all((REPO / name).is_file() for name in named), sorted(n for n in named
+                                                                            if not (REPO / n).is_file())
