@@ -25,7 +25,7 @@ from helpers import __version__
 from helpers.base.errors import DISK_FULL_ERRNOS, READ_ONLY_ERRNOS, UserError, user_message
 from helpers.base.runtime import KEEP_FREED_MEMORY_ENV, keep_freed_memory
 from helpers.dataset_folder.layout import DatasetFolderError
-from helpers.download.http_download import DownloadError
+from helpers.download import ChecksumError, DownloadError
 
 __all__ = ["COMMANDS", "DEBUG_ENV", "build_parser", "main", "user_error_message"]
 
@@ -92,16 +92,32 @@ def _os_text(error: OSError) -> str:
     return str(error.strerror or error)
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _raised_by_toolkit(error: BaseException) -> bool:
+    """Whether ``error`` was raised by the toolkit's own code (its innermost frame is in ``helpers``), not inside
+    a library it called (where a ``ValueError`` is a bug of ours: wrong shapes, wrong types)."""
+    tb = error.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_PACKAGE + os.sep)
+
+
 def user_error_message(error: BaseException, command: str | None = None) -> str | None:
     """``"<what> — <what to do>"`` (one line) when ``error`` is the user's to fix, None when it is a bug.
 
     The user's errors: :class:`~helpers.base.errors.UserError` (busy folders, unknown devices, and every subclass
     the toolkit raises); ``FileNotFoundError``, ``NotADirectoryError``, ``IsADirectoryError``, ``PermissionError``
     and ``OSError`` with ``ENOSPC``, ``EDQUOT`` or ``EROFS`` (paths, full disks, read-only folders); ``ValueError``
-    (bad values; the toolkit's checkpoint, alignment, dataset-name and settings errors derive from it);
+    raised by the toolkit's own code (bad values; its checkpoint, alignment, dataset-name and settings errors derive
+    from it; a ``ValueError`` from inside a library is a bug);
     ``DatasetFolderError`` (a folder made with other settings or missing files) and ``DownloadError`` (network,
-    manual downloads), the two ``RuntimeError`` families that are the user's; ``ImportError`` (a missing optional
-    package or model file: the toolkit's messages name the extra to install); CUDA out of memory. Other
+    manual downloads), the two ``RuntimeError`` families that are the user's; a missing module, or an
+    ``ImportError`` the toolkit raised (a missing optional package or model file: its messages name the extra to
+    install; a circular import is a bug); CUDA out of memory. Other
     ``RuntimeError``, ``OSError``, ``TypeError``, ``KeyError``… are bugs and keep their traceback.
     """
     help_hint = f"see `python -m helpers {command} --help`" if command else "see `python -m helpers --help`"
@@ -112,7 +128,7 @@ def user_error_message(error: BaseException, command: str | None = None) -> str 
     elif isinstance(error, OSError) and error.errno in READ_ONLY_ERRNOS:
         what, todo = _os_text(error), "the folder is on a read-only file system: choose another --out"
     elif isinstance(error, PermissionError):
-        what, todo = _os_text(error), "check that you may write there, or choose another --out"
+        what, todo = _os_text(error), "check that you may read (or write) there, or choose another path or --out"
     elif isinstance(error, FileNotFoundError):
         what, todo = _os_text(error), f"check the path; {help_hint}"
     elif isinstance(error, NotADirectoryError):
@@ -121,14 +137,18 @@ def user_error_message(error: BaseException, command: str | None = None) -> str 
         what, todo = _os_text(error), "a file was expected at that path, not a folder"
     elif isinstance(error, DatasetFolderError):
         what, todo = _one_line(str(error)), "check the folder (docs/data-formats.md) or choose another --out"
+    elif isinstance(error, ChecksumError):
+        what, todo = _one_line(str(error)), ("run the same command again to download it afresh; if it fails again, "
+                                              "the source changed: report it")
     elif isinstance(error, DownloadError):
         what, todo = _one_line(str(error)), "check the network and run the same command again (downloads resume)"
     elif isinstance(error, torch.cuda.OutOfMemoryError):
         what = ". ".join(_one_line(str(error)).split(". ")[:2])  # "CUDA out of memory. Tried to allocate 2.00 GiB"
         todo = "lower --batch-size, use --precision bf16, or a GPU with more memory"
-    elif isinstance(error, ImportError):
+    elif isinstance(error, ModuleNotFoundError) or (isinstance(error, ImportError) and _raised_by_toolkit(error)
+                                                      and "cannot import name" not in str(error)):
         what, todo = _one_line(str(error)), "install the missing package (docs/install.md lists the extras)"
-    elif isinstance(error, ValueError):
+    elif isinstance(error, ValueError) and _raised_by_toolkit(error):
         what, todo = _one_line(str(error)), f"{help_hint}; --debug shows where it was raised"
     else:
         return None

@@ -23,7 +23,7 @@ from helpers.base.errors import UserError
 from helpers.base.folder_lock import folder_lock
 from helpers.dataset_folder import merge as merge_module
 from helpers.dataset_folder import meta as meta_module
-from helpers.dataset_folder.manifest import shard_lock_folder, shard_manifest_name
+from helpers.dataset_folder.manifest import shard_manifest_name
 from helpers.generation import generate_dataset as gen
 from helpers.generation.head_dataset import HeadDatasetConfig, write_head_dataset
 from helpers.invert import folder_inversion
@@ -105,6 +105,24 @@ def test_a_bug_keeps_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         cli.main(["generate", "--seeds", "0", "--out", str(tmp_path / "x"), *TINY])
     assert cli.user_error_message(RuntimeError("CUDA error: an illegal memory access")) is None
     assert cli.user_error_message(TypeError("unsupported operand")) is None
+
+
+def test_a_value_error_from_inside_a_library_or_a_circular_import_is_a_bug() -> None:
+    try:
+        np.zeros(3).reshape(2, 2)  # numpy raises: a wrong shape of ours, not the user's value
+    except ValueError as error:
+        assert cli.user_error_message(error) is None
+    try:
+        raise ValueError("--trunc must be in [0, 1]")  # raised by the toolkit's code (here: this test's frame)
+    except ValueError as error:
+        library_frame = error
+    assert cli.user_error_message(ValueError("--trunc must be in [0, 1]")) is not None  # no traceback: ours
+    assert cli.user_error_message(library_frame) is None  # this frame is outside helpers/
+    assert cli.user_error_message(ModuleNotFoundError("No module named 'dlib'")) is not None
+    try:
+        exec("from helpers import not_a_module_of_ours")  # "cannot import name …": a broken import of ours
+    except ImportError as error:
+        assert cli.user_error_message(error) is None
 
 
 def test_ctrl_c_is_one_line_and_exit_code_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -332,7 +350,7 @@ def test_merge_while_another_process_writes(tmp_path: Path, dataset: Path, capsy
     with folder_lock(out, "generate"):
         one_line_error(capsys, ["merge", str(out)], "is being written by generate")
     (out / "manifest.jsonl").rename(out / shard_manifest_name(0, 1))
-    with folder_lock(shard_lock_folder(out, 0, 1), "generate shard 0/1"):
+    with gen.write_lock(out, (0, 1)):
         one_line_error(capsys, ["merge", str(out)], "is being written by generate shard 0/1")
     assert cli.main(["merge", str(out)]) == 0  # once the shard has finished
 

@@ -127,6 +127,8 @@ def read_weights(path: str | os.PathLike[str], *, what: str, expected: str) -> A
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise _refusal(path, kind, f"{what} {path}", exc) from None
+    except MemoryError:
+        raise
     except Exception as exc:  # untrusted bytes: any other failure is a damaged file (nothing from it ran)
         raise WeightsFileError(f"{what} {path} is truncated or corrupt ({_first_line(exc)})", _REDOWNLOAD) from None
 
@@ -218,6 +220,11 @@ def _pickle_name_in_zip(path: Path, name: str, expected: str) -> str:
         raise WeightsFileError(f"{name} is truncated or corrupt (not a complete zip archive: {_first_line(exc)})",
                                _REDOWNLOAD) from None
     pickles = [m for m in members if m.endswith("/data.pkl") and m.count("/") == 1]
+    if any(m.count("/") >= 2 and m.split("/")[1] == "code" for m in members) or \
+            any(m.endswith("/constants.pkl") for m in members):
+        raise WeightsFileError(f"{name} is a TorchScript archive (torch.jit.save), not a state dict: it holds code, "
+                               "which this toolkit does not run", f"re-save it with torch.save(model.state_dict(), "
+                               f"path): {expected}")
     if not pickles:
         shown = ", ".join(members[:3]) + (", …" if len(members) > 3 else "")
         raise WeightsFileError(f"{name} is a zip archive but not a torch.save file (it holds {shown or 'nothing'})",

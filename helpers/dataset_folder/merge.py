@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from helpers.base.atomic import link_or_copy
 from helpers.base.errors import UserError
-from helpers.base.folder_lock import LOCK_FILE, folder_lock
+from helpers.base.folder_lock import folder_lock
 from helpers.dataset_folder.layout import MANIFEST, META, DatasetFolderError, remove_temporaries
 from helpers.dataset_folder.manifest import (
     ManifestWriter,
@@ -32,7 +33,6 @@ from helpers.dataset_folder.manifest import (
     manifest_paths,
     read_samples,
     record_order,
-    shard_lock_folder,
     shard_manifest_name,
     shard_manifests,
 )
@@ -106,13 +106,19 @@ def merge_folders(out: str | os.PathLike[str], sources: Iterable[str | os.PathLi
         if source.resolve() != out.resolve() and read_meta(source) is None:
             raise DatasetFolderError(f"{source} has no {META}: not a dataset folder — give folders written by "
                                      "generate, invert or datasets convert")
-    _check_shards([folder for folder in [out, *sources] if folder.is_dir()], allow_partial, log)
-    with folder_lock(out, "merge"), contextlib.ExitStack() as shards:
-        for folder in [out, *sources]:
-            for index, count in shard_manifests(folder):
-                # A shard that is still writing holds this lock: refuse rather than fold a manifest that grows.
-                if (shard_lock_folder(folder, index, count) / LOCK_FILE).exists():
-                    shards.enter_context(folder_lock(shard_lock_folder(folder, index, count), "merge"))
+    with contextlib.ExitStack() as locks:
+        # Every run that writes these folders holds their lock (the shards of a sharded run share it, from their
+        # start): refuse rather than fold manifests that still grow or delete a running shard's temporary files.
+        locks.enter_context(folder_lock(out, "merge"))
+        for source in dict.fromkeys(source.resolve() for source in sources if source.resolve() != out.resolve()):
+            try:
+                locks.enter_context(folder_lock(source, "merge (reading)"))
+            except PermissionError:  # a folder nobody may write into (read-only, another owner): nothing writes it
+                pass
+            except OSError as error:
+                if error.errno != errno.EROFS:
+                    raise
+        _check_shards([folder for folder in [out, *sources] if folder.is_dir()], allow_partial, log)
         return _merge(out, sources)
 
 

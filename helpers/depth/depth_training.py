@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from helpers.base.errors import UserError
 from helpers.base.runtime import distributed_environment, resolve_device
 from helpers.dataset_folder.splits import SplitConfig
 from helpers.depth.data.augment import AugmentConfig
@@ -42,8 +43,8 @@ from helpers.depth.evaluate_depth import EvaluationConfig, evaluate_depth_model,
 from helpers.depth.losses import DepthLoss, DepthLossConfig
 from helpers.depth.metrics.metrics_table import METRIC_INFO, MetricsTable, metric_mode
 from helpers.depth.models import DepthModelConfig, build_depth_model, model_checkpoint
+from helpers.training.sample_check import BAD_SAMPLES, screen_datasets
 from helpers.training.training_config import LoopConfig, OptimConfig
-from helpers.training.sample_check import screen_datasets
 from helpers.training.training_loop import TrainResult, run_folder_lock, run_training
 
 __all__ = ["DepthTask", "TrainConfig", "default_loss", "train_depth"]
@@ -153,8 +154,11 @@ class DepthTask:
         (self.train_set, self.val_set), self.excluded_samples = screen_datasets(
             [train, val], config.out, skip_bad=config.skip_bad, progress=progress, log=log, main=main)
         if len(self.train_set) == 0:
-            raise ValueError(f"no sample of the train split of {', '.join(config.data)} can be read: fix the files "
-                             f"listed in {Path(config.out) / 'bad_samples.txt'}")
+            listing = Path(config.out) / BAD_SAMPLES
+            why = (f"none can be read (the bad files are listed in {listing})" if self.excluded_samples
+                   else "the split is empty (too few samples for its share, or an empty folder)")
+            raise UserError(f"no training samples in {', '.join(config.data)}: {why}",
+                            "fix or add samples (each folder is split into train, val and test by sample id)")
         if config.cache:
             cache = Path(config.out) / "cache"
             self.train_set = self.train_set.use_cache(cache, workers=config.workers, progress=progress)

@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 
 from helpers.base.atomic import write_text_atomic
 from helpers.base.errors import UserError
+from helpers.base.folder_lock import exclusive_file_lock
 
 __all__ = [
     "DownloadError",
@@ -121,18 +122,28 @@ def download(
     """
     final = _final_path(url, dest, cache_dir)
     expected = _Expected(sha256.lower() if sha256 else None, size)
-    if final.exists():
-        if _cached_file_ok(final, expected, url):
-            return final
-        warnings.warn(f"cached file {final} is corrupt (its size or sha256 changed since it was downloaded) — "
-                      "downloading it again", stacklevel=2)
-        final.unlink()
-        _sidecar(final).unlink(missing_ok=True)
-    part = final.with_name(final.name + ".part")
+    if final.exists() and _cached_file_ok(final, expected, url):
+        return final
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DownloadError(f"cannot create folder {final.parent} for {url}: {exc}") from None
+    # One process at a time per file (torchrun ranks, two notebooks): the others wait, then find it cached.
+    with exclusive_file_lock(final.with_name(final.name + ".lock"), f"another process is downloading {final.name}"):
+        return _download_locked(url, final, expected, progress=progress, retries=retries, timeout=timeout,
+                                reject_html=reject_html)
+
+
+def _download_locked(url: str, final: Path, expected: _Expected, *, progress: bool, retries: int, timeout: float,
+                     reject_html: bool) -> Path:
+    if final.exists():
+        if _cached_file_ok(final, expected, url):
+            return final
+        warnings.warn(f"cached file {final} is corrupt (its size or sha256 changed since it was downloaded) — "
+                      "downloading it again", stacklevel=3)
+        final.unlink()
+        _sidecar(final).unlink(missing_ok=True)
+    part = final.with_name(final.name + ".part")
     for attempt in range(retries + 1):
         try:
             _fetch_into(url, part, expected, progress=progress, timeout=timeout, reject_html=reject_html)

@@ -65,7 +65,7 @@ def load(name_or_path: str | os.PathLike[str], device: torch.device | str = "cpu
     path = resolve(name_or_path, cache_dir=cache_dir, progress=progress)
     if config is None and registry:  # a registry name: its config fits .pth files
         config = text
-    contents = read_checkpoint(path, config=config, record_sha256=not registry)
+    contents = read_checkpoint(path, config=config, record_sha256=False)  # the identity records it, once per load
     generator = Generator.from_checkpoint_contents(contents, device=device)
     _IDENTITIES[generator] = _file_identity(text, path, registry)
     return generator

@@ -30,7 +30,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -354,19 +354,24 @@ def _meta(config: GenerateConfig, identity: dict[str, Any], gen_config: Any, dep
     )
 
 
-def write_lock(root: str | os.PathLike[str], shard: tuple[int, int] | None) -> contextlib.AbstractContextManager:
+@contextlib.contextmanager
+def write_lock(root: str | os.PathLike[str], shard: tuple[int, int] | None) -> Iterator[None]:
     """The lock a generation run holds while it writes ``root`` (:func:`helpers.base.folder_lock.folder_lock`).
 
-    An unsharded run owns the folder: it takes the folder's own lock (``<root>/.lock``), which refuses a second
-    ``generate``, an ``invert`` or a ``merge`` into the same folder while it runs. The shards of a sharded run
-    (``--shard``, torchrun) write one folder together by design, each into its own manifest, so they cannot share
-    that exclusive lock: each takes the lock of its shard only
-    (:func:`helpers.dataset_folder.manifest.shard_lock_folder`), which refuses a second process on the same shard
-    and lets ``merge`` refuse to fold a shard that is still running.
+    An unsharded run owns the folder: it takes the folder's lock (``<root>/.lock``) exclusively, which refuses a
+    second ``generate``, an ``invert``, a ``merge`` or any shard into the same folder while it runs. The shards of a
+    sharded run (``--shard``, torchrun) write one folder together by design, each into its own manifest: each holds
+    the folder's lock shared (so an unsharded run and ``merge`` are refused while any shard runs, even one that has
+    written nothing yet) and the lock of its own shard exclusively
+    (:func:`helpers.dataset_folder.manifest.shard_lock_folder`), which refuses a second process on the same shard.
     """
     if shard is None:
-        return folder_lock(root, "generate")
-    return folder_lock(shard_lock_folder(root, *shard), f"generate shard {shard[0]}/{shard[1]}")
+        with folder_lock(root, "generate"):
+            yield
+        return
+    job = f"generate shard {shard[0]}/{shard[1]}"
+    with folder_lock(root, job, shared=True), folder_lock(shard_lock_folder(root, *shard), job):
+        yield
 
 
 def generate(config: GenerateConfig, *, generator: Any = None, log=print) -> GenerateReport:

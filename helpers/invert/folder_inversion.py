@@ -247,8 +247,9 @@ def _invert_into(photos: str | Path, out: str | Path, config: BatchConfig = Batc
                               metrics=result.metrics,
                               seconds={k: round(v, 3) for k, v in result.seconds.items()})
                 if config.details:
-                    result.save(root / "inversions" / sample_id, base_identity=eg3d.generator_identity(G) or identity,
-                                mesh=False, frames=config.frames)
+                    # The delta records the identity of the generator it was tuned from (none for a generator
+                    # that was passed in without one: such a delta is then applied only with allow_other_base).
+                    result.save(root / "inversions" / sample_id, mesh=False, frames=config.frames)
                     record["details"] = f"inversions/{sample_id}"  # a folder: not in "files"
                 lines.append(record)  # last: the sample becomes visible only now
                 written.append(sample_id)

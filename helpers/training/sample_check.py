@@ -114,14 +114,27 @@ def _describe(error: BaseException, path: str) -> str:
     return text or type(error).__name__
 
 
+def _file_errors() -> tuple[type[BaseException], ...]:
+    """What reading a missing, truncated or damaged file raises (PIL: ``OSError``, ``SyntaxError`` for broken
+    chunks, ``struct.error`` and ``zlib.error`` for cut headers and streams, ``DecompressionBombError``; numpy:
+    ``ValueError``, ``EOFError``). Anything else is a bug of the reader and keeps its traceback."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    return OSError, ValueError, EOFError, SyntaxError, struct.error, zlib.error, Image.DecompressionBombError
+
+
 @contextlib.contextmanager
 def reading(sample: str, path: str | os.PathLike[str]) -> Iterator[None]:
-    """Raise any error of the block, which reads ``path`` for ``sample``, as a :class:`SampleReadError`."""
+    """Raise a failed read of the block, which reads ``path`` for ``sample``, as a :class:`SampleReadError` (the
+    errors of a damaged file, :func:`_file_errors`; other errors are bugs and are raised as they are)."""
     try:
         yield
-    except (SampleReadError, MemoryError):
+    except SampleReadError:
         raise
-    except Exception as error:
+    except _file_errors() as error:
         raise SampleReadError.of(sample, path, _describe(error, os.fspath(path))) from error
 
 
@@ -173,9 +186,7 @@ def _contents_problem(path: str, size: int) -> str | None:
             return _npy_problem(path, size)
         if suffix in _IMAGE_SUFFIXES:
             return _image_problem(path)
-    except MemoryError:
-        raise
-    except Exception as error:
+    except _file_errors() as error:
         return f"truncated or damaged ({_describe(error, path)})"
     return None
 

@@ -203,3 +203,14 @@ def test_truncated_archives_missing_files_and_folders(tmp_path: Path) -> None:
     assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, UserError)
     with pytest.raises(WeightsFileError, match="is a folder, not a file — give the weights file itself"):
         read_weights(tmp_path, what=WHAT, expected=EXPECTED)
+
+
+def test_a_torchscript_archive_is_named_as_such_and_not_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "scripted.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(path))
+    with pytest.raises(WeightsFileError) as info:
+        read_weights(path, what=WHAT, expected=EXPECTED)
+    message = str(info.value)
+    assert "is a TorchScript archive (torch.jit.save), not a state dict" in message, message
+    assert "weights_only" not in message and "\n" not in message and message.count(" — ") == 1
+    assert capsys.readouterr().err == ""  # no warning of torch's either

@@ -15,10 +15,10 @@ from helpers.dataset_folder.manifest import (
     ManifestWriter,
     manifest_paths,
     read_samples,
-    shard_lock_folder,
     shard_manifest_name,
 )
 from helpers.dataset_folder.merge import MERGED_SHARDS, MissingShardsError, merge_folders
+from helpers.generation.generate_dataset import write_lock
 
 META_JSON = {"format": FORMAT_NAME, "generator": {"checkpoint": "tiny-random"}, "settings": {"truncation_psi": 0.7}}
 
@@ -85,11 +85,29 @@ def test_shards_in_folders_of_their_own_count_together(tmp_path: Path) -> None:
 
 def test_a_shard_still_writing_or_another_writer_is_refused(tmp_path: Path) -> None:
     root = sharded_folder(tmp_path / "set", {0: [0], 1: [1]}, 2)
-    with folder_lock(shard_lock_folder(root, 1, 2), "generate shard 1/2"):
+    with write_lock(root, (1, 2)):
         with pytest.raises(FolderBusyError, match="generate shard 1/2"):
             merge_folders(root, log=quiet)
     assert len(manifest_paths(root)) == 2  # untouched
+    with write_lock(root, (2, 3)):  # a shard that has not written its manifest yet holds the folder too
+        with pytest.raises(FolderBusyError, match="generate shard 2/3"):
+            merge_folders(root, log=quiet, allow_partial=True)
     with folder_lock(root, "generate"):
         with pytest.raises(FolderBusyError, match="is being written by generate"):
             merge_folders(root, log=quiet)
     assert merge_folders(root, log=quiet) == 2
+
+
+def test_shards_share_the_folder_and_keep_out_an_unsharded_run(tmp_path: Path) -> None:
+    root = tmp_path / "set"
+    with write_lock(root, (0, 2)), write_lock(root, (1, 2)):  # two shards of one run write together
+        with pytest.raises(FolderBusyError, match=r"generate shard \d/2"):
+            with write_lock(root, None):
+                pass
+        with pytest.raises(FolderBusyError, match="generate shard 1/2"):  # the same shard twice
+            with write_lock(root, (1, 2)):
+                pass
+    with write_lock(root, None):
+        with pytest.raises(FolderBusyError, match="being written by generate"):
+            with write_lock(root, (0, 2)):
+                pass

@@ -326,3 +326,25 @@ def test_registry_entries_are_complete() -> None:
     shapenet, var3 = registry.get_entry("shapenetcars128-64").config, registry.get_entry("lpff-var3-64").config
     assert shapenet and shapenet["rendering_kwargs"]["box_warp"] == 1.6
     assert var3 and var3["rendering_kwargs"]["c_gen_conditioning_avg"] is True
+
+
+def test_a_second_process_waits_for_the_first_instead_of_writing_into_its_part(
+        server: FileServer, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two downloads of one file at once (torchrun ranks, two notebooks) would append to one ``.part``: the second
+    waits on the file's lock (held here as another process would), then downloads or finds the file cached."""
+    import threading
+
+    from helpers.base.folder_lock import exclusive_file_lock
+
+    cache.mkdir(parents=True, exist_ok=True)
+    results: list[Path] = []
+    with exclusive_file_lock(cache / "weights.bin.lock", "test"):
+        waiter = threading.Thread(target=lambda: results.append(download(server.url("weights.bin"), progress=False)))
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive() and server.requests == []  # waiting, not downloading
+    waiter.join(10)
+    assert results == [cache / "weights.bin"] and results[0].read_bytes() == PAYLOAD
+    assert len(server.requests) == 1
+    assert "another process is downloading weights.bin: waiting for it to finish" in capsys.readouterr().err
+    assert not (cache / "weights.bin.lock").exists()  # the lock file lives only while it is held

@@ -291,7 +291,7 @@ def safe_load(file: BinaryIO, *, source: str = "the checkpoint") -> Any:
     """Unpickle ``file`` with :class:`RestrictedUnpickler`; corrupt input becomes :class:`CheckpointError`."""
     try:
         return RestrictedUnpickler(file, source=source).load()
-    except CheckpointError:
+    except (CheckpointError, MemoryError):
         raise
     except Exception as exc:  # untrusted bytes: any other failure means a damaged stream
         # (Only our own functions run during load, so this cannot hide an executed payload.)
