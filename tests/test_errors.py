@@ -11,6 +11,8 @@ import errno
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -224,15 +226,30 @@ def test_generate_full_disk_and_read_only_folder(tmp_path: Path, monkeypatch: py
                    "Read-only file system", "choose another --out")
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root ignores folder permissions")
 def test_generate_into_a_folder_without_write_permission(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder without write permission. Root ignores permissions, so as root the command runs in a user namespace
+    (``unshare --map-user``), where the folder's owner bits apply to it like to anyone else."""
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
+    argv = ["generate", "--seeds", "0", "--out", str(locked / "x"), *TINY]
     try:
-        one_line_error(capsys, ["generate", "--seeds", "0", "--out", str(locked / "x"), *TINY], "Permission denied")
+        if not hasattr(os, "geteuid") or os.geteuid() != 0:
+            one_line_error(capsys, argv, "Permission denied", "check that you may read (or write) there")
+            return
+        if shutil.which("unshare") is None:
+            pytest.skip("root ignores folder permissions and there is no `unshare` to drop that")
+        done = subprocess.run(["unshare", "--map-user=1000", "--map-group=1000", sys.executable, "-m", "helpers",
+                               *argv], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                              timeout=300)
+        if done.returncode != 2 and done.stderr.startswith("unshare:"):
+            pytest.skip(f"root ignores folder permissions and a user namespace is refused here: {done.stderr.strip()}")
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert done.returncode == 2 and len(lines) == 1, done.stderr[-2000:]
+        assert lines[0].startswith(f"error: Permission denied: {locked / 'x'}") and "Traceback" not in done.stderr
     finally:
         locked.chmod(0o700)
+    assert not (locked / "x").exists()
 
 
 def test_generate_device_cuda_without_a_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
