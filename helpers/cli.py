@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("helpers.demo", "run the main job end to end and write its results under outputs/demo/"),
     "generate": ("helpers.generation.generate_dataset", "generate a synthetic face dataset with EG3D (resumable, shardable)"),
     "merge": ("helpers.dataset_folder.merge", "combine dataset folders or shard manifests into one dataset"),
+    "export-eg3d": ("helpers.dataset_folder.eg3d_export",
+                    "a dataset folder → the images and dataset.json EG3D's train.py reads (folder or zip)"),
     "invert": ("helpers.invert.folder_inversion", "real photos → EG3D (alignment, camera, PTI): a Prosopo-style dataset folder"),
     "reconstruct": ("helpers.photo3d.reconstruct_command",
                     "face photos → 3D faces (a depth model, an encoder or PTI): crop, camera, depth, mesh, viewer"),

@@ -5,7 +5,8 @@
 :class:`~helpers.dataset_folder.manifest.ManifestWriter` and open folders with
 :func:`~helpers.dataset_folder.meta.prepare_folder`. :func:`merge_folders` combines shards (``python -m helpers
 merge``); :mod:`helpers.dataset_folder.splits` assigns train / val / test by sample id;
-:mod:`helpers.dataset_folder.preview` draws contact sheets and pose histograms.
+:mod:`helpers.dataset_folder.preview` draws contact sheets and pose histograms. :func:`~helpers.dataset_folder.eg3d_export.export_eg3d` writes
+the images and their ``dataset.json`` as EG3D's ``train.py`` reads them (``python -m helpers export-eg3d``).
 """
 
 from helpers.dataset_folder.layout import DatasetFolderError, sample_id

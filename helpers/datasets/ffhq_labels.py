@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from helpers.base.cameras import CAMERA_DIM
+from helpers.dataset_folder.eg3d_export import replica_name
 from helpers.dataset_folder.layout import DatasetFolderError
 
 #: md5 of the ``dataset.json`` inside EG3D's FFHQ zip that ``num_replicas.json`` indexes (EG3D's script prints it).
@@ -238,16 +239,6 @@ def read_num_replicas(path: str | os.PathLike[str]) -> dict[int, int]:
             raise LabelsFormatError(f"{path}: entry {key!r}: a replica count is an integer >= 1, got {value!r}")
         out[int(key)] = value
     return out
-
-
-def replica_name(name: str, replica: int) -> str:
-    """``"00000/img00000000.png"``, 3 → ``"00000/img00000000_03.png"``: EG3D's replica naming.
-
-    EG3D inserts ``_NN`` before every "." of the name; this inserts it before the file's extension, which is the
-    same for every name with one dot (all FFHQ and LPFF names) and keeps folders with dots intact.
-    """
-    path = PurePosixPath(name.replace("\\", "/"))
-    return str(path.with_name(f"{path.stem}_{replica:02d}{path.suffix}"))
 
 
 def replicate(pairs: LabelPairs, counts: Iterable[tuple[int, int]]) -> dict[str, Any]:

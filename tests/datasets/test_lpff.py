@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from helpers.base import cameras
+from helpers.dataset_folder.eg3d_export import export_eg3d
 from helpers.dataset_folder.layout import DATASET_JSON, MANIFEST, DatasetFolderError
 from helpers.dataset_folder.manifest import read_samples
 from helpers.dataset_folder.meta import read_meta
@@ -410,7 +411,7 @@ def test_convert_writes_our_folder_with_mirrors_and_replicas(tmp_path):
         lpff.convert_lpff(src, out, mirror=False, progress=False)
 
     # Export for EG3D: replica files and their labels.
-    dest = lpff.export_eg3d_folder(out, tmp_path / "eg3d")
+    dest = export_eg3d(out, tmp_path / "eg3d", progress=False)
     exported = json.loads((dest / "dataset.json").read_text())["labels"]
     assert len(exported) == sum(expected.values())
     for name, label in exported:
@@ -418,8 +419,8 @@ def test_convert_writes_our_folder_with_mirrors_and_replicas(tmp_path):
         sid = Path(name).stem.rsplit("_", 1)[0]
         assert label == records[sid]["camera"]
     assert len(list((dest / "images").iterdir())) == len(exported)
-    with pytest.raises(DatasetFolderError, match="not empty"):
-        lpff.export_eg3d_folder(out, dest)
+    with pytest.raises(DatasetFolderError, match="already exists"):
+        export_eg3d(out, dest, progress=False)
 
 
 def test_convert_resumes_after_an_interruption_and_limits(tmp_path):

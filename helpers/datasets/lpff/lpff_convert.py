@@ -26,18 +26,16 @@ import numpy as np
 
 from helpers import __version__
 from helpers.base import cameras
-from helpers.base.atomic import link_or_copy, write_npy_atomic, write_png_atomic, write_text_atomic
+from helpers.base.atomic import link_or_copy, write_npy_atomic, write_png_atomic
 from helpers.dataset_folder.layout import (
-    DATASET_JSON,
     FOLDERS,
     FORMAT_NAME,
     FORMAT_VERSION,
     MANIFEST,
-    DatasetFolderError,
 )
-from helpers.dataset_folder.manifest import ManifestWriter, check_sample_files, read_samples, write_dataset_json
+from helpers.dataset_folder.manifest import ManifestWriter, read_samples, write_dataset_json
 from helpers.dataset_folder.meta import prepare_folder
-from helpers.datasets.ffhq_labels import FfhqLabels, replica_name
+from helpers.datasets.ffhq_labels import FfhqLabels
 from helpers.datasets.lpff.lpff_folder import (
     CAMERA_PARAMETERS,
     LpffFolder,
@@ -50,12 +48,11 @@ from helpers.datasets.lpff.pose_rebalance import (
     copies_from_density,
     pose_density,
     poses_of,
-    rebalanced_labels,
     theta_phi,
 )
 from helpers.download.http_download import sha256_file
 
-__all__ = ["GENERATOR", "LICENSE", "convert_lpff", "export_eg3d_folder", "pose_table"]
+__all__ = ["GENERATOR", "LICENSE", "convert_lpff", "pose_table"]
 
 #: Folder ``generator`` name recorded in meta.json.
 GENERATOR = "lpff"
@@ -125,7 +122,7 @@ def convert_lpff(src: str | os.PathLike[str], out: str | os.PathLike[str], *, re
             ``camera_parameters.json`` is refused.
         rebalance: compute LPFF's copies per sample (KDE over every sample written, mirrors included, as
             published) and record them as ``replicas`` (and the ``density``) in each manifest line.
-            :func:`export_eg3d_folder` turns them into an EG3D training folder.
+            :func:`helpers.dataset_folder.eg3d_export.export_eg3d` turns them into an EG3D training folder.
         mirror: add ``<name>_mirror`` samples: flipped crop, mirrored camera (:func:`mirror_camera`).
         limit: convert only the first ``limit`` names in sorted order (each with its mirror).
         reference: an EG3D ``dataset.json`` (FFHQ-EG3D's, with mirrors) whose poses join the density fit, for the
@@ -196,37 +193,6 @@ def convert_lpff(src: str | os.PathLike[str], out: str | os.PathLike[str], *, re
             writer.append(record)  # last: the sample exists from here on
     write_dataset_json(out, read_samples(out).values())
     return out
-
-
-def export_eg3d_folder(root: str | os.PathLike[str], dest: str | os.PathLike[str], *,
-                       rebalanced: bool = True) -> Path:
-    """Write an image folder EG3D's ``train.py --data`` / ``dataset_tool.py --source`` reads: every image of our
-    dataset folder ``root`` (hard links, else copies) and its ``dataset.json``.
-
-    With ``rebalanced`` and ``replicas`` in the manifest (:func:`convert_lpff` with ``rebalance``), each image is
-    written ``replicas`` times as ``images/<id>_00.png``, ``_01``, … with the same label (EG3D's replica scheme,
-    :func:`rebalanced_labels`); otherwise once as ``images/<id>.png``. ``dest`` must be empty or new.
-    """
-    root, dest = Path(root), Path(dest)
-    records = sorted(read_samples(root).values(), key=lambda r: r["id"])
-    if not records:
-        raise DatasetFolderError(f"{root}: no samples (no manifest lines): nothing to export")
-    if dest.exists() and any(dest.iterdir()):
-        raise DatasetFolderError(f"{dest} is not empty: export into a new or empty folder")
-    check_sample_files(root, records)
-    pairs = [(r["files"]["image"], np.asarray(r["camera"], dtype=np.float64)) for r in records]
-    replicas = [int(r["replicas"]) if rebalanced and "replicas" in r else None for r in records]
-    if rebalanced and None not in replicas:
-        labels = rebalanced_labels(pairs, np.array(replicas))
-        sources = {replica_name(r["files"]["image"], k): root / r["files"]["image"]
-                   for r, n in zip(records, replicas) for k in range(n)}
-    else:
-        labels = {"labels": [[n, [float(v) for v in c]] for n, c in pairs]}
-        sources = {r["files"]["image"]: root / r["files"]["image"] for r in records}
-    for name, path in sources.items():
-        link_or_copy(path, dest / name)
-    write_text_atomic(dest / DATASET_JSON, json.dumps(labels) + "\n")  # last: marks a complete export
-    return dest
 
 
 def pose_table(records: Iterable[Mapping[str, Any]]) -> dict[str, np.ndarray]:

@@ -8,7 +8,7 @@ of the poses, the copies rule, and the rebalanced labels in EG3D's replica schem
   training set, evaluated at each of them; :func:`copies_from_density` turns it into a copy count by
   :class:`RebalanceRule`; :func:`rebalance_counts` does both.
 - :func:`rebalanced_labels` returns the labels in EG3D's replica scheme, :func:`repeated_names` LPFF's list of
-  repeated names; :func:`helpers.datasets.lpff.lpff_convert.export_eg3d_folder` writes an EG3D image folder.
+  repeated names; :func:`helpers.dataset_folder.eg3d_export.export_eg3d` writes an EG3D image folder.
 
 The thresholds were tuned on the FFHQ+LPFF densities, so counts for LPFF alone differ from the published ones: pass
 FFHQ-EG3D's ``dataset.json`` as ``reference`` to fit the KDE on the published set (its poses join the fit; only the
@@ -171,7 +171,7 @@ def rebalanced_labels(labels: Any, counts: Sequence[int] | np.ndarray | None = N
     :class:`~helpers.datasets.ffhq_labels.FfhqLabels`. ``counts``: copies per label (default: :func:`rebalance_counts` of
     their poses with ``reference`` and ``rule``). Each label is written ``n`` times as
     ``<stem>_00<ext>``, ``<stem>_01<ext>``, … (EG3D's replica names: its training reads one label per file name, so
-    the replicas need image files of those names, e.g. from :func:`helpers.datasets.lpff.lpff_convert.export_eg3d_folder`).
+    the replicas need image files of those names, e.g. from :func:`helpers.dataset_folder.eg3d_export.export_eg3d`).
     """
     pairs = _label_pairs(labels)
     if counts is None:
