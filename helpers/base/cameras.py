@@ -179,6 +179,27 @@ def orbit_angles(cam2world: ArrayOrTensor) -> tuple[ArrayOrTensor, ArrayOrTensor
     return yaw, pitch, radius
 
 
+#: Head-yaw bins of the large-pose evaluation (LPFF's point: what happens away from the frontal view), degrees of
+#: ``|yaw|``: ``(low, high, name)``, low inclusive.
+YAW_BINS: tuple[tuple[float, float, str], ...] = (
+    (0.0, 20.0, "frontal (within ±20°)"),
+    (20.0, 45.0, "±20–45°"),
+    (45.0, 70.0, "±45–70°"),
+    (70.0, math.inf, "beyond ±70°"),
+)
+
+
+def yaw_bin(camera: ArrayOrTensor) -> str | None:
+    """The :data:`YAW_BINS` name of a (25,) camera vector's yaw (:func:`orbit_angles` of its position), None for a
+    camera that is not finite (datasets without cameras fill them with NaN)."""
+    c2w = np.asarray(camera, dtype=np.float64)[:16].reshape(4, 4)
+    if not np.isfinite(c2w).all():
+        return None
+    yaw = abs(math.degrees(float(orbit_angles(c2w)[0])))
+    yaw = min(yaw, 360.0 - yaw)  # atan2 wraps behind the head
+    return next(name for low, high, name in YAW_BINS if low <= yaw < high)
+
+
 def pitch_to_elevation(pitch: float | np.ndarray) -> float | np.ndarray:
     """Camera elevation angle (radians, positive = above the origin) for an official pitch offset."""
     return np.arcsin(np.clip(-2.0 * np.asarray(pitch) / math.pi, -1.0, 1.0))

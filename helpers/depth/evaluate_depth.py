@@ -143,7 +143,8 @@ def evaluate_depth_model(model: nn.Module, config: DepthModelConfig, dataset: Da
         loss: also return this training loss (``loss(pred, depth, mask)``) averaged over batches.
 
     Returns:
-        ``(table, mean loss)``: one row per sample; the loss is NaN when ``loss`` is None.
+        ``(table, mean loss)``: one row per sample, grouped by head yaw (:data:`helpers.base.cameras.YAW_BINS`) where
+        the dataset has cameras, so that its Markdown has a table per yaw bin; the loss is NaN when ``loss`` is None.
     """
     from tqdm.auto import tqdm
 
@@ -166,6 +167,8 @@ def evaluate_depth_model(model: nn.Module, config: DepthModelConfig, dataset: Da
             if loss is not None:
                 losses.append(float(loss(pred, batch["depth"].to(device), batch["mask"].to(device))))
             table.add(score_batch(pred, batch, config.target, metric, normals=evaluation.normals), ids=batch["id"])
+            if "camera" in batch:
+                table.group_by_head_yaw(dict(zip(batch["id"], batch["camera"].numpy())))
     finally:
         model.train(was_training)
     return table, (sum(losses) / len(losses) if losses else math.nan)

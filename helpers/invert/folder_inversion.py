@@ -34,6 +34,7 @@ from helpers.base.runtime import resolve_device
 from helpers.dataset_folder.layout import MANIFEST
 from helpers.dataset_folder.manifest import ManifestWriter, read_samples, write_dataset_json
 from helpers.dataset_folder.meta import prepare_folder
+from helpers.depth.metrics.metrics_table import MetricsTable
 from helpers.generation.generate_dataset import dataset_meta, settings_json
 from helpers.generation.sample_renderer import RenderedSample, SampleRenderer
 from helpers.generation.sample_settings import MeshSettings, SampleSettings, default_depth_range
@@ -47,6 +48,7 @@ from helpers.invert.pti import PRECISION_CHOICES, PRESETS, PTIConfig
 
 __all__ = [
     "FAILURES",
+    "REPORT",
     "BatchConfig",
     "BatchReport",
     "add_arguments",
@@ -55,9 +57,12 @@ __all__ = [
     "log_failure",
     "read_failures",
     "run",
+    "write_report",
 ]
 
 FAILURES = "failures.jsonl"
+#: The fit of the inversions, overall and per head-yaw bin (:func:`write_report`).
+REPORT = "report.md"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
@@ -258,8 +263,23 @@ def _invert_into(photos: str | Path, out: str | Path, config: BatchConfig = Batc
                 failed.append(sample_id)
                 log(f"{path.name}: {type(error).__name__}: {error}")
     write_dataset_json(root, read_samples(root).values())
+    write_report(root)
     return BatchReport(out=root, written=tuple(written), skipped=skipped, failed=tuple(failed),
                        seconds=time.perf_counter() - started)
+
+
+def write_report(root: str | Path) -> Path:
+    """``root/report.md``: how well the inversions fit their photos (PSNR, SSIM and LPIPS of the render after
+    projection and after tuning, means over every photo of the folder), also per head-yaw bin of the fitted camera
+    (:data:`helpers.base.cameras.YAW_BINS`): large poses are where inversions go wrong."""
+    table = MetricsTable()
+    records = read_samples(root)
+    for sample_id, record in records.items():
+        metrics = record.get("metrics") or {}
+        table.add_row(sample_id, {f"{stage}_{key}": float(value) for stage in ("projection", "tuned")
+                                  for key, value in (metrics.get(stage) or {}).items()})
+    table.group_by_head_yaw({sample_id: r["camera"] for sample_id, r in records.items() if "camera" in r})
+    return table.write_markdown(Path(root) / REPORT, title=f"Inversions in {root}")
 
 
 # ----------------------------------------------------------------------------------------------- command line

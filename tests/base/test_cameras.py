@@ -219,3 +219,11 @@ def test_camera_vector_roll_turns_the_camera_about_its_viewing_axis():
         assert float(pose[:3, 0] @ pose0[:3, 0]) == pytest.approx(math.cos(roll), abs=1e-12)
         assert float(pose[:3, 0] @ pose0[:3, 1]) == pytest.approx(math.sin(roll), abs=1e-12)
         torch.testing.assert_close(pose[:3, :3].T @ pose[:3, :3], torch.eye(3, dtype=torch.float64))
+
+
+def test_yaw_bins_of_the_large_pose_evaluation():
+    bins = [name for _, _, name in cameras.YAW_BINS]
+    for yaw_deg, expected in [(0, 0), (19.9, 0), (-20, 1), (44, 1), (-45, 2), (69, 2), (70.5, 3), (-110, 3), (180, 3)]:
+        camera = cameras.camera_vector(yaw=math.radians(yaw_deg), pitch=0.1)[0].numpy()
+        assert cameras.yaw_bin(camera) == bins[expected], yaw_deg
+    assert cameras.yaw_bin(np.full(25, np.nan)) is None  # datasets without cameras

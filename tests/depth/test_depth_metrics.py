@@ -264,3 +264,18 @@ def test_metrics_table_means_skips_and_files(tmp_path) -> None:
     comparison = compare_markdown({"unet": table, "midas": table})
     assert comparison.splitlines()[0].startswith("| model | scored | skipped | abs_rel ↓")
     assert "| unet | 3 | 1 | 0.03333 |" in comparison and "scale" not in comparison
+
+
+def test_a_table_reports_its_groups_in_their_order():
+    table = MetricsTable()
+    for i, (group, value) in enumerate([("b", 1.0), ("a", 2.0), ("b", 3.0), (None, 9.0)]):
+        table.add_row(str(i), {"abs_rel": value})
+        if group:
+            table.set_group(str(i), group)
+    table.group_title = "head yaw"
+    table.order_groups(["a", "b"])
+    grouped = table.grouped()
+    assert list(grouped) == ["a", "b"] and grouped["b"].mean()["abs_rel"] == 2.0 and len(grouped["a"]) == 1
+    text = table.to_markdown()
+    assert "### By head yaw" in text and "3 of 4 samples have a head yaw." in text
+    assert text.index("| a | 1 | 0 |") < text.index("| b | 2 | 0 |")

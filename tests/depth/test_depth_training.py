@@ -200,6 +200,8 @@ def test_cli_trains_and_writes_logs(small_heads, tmp_path, capsys):
     rows = csv_rows(out / "epochs.csv")
     assert [int(r["step"]) for r in rows] == [3, 6]
     assert all(math.isfinite(float(r["abs_rel"])) for r in rows)
+    report = (out / "val_best.md").read_text()  # the val samples have cameras: a table per head-yaw bin
+    assert "### By head yaw" in report and "1 of 1 samples have a head yaw." in report and "| frontal (within ±20°) |" in report
 
 
 def test_torchrun_two_processes_on_the_cpu(small_heads, tmp_path):

@@ -140,6 +140,8 @@ def test_invert_command(tmp_path, photos, capsys):
     meta = json.loads((out / "meta.json").read_text())
     assert meta["settings"]["inversion"]["pti"]["projection"]["steps"] == 1
     assert list(read_samples(out)) == ["astronaut"] and not (out / "inversions").exists()
+    report = (out / "report.md").read_text()  # the fit, overall and per head-yaw bin of the fitted camera
+    assert "| tuned_psnr |" in report and "### By head yaw" in report and "| frontal (within ±20°) | 1 | 0 |" in report
 
 
 def test_batch_uses_published_cameras_when_given(tmp_path, generator, lpips, photos):

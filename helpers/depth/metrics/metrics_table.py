@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from helpers.base import cameras
 from helpers.base.atomic import write_text_atomic
 
 __all__ = ["COUNT_KEYS", "METRIC_INFO", "MetricsTable", "compare_markdown", "metric_mode"]
@@ -44,6 +45,13 @@ METRIC_INFO: dict[str, tuple[str, str]] = {
     "scale": ("alignment scale", ""),
     "shift": ("alignment shift", ""),
     "n_pixels": ("valid pixels per sample", ""),
+    # Photo inversion (helpers.invert: the render against the photo after projection and after tuning)
+    "projection_psnr": ("PSNR of the projected render against the photo, dB", "↑"),
+    "projection_ssim": ("SSIM of the projected render against the photo", "↑"),
+    "projection_lpips": ("LPIPS of the projected render against the photo", "↓"),
+    "tuned_psnr": ("PSNR of the tuned render against the photo, dB", "↑"),
+    "tuned_ssim": ("SSIM of the tuned render against the photo", "↑"),
+    "tuned_lpips": ("LPIPS of the tuned render against the photo", "↓"),
     # Latent-code regression (helpers.latent.evaluate_latent)
     "latent_l1": ("mean |w − w_true| over the w dimensions", "↓"),
     "latent_l2": ("mean (w − w_true)² over the w dimensions", "↓"),
@@ -88,6 +96,44 @@ class MetricsTable:
         self._rows: list[dict[str, object]] = []
         self._ids: set[str] = set()
         self._columns: list[str] = []
+        self._groups: dict[str, str] = {}
+        self._group_order: list[str] = []
+        self.group_title = "group"
+
+    def set_group(self, sample_id: str, group: str) -> None:
+        """Put a sample into a named group (e.g. a head-yaw bin): :meth:`to_markdown` adds a table of the means per
+        group, in the order groups were first given (or :meth:`order_groups`)."""
+        self._groups[str(sample_id)] = group
+        if group not in self._group_order:
+            self._group_order.append(group)
+
+    def order_groups(self, order: Sequence[str]) -> None:
+        """Report the groups in this order (groups not named go last)."""
+        self._group_order = [g for g in order if g in self._group_order] + \
+            [g for g in self._group_order if g not in order]
+
+    def group_by_head_yaw(self, cameras_by_id: Mapping[str, object]) -> None:
+        """Group samples by the :data:`helpers.base.cameras.YAW_BINS` bin of their (25,) camera (the large-pose
+        evaluation); samples without a finite camera stay out of the groups."""
+        for sample_id, camera in cameras_by_id.items():
+            group = cameras.yaw_bin(camera)  # type: ignore[arg-type]
+            if group is not None:
+                self.set_group(sample_id, group)
+        self.group_title = "head yaw"
+        self.order_groups([name for _, _, name in cameras.YAW_BINS])
+
+    def subset(self, ids: Sequence[str] | set[str]) -> MetricsTable:
+        """A table of the rows whose id is in ``ids`` (same columns)."""
+        wanted, table = {str(i) for i in ids}, MetricsTable()
+        for row in self._rows:
+            if row["id"] in wanted:
+                values = {key: row[key] for key in self._columns if key in row}
+                table.add_row(str(row["id"]), values, valid=bool(row["valid"]))  # type: ignore[arg-type]
+        return table
+
+    def grouped(self) -> dict[str, MetricsTable]:
+        """``{group: table of its samples}`` (:meth:`set_group`), in report order; empty without groups."""
+        return {group: self.subset({i for i, g in self._groups.items() if g == group}) for group in self._group_order}
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -185,6 +231,11 @@ class MetricsTable:
             meaning, better = METRIC_INFO.get(key, ("", ""))
             meaning = meaning.replace("|", "\\|")  # a bare | would split the Markdown cell
             lines.append(f"| {key} | {_format(value, digits) or 'n/a'} | {better} | {meaning} |")
+        if self._groups:
+            grouped = self.grouped()
+            lines += ["", f"### By {self.group_title}", "",
+                      f"{sum(len(t) for t in grouped.values())} of {len(self)} samples have a {self.group_title}.", "",
+                      compare_markdown(grouped, digits=digits, label=self.group_title).rstrip("\n")]
         return "\n".join(lines) + "\n"
 
     def write_csv(self, path: str | os.PathLike[str], digits: int = 9) -> Path:
@@ -196,18 +247,20 @@ class MetricsTable:
         return write_text_atomic(path, self.to_markdown(title, digits))
 
 
-def compare_markdown(tables: Mapping[str, MetricsTable], keys: Sequence[str] | None = None, digits: int = 4) -> str:
-    """A Markdown table with one row per named table (e.g. model) and one column per metric mean.
+def compare_markdown(tables: Mapping[str, MetricsTable], keys: Sequence[str] | None = None, digits: int = 4, *,
+                     label: str = "model") -> str:
+    """A Markdown table with one row per named table (e.g. model; ``label`` heads that column) and one column per
+    metric mean.
 
-    ``keys`` default to the first table's columns without the bookkeeping ones (scale, shift, n_pixels);
+    ``keys`` default to the columns of the tables without the bookkeeping ones (scale, shift, n_pixels);
     ``scored`` / ``skipped`` columns come first.
     """
     if not tables:
         raise ValueError("no tables to compare")
     if keys is None:
-        first = next(iter(tables.values()))
-        keys = [key for key in first.columns if key not in _BOOKKEEPING]
-    header = ["model", "scored", "skipped", *(f"{key} {METRIC_INFO.get(key, ('', ''))[1]}".strip() for key in keys)]
+        columns = dict.fromkeys(key for table in tables.values() for key in table.columns)
+        keys = [key for key in columns if key not in _BOOKKEEPING]
+    header = [label, "scored", "skipped", *(f"{key} {METRIC_INFO.get(key, ('', ''))[1]}".strip() for key in keys)]
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for name, table in tables.items():
         means = table.mean()
