@@ -8,11 +8,30 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+#: The names :func:`atomic_path` gives its temporary files: ``.<stem>.<12 hex digits>.tmp<suffix>``.
+TEMPORARY_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp(\.[A-Za-z0-9]+)?$")
+
+
+def remove_temporary_files(folders: Iterable[str | os.PathLike[str]]) -> int:
+    """Delete the temporary files of :func:`atomic_path` that a killed process left in ``folders`` (not below
+    them); returns how many. Call it only while no other process writes there (e.g. holding the folder's lock)."""
+    removed = 0
+    for folder in folders:
+        if not os.path.isdir(folder):
+            continue
+        for entry in os.scandir(folder):
+            if entry.is_file() and TEMPORARY_NAME.match(entry.name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
 
 
 @contextlib.contextmanager

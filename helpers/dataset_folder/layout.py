@@ -21,10 +21,11 @@ written under temporary names and renamed (:mod:`helpers.dataset_folder.manifest
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import numpy as np
+
+from helpers.base.atomic import remove_temporary_files
 
 FORMAT_NAME = "eg3d-face-toolkit/dataset"
 FORMAT_VERSION = 1
@@ -47,9 +48,6 @@ FOLDERS: dict[str, str] = {
     "legacy_latent": "latent",
 }
 
-# Temporary names made by helpers.base.atomic.atomic_path: ".<stem>.<12 hex>.tmp<suffix>".
-_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp(\.[A-Za-z0-9]+)?$")
-
 
 class DatasetFolderError(RuntimeError):
     """A dataset folder is missing files or was made with other settings."""
@@ -71,12 +69,4 @@ def stored_latent(ws: np.ndarray) -> np.ndarray:
 def remove_temporaries(root: str | os.PathLike[str]) -> int:
     """Delete temporary files an interrupted run left in the sample folders; returns how many."""
     root = Path(root)
-    removed = 0
-    for folder in {root, *(root / name for name in FOLDERS.values())}:
-        if not folder.is_dir():
-            continue
-        for entry in os.scandir(folder):
-            if entry.is_file() and _TEMPORARY.match(entry.name):
-                os.unlink(entry.path)
-                removed += 1
-    return removed
+    return remove_temporary_files([root, *(root / name for name in FOLDERS.values())])

@@ -28,6 +28,7 @@ import numpy as np
 
 from helpers import eg3d
 from helpers.base import cameras
+from helpers.base.atomic import remove_temporary_files
 from helpers.base.errors import UserError, is_disk_error
 from helpers.base.folder_lock import folder_lock
 from helpers.base.runtime import resolve_device
@@ -229,6 +230,7 @@ def _invert_into(photos: str | Path, out: str | Path, config: BatchConfig = Batc
                               if inversion_config.pti.conditioning == "frontal" else "render")
     depth_range = default_depth_range(G.config, settings.viewpoints)
     done = prepare_folder(root, _meta(config, identity, G, settings, depth_range))
+    remove_temporary_files(p for p in (root / "inversions").glob("*") if p.is_dir())  # a killed run's partial files
     failures = read_failures(root)
     todo = [(i, p) for i, p in zip(ids, paths) if i not in done and (config.retry_failed or i not in failures)]
     skipped = tuple(i for i in ids if i in done or (not config.retry_failed and i in failures))

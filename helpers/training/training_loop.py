@@ -38,7 +38,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from helpers.base.atomic import save_torch_atomic, write_text_atomic
+from helpers.base.atomic import remove_temporary_files, save_torch_atomic, write_text_atomic
 from helpers.base.errors import UserError
 from helpers.base.folder_lock import folder_lock
 from helpers.base.runtime import autocast, distributed_environment, resolve_device, resolve_precision
@@ -310,6 +310,8 @@ def _run_training(task: TrainingTask, loop: LoopConfig, config: Mapping[str, Any
     precision = resolve_precision(loop.precision, device)
     out = Path(loop.out)
     out.mkdir(parents=True, exist_ok=True)
+    if main:  # a checkpoint that a killed run was writing (this process holds the run folder's lock)
+        remove_temporary_files([out])
     config = _jsonable(dict(config))
     train_set, val_set = task.train_set, task.val_set
 

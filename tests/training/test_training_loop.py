@@ -87,3 +87,17 @@ def test_the_task_says_which_direction_is_better(tmp_path: Path, mode: str, best
 def test_loader_serves_any_map_style_dataset() -> None:
     loader = make_loader(torch.utils.data.TensorDataset(torch.arange(3)), 2, shuffle=False, workers=0)
     assert [batch[0].tolist() for batch in loader] == [[0, 1], [2]]
+
+
+def test_a_checkpoint_that_a_killed_run_was_writing_is_removed(tmp_path: Path) -> None:
+    """kill -9 during torch.save leaves atomic_path's temporary file; the next start in the folder removes it."""
+    out = tmp_path / "run"
+    out.mkdir()
+    stale = out / ".last.0123456789ab.tmp.pt"
+    stale.write_bytes(b"half a checkpoint")
+    keep = out / "notes.tmp.txt"  # not one of atomic_path's names
+    keep.write_text("mine")
+    loop = LoopConfig(out=out, epochs=1, batch_size=4, optim=OptimConfig(lr=1e-3), device="cpu", workers=0,
+                      progress=False)
+    run_training(ScriptedTask([0.5], "min"), loop, {}, log=lambda _: None)
+    assert not stale.exists() and keep.read_text() == "mine"
