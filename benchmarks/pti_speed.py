@@ -65,7 +65,7 @@ from helpers.invert import pti
 from helpers.invert.align import align_face
 from helpers.invert.camera_fit import estimate_camera
 from helpers.invert.inversion import InversionConfig, invert_aligned
-from helpers.invert.lpips import load_lpips_nets
+from helpers.invert.lpips_weights import load_lpips_nets
 
 
 def build_generator(name: str, device: torch.device) -> torch.nn.Module:

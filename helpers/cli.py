@@ -32,7 +32,7 @@ __all__ = ["COMMANDS", "DEBUG_ENV", "build_parser", "main", "user_error_message"
 #: command name -> (module, one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("helpers.demo", "run the main job end to end and write its results under outputs/demo/"),
-    "generate": ("helpers.generation.generate_dataset", "generate a synthetic face dataset with EG3D (resumable, shardable)"),
+    "generate": ("helpers.generation.generate_command", "generate a synthetic face dataset with EG3D (resumable, shardable)"),
     "merge": ("helpers.dataset_folder.merge", "combine dataset folders or shard manifests into one dataset"),
     "export-eg3d": ("helpers.dataset_folder.eg3d_export",
                     "a dataset folder → the images and dataset.json EG3D's train.py reads (folder or zip)"),

@@ -50,6 +50,16 @@ def generator():
 @pytest.fixture(scope="session")
 def lpips():
     """LPIPS-VGG16 with seeded random weights (no download)."""
-    from helpers.invert.lpips import load_lpips
+    from helpers.invert.lpips_weights import load_lpips
 
     return load_lpips("random", seed=0)
+
+
+@pytest.fixture(scope="session")
+def small_heads(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 analytic heads at 32² in our folder format (9 train, 3 val under the depth tests' splits), made once.
+    Shared: read it only (a test that damages samples works on a copy)."""
+    from helpers.generation.head_dataset import HeadDatasetConfig, write_head_dataset
+
+    root = tmp_path_factory.mktemp("small") / "data"
+    return write_head_dataset(root, HeadDatasetConfig(count=12, image_size=32, depth_size=32, seed=2), progress=False)

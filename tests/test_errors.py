@@ -26,10 +26,11 @@ from helpers.base.folder_lock import folder_lock
 from helpers.dataset_folder import merge as merge_module
 from helpers.dataset_folder import meta as meta_module
 from helpers.dataset_folder.manifest import shard_manifest_name
+from helpers.generation import generate_command
 from helpers.generation import generate_dataset as gen
-from helpers.generation.head_dataset import HeadDatasetConfig, write_head_dataset
 from helpers.invert import folder_inversion
 from helpers.photo3d import reconstruct_command
+from tests.depth.conftest import TINY_UNET_FLAGS
 from tests.user_errors import one_line_error
 
 TINY = ["--checkpoint", "tiny-random", "--device", "cpu", "--no-progress"]
@@ -70,12 +71,6 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def heads(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("heads") / "data"
-    return write_head_dataset(root, HeadDatasetConfig(count=8, image_size=32, depth_size=32, seed=1), progress=False)
-
-
-@pytest.fixture(scope="module")
 def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("photos") / "face.png"
     Image.fromarray(np.full((64, 64, 3), 127, np.uint8)).save(path)
@@ -102,7 +97,7 @@ def test_a_bug_keeps_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     def broken(config: object, **kwargs: object) -> None:
         raise KeyError("a bug, not the user's")
 
-    monkeypatch.setattr(gen, "generate", broken)
+    monkeypatch.setattr(generate_command, "generate", broken)  # what the command calls
     with pytest.raises(KeyError):
         cli.main(["generate", "--seeds", "0", "--out", str(tmp_path / "x"), *TINY])
     assert cli.user_error_message(RuntimeError("CUDA error: an illegal memory access")) is None
@@ -132,7 +127,7 @@ def test_ctrl_c_is_one_line_and_exit_code_130(tmp_path: Path, monkeypatch: pytes
     def interrupted(config: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(gen, "generate", interrupted)
+    monkeypatch.setattr(generate_command, "generate", interrupted)
     assert cli.main(["generate", "--seeds", "0", "--out", str(tmp_path / "x"), *TINY]) == 130
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and err.startswith("interrupted — ") and "Traceback" not in err
@@ -409,8 +404,7 @@ def test_reconstruct_full_disk_and_read_only_folder(tmp_path: Path, photo: Path,
 
 
 # ------------------------------------------------------------------------------------------------ train-depth
-TRAIN = ["--start-filts", "4", "--n-blocks", "3", "--input-size", "32", "--depth-size", "32", "--batch-size", "2",
-         "--epochs", "1", "--workers", "0", "--device", "cpu", "--no-progress"]
+TRAIN = [*TINY_UNET_FLAGS, "--batch-size", "2", "--epochs", "1"]
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
@@ -418,35 +412,35 @@ TRAIN = ["--start-filts", "4", "--n-blocks", "3", "--input-size", "32", "--depth
     (["--model", "attention_unt"], "unknown depth model 'attention_unt'"),
     (["--lr", "-1"], "lr must be > 0"),
 ])
-def test_train_depth_refuses_bad_flag_values(tmp_path: Path, heads: Path, capsys: pytest.CaptureFixture[str],
+def test_train_depth_refuses_bad_flag_values(tmp_path: Path, small_heads: Path, capsys: pytest.CaptureFixture[str],
                                              flags: list[str], expected: str) -> None:
-    one_line_error(capsys, ["train-depth", str(heads), "--out", str(tmp_path / "run"), *TRAIN, *flags], expected)
+    one_line_error(capsys, ["train-depth", str(small_heads), "--out", str(tmp_path / "run"), *TRAIN, *flags], expected)
 
 
-def test_train_depth_missing_data_and_no_gpu(tmp_path: Path, heads: Path, monkeypatch: pytest.MonkeyPatch,
+def test_train_depth_missing_data_and_no_gpu(tmp_path: Path, small_heads: Path, monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     one_line_error(capsys, ["train-depth", str(tmp_path / "nodata"), "--out", str(tmp_path / "run"), *TRAIN],
                    "nodata")
     no_gpu(monkeypatch)
-    one_line_error(capsys, ["train-depth", str(heads), "--out", str(tmp_path / "run"), *TRAIN, "--device", "cuda"],
+    one_line_error(capsys, ["train-depth", str(small_heads), "--out", str(tmp_path / "run"), *TRAIN, "--device", "cuda"],
                    "CUDA was asked for")
 
 
-def test_train_depth_resume_with_other_settings(tmp_path: Path, heads: Path,
+def test_train_depth_resume_with_other_settings(tmp_path: Path, small_heads: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["train-depth", str(heads), "--out", str(tmp_path / "run"), *TRAIN, "--max-steps", "1"]
+    argv = ["train-depth", str(small_heads), "--out", str(tmp_path / "run"), *TRAIN, "--max-steps", "1"]
     assert cli.main(argv) == 0
     capsys.readouterr()
     one_line_error(capsys, [*argv, "--lr", "0.01"], "another config", "0.01")
 
 
-def test_train_depth_read_only_and_busy_folder(tmp_path: Path, heads: Path, monkeypatch: pytest.MonkeyPatch,
+def test_train_depth_read_only_and_busy_folder(tmp_path: Path, small_heads: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     with folder_lock(tmp_path / "busy", "train-depth"):
-        one_line_error(capsys, ["train-depth", str(heads), "--out", str(tmp_path / "busy"), *TRAIN],
+        one_line_error(capsys, ["train-depth", str(small_heads), "--out", str(tmp_path / "busy"), *TRAIN],
                        "is being written by train-depth")
     read_only(monkeypatch, tmp_path / "ro")
-    one_line_error(capsys, ["train-depth", str(heads), "--out", str(tmp_path / "ro" / "run"), *TRAIN],
+    one_line_error(capsys, ["train-depth", str(small_heads), "--out", str(tmp_path / "ro" / "run"), *TRAIN],
                    "Read-only file system")
 
 

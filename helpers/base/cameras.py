@@ -189,15 +189,22 @@ YAW_BINS: tuple[tuple[float, float, str], ...] = (
 )
 
 
+def yaw_bins(cameras: ArrayOrTensor) -> list[str | None]:
+    """The :data:`YAW_BINS` names of (N, 25) camera vectors' yaws (:func:`orbit_angles` of their positions, all at
+    once), None for a camera that is not finite (datasets without cameras fill them with NaN)."""
+    c2w = np.asarray(cameras, dtype=np.float64).reshape(-1, 25)[:, :16].reshape(-1, 4, 4)
+    finite = np.isfinite(c2w).all(axis=(1, 2))
+    placeholder = np.eye(4)
+    placeholder[2, 3] = 1.0  # any camera off the origin: its bin is dropped below
+    yaw = np.abs(np.degrees(orbit_angles(np.where(finite[:, None, None], c2w, placeholder))[0]))
+    yaw = np.minimum(yaw, 360.0 - yaw)  # atan2 wraps behind the head
+    index = np.searchsorted([high for _, high, _ in YAW_BINS], yaw, side="right")
+    return [YAW_BINS[i][2] if ok else None for i, ok in zip(index, finite)]
+
+
 def yaw_bin(camera: ArrayOrTensor) -> str | None:
-    """The :data:`YAW_BINS` name of a (25,) camera vector's yaw (:func:`orbit_angles` of its position), None for a
-    camera that is not finite (datasets without cameras fill them with NaN)."""
-    c2w = np.asarray(camera, dtype=np.float64)[:16].reshape(4, 4)
-    if not np.isfinite(c2w).all():
-        return None
-    yaw = abs(math.degrees(float(orbit_angles(c2w)[0])))
-    yaw = min(yaw, 360.0 - yaw)  # atan2 wraps behind the head
-    return next(name for low, high, name in YAW_BINS if low <= yaw < high)
+    """:func:`yaw_bins` of one (25,) camera vector."""
+    return yaw_bins(camera)[0]
 
 
 def pitch_to_elevation(pitch: float | np.ndarray) -> float | np.ndarray:

@@ -13,7 +13,8 @@ from helpers.invert.align import AlignConfig, AlignedFace, AlignmentError, align
 from helpers.invert.camera_fit import CameraEstimate, CameraFitConfig, estimate_camera
 from helpers.invert.folder_inversion import BatchConfig, invert_folder
 from helpers.invert.inversion import Inversion, InversionConfig, invert_photo
-from helpers.invert.lpips import LPIPS, LPIPSNets, load_lpips, load_lpips_nets
+from helpers.invert.lpips import LPIPS, LPIPSNets
+from helpers.invert.lpips_weights import load_lpips, load_lpips_nets
 from helpers.invert.pti import PTIConfig
 
 __all__ = ["LPIPS", "AlignConfig", "AlignedFace", "AlignmentError", "BatchConfig", "CameraEstimate",

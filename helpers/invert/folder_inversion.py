@@ -44,7 +44,7 @@ from helpers.generation.viewpoints import Viewpoint
 from helpers.invert.align import AlignConfig, AlignmentError
 from helpers.invert.camera_fit import camera_from_dataset_json
 from helpers.invert.inversion import InversionConfig, invert_photo
-from helpers.invert.lpips import load_lpips_nets
+from helpers.invert.lpips_weights import load_lpips_nets
 from helpers.invert.pti import PRECISION_CHOICES, PRESETS, PTIConfig
 
 __all__ = [

@@ -199,7 +199,7 @@ class PTIConfig:
 
     @property
     def lpips_nets(self) -> tuple[str, ...]:
-        """The LPIPS networks the two stages use (load them with :func:`helpers.invert.lpips.load_lpips_nets`)."""
+        """The LPIPS networks the two stages use (load them with :func:`helpers.invert.lpips_weights.load_lpips_nets`)."""
         return tuple(dict.fromkeys((self.projection.lpips_net, self.tuning.lpips_net)))
 
     def as_dict(self) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from helpers.eg3d import load as load_generator
 from helpers.invert.align import AlignConfig, AlignedFace, align_crop, align_face
 from helpers.invert.camera_fit import CameraEstimate, CameraFitConfig, estimate_camera
 from helpers.invert.inversion import InversionConfig, invert_aligned
-from helpers.invert.lpips import load_lpips_nets
+from helpers.invert.lpips_weights import load_lpips_nets
 from helpers.invert.pti import PTIConfig
 from helpers.latent.encoder import LatentEncoder, load_latent_encoder
 from helpers.latent.infer import predict_w, reconstruct_from_latent
@@ -63,7 +63,7 @@ class PhotoConfig:
         depth_range: depth: (near, far) camera z (world units) that a normalised prediction is spread over.
         mesh_resolution, mesh_level: latent and pti: marching cubes on a mesh_resolution³ lattice at mesh_level.
         pti: latent refinement settings of the ``pti`` method (:class:`helpers.invert.pti.PTIConfig`).
-        lpips: pti: LPIPS weights for :func:`helpers.invert.lpips.load_lpips_nets` (``"pretrained"`` downloads once the
+        lpips: pti: LPIPS weights for :func:`helpers.invert.lpips_weights.load_lpips_nets` (``"pretrained"`` downloads once the
             networks the PTI settings use).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
         cache_dir: where published weights are cached (None: the toolkit's cache).

@@ -37,7 +37,7 @@ from helpers.depth.networks.midas_dpt import load_midas_dpt
 from helpers.eg3d.checkpoints.checkpoint_files import read_checkpoint
 from helpers.eg3d.checkpoints.native_format import FORMAT as NATIVE_FORMAT
 from helpers.eg3d.checkpoints.native_format import read_native
-from helpers.invert.lpips import load_lpips
+from helpers.invert.lpips_weights import load_lpips
 from helpers.invert.weight_delta import load_weight_delta
 from helpers.latent.encoder import load_latent_encoder
 from helpers.latent.published_regressors import load_published_regressor

@@ -20,7 +20,12 @@ from helpers.depth.depth_training import DepthTask, TrainConfig, train_depth
 from helpers.depth.models import DepthModelConfig
 from helpers.generation.head_dataset import HeadDatasetConfig, write_head_dataset
 from helpers.training.seeded_loader import make_loader
-from tests.depth.conftest import SPLITS, TINY_UNET, quiet
+from tests.depth.conftest import SPLITS, TINY_UNET, quiet, small_config, weights
+
+
+def config(data: Path, out: Path, **changes: object) -> TrainConfig:
+    """:func:`tests.depth.conftest.small_config` with a checkpoint every step."""
+    return small_config(data, out, **{"checkpoint_every": 1, **changes})
 
 
 @pytest.fixture
@@ -38,17 +43,6 @@ def truncate(path: Path) -> bytes:
     content = path.read_bytes()
     path.write_bytes(content[: len(content) // 2])
     return content
-
-
-def config(data: Path, out: Path, **changes) -> TrainConfig:
-    fields = dict(data=(str(data),), out=str(out), model=TINY_UNET, depth_size=32, epochs=3, batch_size=3,
-                  workers=0, splits=SPLITS, progress=False, checkpoint_every=1, seed=5)
-    fields.update(changes)
-    return TrainConfig(**fields)
-
-
-def weights(path: Path) -> dict[str, torch.Tensor]:
-    return torch.load(path, map_location="cpu", weights_only=True)["model"]["state_dict"]
 
 
 def stop_at(step: int):

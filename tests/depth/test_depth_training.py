@@ -21,7 +21,7 @@ from helpers.generation.head_dataset import HeadDatasetConfig, write_head_datase
 from helpers.training.seeded_loader import SeededSampler
 from helpers.training.training_config import OptimConfig, lr_factor
 from helpers.training.training_loop import run_training
-from tests.depth.conftest import SPLITS, TINY_UNET, quiet
+from tests.depth.conftest import SPLITS, TINY_UNET, quiet, small_config, weights
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,17 +31,6 @@ def heads(tmp_path_factory) -> Path:
     """48 analytic heads at 64² with exact metric depth (our folder format)."""
     root = tmp_path_factory.mktemp("heads") / "data"
     return write_head_dataset(root, HeadDatasetConfig(count=48, image_size=64, depth_size=64, seed=1), progress=False)
-
-
-def small_config(data: Path, out: Path, **changes) -> TrainConfig:
-    fields = dict(data=(str(data),), out=str(out), model=TINY_UNET, depth_size=32, epochs=3, batch_size=3,
-                  workers=0, splits=SPLITS, progress=False, checkpoint_every=2, seed=5)
-    fields.update(changes)
-    return TrainConfig(**fields)
-
-
-def weights(path: Path) -> dict[str, torch.Tensor]:
-    return torch.load(path, map_location="cpu", weights_only=True)["model"]["state_dict"]
 
 
 def csv_rows(path: Path) -> list[dict[str, str]]:

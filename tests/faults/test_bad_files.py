@@ -13,17 +13,11 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from helpers.generation.head_dataset import HeadDatasetConfig, write_head_dataset
 from tests.bad_files import BAD_FILES, bad_weights_file
+from tests.depth.conftest import TINY_UNET_FLAGS
 from tests.user_errors import one_line_error
 
 CPU = ["--device", "cpu"]
-
-
-@pytest.fixture(scope="module")
-def heads(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("heads") / "data"
-    return write_head_dataset(root, HeadDatasetConfig(count=6, image_size=32, depth_size=32, seed=3), progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -62,19 +56,18 @@ COMMANDS: dict[str, Callable[[Path, Path, Path, Path], tuple[list[str], Path]]] 
     "train-latent --generator": lambda bad, out, face, heads: (
         ["train-latent", str(heads), "--generator", str(bad), "--out", str(out), "--no-progress", *CPU], bad),
     "train-depth (resume from last.pt)": lambda bad, out, face, heads: (
-        ["train-depth", str(heads), "--out", str(out), "--start-filts", "4", "--n-blocks", "3", "--input-size",
-         "32", "--depth-size", "32", "--workers", "0", "--no-progress", *CPU], _resume_from(bad, out)),
+        ["train-depth", str(heads), "--out", str(out), *TINY_UNET_FLAGS], _resume_from(bad, out)),
 }
 
 
 @pytest.mark.parametrize("kind", BAD_FILES)
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_command_refuses_every_bad_weights_file(command: str, kind: str, tmp_path: Path, face: Path,
-                                                      heads: Path, capsys: pytest.CaptureFixture[str]) -> None:
+                                                      small_heads: Path, capsys: pytest.CaptureFixture[str]) -> None:
     marker = tmp_path / "pwned"
     suffix = ".pkl" if "checkpoint" in command or "generator" in command else ".pt"
     bad = bad_weights_file(kind, tmp_path, marker, suffix)
-    argv, named = COMMANDS[command](bad, tmp_path / "out", face, heads)
+    argv, named = COMMANDS[command](bad, tmp_path / "out", face, small_heads)
     line = one_line_error(capsys, argv, named.name)
     assert "weights_only" not in line  # never the advice to disable the safety
     assert not marker.exists()  # nothing from the file ran

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from helpers.dataset_folder.manifest import check_sample_files, read_samples
-from helpers.generation.head_dataset import HeadDatasetConfig, write_head_dataset
+from tests.depth.conftest import TINY_UNET_FLAGS
 from tests.faults.kill_points import REPO, finish, helpers_command
 from tests.faults.outcomes import assert_same_final_weights, leftovers, sample_bytes
 
@@ -75,12 +75,9 @@ def test_generate_on_a_full_disk(tmp_path: Path, small_disk: Path):
     assert leftovers(kept / "set") == []
 
 
-def test_train_depth_on_a_full_disk(tmp_path: Path, small_disk: Path):
-    heads = write_head_dataset(tmp_path / "heads", HeadDatasetConfig(count=8, image_size=32, depth_size=32, seed=4),
-                               progress=False)
-    args = ["--start-filts", "4", "--n-blocks", "3", "--input-size", "32", "--depth-size", "32", "--batch-size", "2",
-            "--epochs", "100", "--max-steps", "8", "--checkpoint-every", "2", "--workers", "0", "--no-progress",
-            "--device", "cpu"]
+def test_train_depth_on_a_full_disk(tmp_path: Path, small_disk: Path, small_heads: Path):
+    heads = small_heads
+    args = [*TINY_UNET_FLAGS, "--batch-size", "2", "--epochs", "100", "--max-steps", "8", "--checkpoint-every", "2"]
     finish(helpers_command("train-depth", str(heads), "--out", str(tmp_path / "reference"), *args))
     kept = tmp_path / "kept"
     done = run_on_small_disk(helpers_command("train-depth", str(heads), "--out", str(small_disk / "run"), *args),

@@ -17,7 +17,7 @@ from PIL import Image
 from skimage import data
 
 from helpers.dataset_folder.manifest import check_sample_files, iter_files, read_samples
-from helpers.generation.head_dataset import HeadDatasetConfig, write_head_dataset
+from tests.depth.conftest import TINY_UNET_FLAGS
 from tests.faults.kill_points import SEED, finish, helpers_command, kill_when, line_count, rng
 from tests.faults.outcomes import assert_same_final_weights, leftovers, sample_bytes
 
@@ -53,11 +53,9 @@ def test_generate(tmp_path: Path):
     assert leftovers(out) == []
 
 
-def test_train_depth(tmp_path: Path):
-    heads = write_head_dataset(tmp_path / "heads", HeadDatasetConfig(count=12, image_size=32, depth_size=32, seed=2),
-                               progress=False)
-    args = ["--start-filts", "4", "--n-blocks", "3", "--input-size", "32", "--depth-size", "32", "--batch-size", "3",
-            "--epochs", "100", "--max-steps", "60", "--checkpoint-every", "2", "--workers", "0", "--no-progress",
+def test_train_depth(tmp_path: Path, small_heads: Path):
+    heads = small_heads
+    args = [*TINY_UNET_FLAGS, "--batch-size", "3", "--epochs", "100", "--max-steps", "60", "--checkpoint-every", "2",
             "--eval-every", "5"]
     finish(helpers_command("train-depth", str(heads), "--out", str(tmp_path / "reference"), *args))
     out = tmp_path / "killed"

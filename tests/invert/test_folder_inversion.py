@@ -15,8 +15,8 @@ from helpers.base import cameras
 from helpers.dataset_folder.manifest import read_samples
 from helpers.dataset_folder.reader import DatasetFolder
 from helpers.generation.sample_settings import MeshSettings
-from helpers.invert import inversion, pti
 from helpers.invert import folder_inversion as batch
+from helpers.invert import inversion, pti
 
 pytest.importorskip("dlib", reason="needs the [face] extra: pip install dlib-bin face_recognition_models")
 

@@ -19,21 +19,20 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from tests.local_http import FileServer, serving
 
 from helpers.download.http_download import ChecksumError
-from helpers.invert import lpips as lp
+from helpers.invert import lpips_weights as lw
 from helpers.invert.lpips import (
     LPIPS,
     NETS,
     LPIPSNets,
     TrunkFeatures,
     downsample_for_lpips,
-    load_lpips,
-    load_lpips_nets,
     select_lpips,
     unit_normalize,
 )
+from helpers.invert.lpips_weights import load_lpips, load_lpips_nets
+from tests.local_http import FileServer, serving
 
 # Written out by hand (not taken from the module) so that a wrong index or shape there fails here.
 CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
@@ -381,15 +380,15 @@ def test_files_that_are_not_plain_state_dicts_are_refused_without_unpickling(tmp
 
 
 def test_registry_entries() -> None:
-    vgg, lin = lp.WEIGHTS["vgg16"], lp.WEIGHTS["lpips-vgg-v0.1"]
+    vgg, lin = lw.WEIGHTS["vgg16"], lw.WEIGHTS["lpips-vgg-v0.1"]
     assert vgg.url == "https://download.pytorch.org/models/vgg16-397923af.pth"
     assert lin.url.endswith("/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth")
     assert vgg.sha256 is not None and vgg.sha256.startswith("397923af")  # torchvision names files by sha256 prefix
-    alexnet, alex_lin = lp.WEIGHTS["alexnet"], lp.WEIGHTS["lpips-alex-v0.1"]
+    alexnet, alex_lin = lw.WEIGHTS["alexnet"], lw.WEIGHTS["lpips-alex-v0.1"]
     assert alexnet.url == "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
     assert alexnet.sha256 is not None and alexnet.sha256.startswith("7be5be79")
     assert alex_lin.url.endswith("/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth")
-    assert len({e.filename for e in lp.WEIGHTS.values()}) == len(lp.WEIGHTS)
+    assert len({e.filename for e in lw.WEIGHTS.values()}) == len(lw.WEIGHTS)
     assert {(s.trunk_file, s.lin_file) for s in NETS.values()} == {("vgg16", "lpips-vgg-v0.1"),
                                                                    ("alexnet", "lpips-alex-v0.1")}
 
@@ -403,9 +402,9 @@ def server(weight_files: tuple[Path, Path], alex_files: tuple[Path, Path],
     with serving(FileServer(files=files)) as state:
         for key, name in (("vgg16", "vgg16-397923af.pth"), ("lpips-vgg-v0.1", "vgg.pth"),
                           ("alexnet", "alexnet-owt-7be5be79.pth"), ("lpips-alex-v0.1", "alex.pth")):
-            entry = dataclasses.replace(lp.WEIGHTS[key], url=state.url(name),
+            entry = dataclasses.replace(lw.WEIGHTS[key], url=state.url(name),
                                         sha256=hashlib.sha256(files[name]).hexdigest(), size=len(files[name]))
-            monkeypatch.setitem(lp.WEIGHTS, key, entry)
+            monkeypatch.setitem(lw.WEIGHTS, key, entry)
         yield state
 
 
@@ -437,8 +436,8 @@ def test_pretrained_networks_download_their_own_files(server: FileServer, alex_f
 
 def test_pretrained_with_a_corrupt_download_fails(server: FileServer, monkeypatch: pytest.MonkeyPatch,
                                                   tmp_path: Path) -> None:
-    entry = dataclasses.replace(lp.WEIGHTS["lpips-vgg-v0.1"], sha256="0" * 64)
-    monkeypatch.setitem(lp.WEIGHTS, "lpips-vgg-v0.1", entry)
+    entry = dataclasses.replace(lw.WEIGHTS["lpips-vgg-v0.1"], sha256="0" * 64)
+    monkeypatch.setitem(lw.WEIGHTS, "lpips-vgg-v0.1", entry)
     with pytest.raises(ChecksumError, match="sha256 mismatch"):
         load_lpips("pretrained", cache_dir=tmp_path, progress=False)
 

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.invert.lpips import LPIPS, load_lpips
+from helpers.invert.lpips import LPIPS
+from helpers.invert.lpips_weights import load_lpips
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "lpips_alex_reference"
 TOLERANCE = 1e-5  # absolute, on distances and per-layer terms (the acceptance bound)

@@ -17,7 +17,7 @@ from helpers.generation.viewpoints import ViewpointMix
 from helpers.invert import inversion as inversion_module
 from helpers.invert import pti
 from helpers.invert.inversion import InversionConfig, invert_aligned
-from helpers.invert.lpips import load_lpips, load_lpips_nets
+from helpers.invert.lpips_weights import load_lpips, load_lpips_nets
 from helpers.invert.weight_delta import apply_weight_delta, load_weight_delta, save_weight_delta, weight_delta
 
 CAMERA = cameras.camera_vector(0.35, -0.1)[0].numpy()

@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from helpers.base import cameras
@@ -115,10 +116,11 @@ class MetricsTable:
     def group_by_head_yaw(self, cameras_by_id: Mapping[str, object]) -> None:
         """Group samples by the :data:`helpers.base.cameras.YAW_BINS` bin of their (25,) camera (the large-pose
         evaluation); samples without a finite camera stay out of the groups."""
-        for sample_id, camera in cameras_by_id.items():
-            group = cameras.yaw_bin(camera)  # type: ignore[arg-type]
-            if group is not None:
-                self.set_group(sample_id, group)
+        if cameras_by_id:
+            ids = list(cameras_by_id)
+            for sample_id, group in zip(ids, cameras.yaw_bins(np.stack([np.asarray(cameras_by_id[i]) for i in ids]))):
+                if group is not None:
+                    self.set_group(sample_id, group)
         self.group_title = "head yaw"
         self.order_groups([name for _, _, name in cameras.YAW_BINS])
 
