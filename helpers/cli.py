@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-eg3d": ("helpers.dataset_folder.eg3d_export",
                     "a dataset folder → the images and dataset.json EG3D's train.py reads (folder or zip)"),
     "invert": ("helpers.invert.folder_inversion", "real photos → EG3D (alignment, camera, PTI): a Prosopo-style dataset folder"),
+    "process-lpff": ("helpers.invert.lpff_processing",
+                     "your own photos through LPFF's processing: crops, cameras, filter, review, rebalanced dataset"),
     "reconstruct": ("helpers.photo3d.reconstruct_command",
                     "face photos → 3D faces (a depth model, an encoder or PTI): crop, camera, depth, mesh, viewer"),
     "train-latent": ("helpers.latent.latent_training", "train (or resume) an encoder that predicts EG3D's latent w from a photo"),

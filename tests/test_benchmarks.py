@@ -80,3 +80,11 @@ def test_crop_vs_eg3d_runs_on_a_stand_in_for_the_bfm_landmarks(tmp_path):
     # The stand-in is the template itself, so the landmark camera fit reads it as frontal.
     fit = re.search(r"fitted yaw ([-+]?[\d.]+)°, elevation ([-+]?[\d.]+)°", result.stdout)
     assert fit and abs(float(fit[1])) < 0.5 and abs(float(fit[2])) < 0.5, result.stdout
+
+
+def test_lpff_fit_threshold_prints_its_table():
+    result = _run([sys.executable, "benchmarks/lpff_fit_threshold.py", "--poses", "3"])
+    rows = [line for line in result.stdout.splitlines() if re.match(r"\| [\d.]+ \| [\d.]+ \| [\d.]+ \|", line)]
+    assert len(rows) == 5, result.stdout
+    fits = dict(re.findall(r"^astronaut ?(.*?): ([\d.]+) px$", result.stdout, flags=re.MULTILINE))
+    assert float(fits["(dlib landmarks)"]) < 20 < float(fits["shuffled"]), result.stdout

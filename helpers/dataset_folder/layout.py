@@ -46,6 +46,8 @@ FOLDERS: dict[str, str] = {
     "legacy_depth": "depth128x128",
     "legacy_camera": "cam_poses",
     "legacy_latent": "latent",
+    "stylegan_image": "stylegan",  # LPFF: the 1024² FFHQ (StyleGAN) crop of the face
+    "realign_image": "realign2400",  # LPFF: the 2400² realigned image
 }
 
 

@@ -85,7 +85,8 @@ ENTRIES: tuple[DatasetInfo, ...] = (
                 "LPFF-dataset/camera_parameters.json", "LPFF-dataset/info.json", "LPFF-dataset/crop/eg3d.zip")),
                 found_in="github.com/oneThousand1000/LPFF-dataset dataset_download/readme.md",
                 note="EG3D-aligned crops only (crop/eg3d.zip, unpacked to crop/eg3d/); the raw and 2400² images "
-                     "and the StyleGAN crops are in the same repository"),
+                     "and the StyleGAN crops are in the same repository (unpack crop/stylegan.zip to crop/stylegan/ "
+                     "and put realign2400/ beside it: convert copies them too)"),
             SourceOption(ManualSource("https://github.com/oneThousand1000/LPFF-dataset",
                                       note="OneDrive share; the authors renew the link every two months on request"),
                          verified=False, found_in="github.com/oneThousand1000/LPFF-dataset README.md"),

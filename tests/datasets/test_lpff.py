@@ -35,12 +35,14 @@ from helpers.datasets.lpff.lpff_folder import (
     with_mirrors,
 )
 from helpers.datasets.lpff.pose_rebalance import (
+    FFHQ_DENSITY_THRESHOLD,
     RebalanceRule,
     copies_from_density,
     pose_density,
     poses_of,
     rebalance_counts,
     rebalanced_labels,
+    reference_density,
     repeated_names,
     theta_phi,
 )
@@ -565,3 +567,18 @@ def test_converted_folder_reads_as_a_photo_collection(tmp_path):
     assert contact_sheet(dataset, dataset.ids[:2], tile=16).shape[0] == 16 + 4  # one row of tiles and its gap
     with pytest.raises(DatasetFolderError, match="no metric depth maps"):
         DepthDataset(out)
+
+
+def test_reference_density_is_the_kde_of_the_reference_alone():
+    """LPFF's photo filter evaluates FFHQ's KDE (its kde.pkl) at a new pose; the rebalancing fits on both sets."""
+    from scipy.stats import gaussian_kde
+
+    rng = np.random.default_rng(3)
+    reference = np.stack([rng.normal(np.pi / 2, 0.2, 500), rng.normal(np.pi / 2, 0.1, 500)], axis=-1)
+    poses = np.array([[np.pi / 2, np.pi / 2], [np.pi / 2 - 0.9, np.pi / 2 + 0.1]])
+    density = reference_density(poses, reference, chunk=1)
+    assert np.allclose(density, gaussian_kde(reference.T)(poses.T), rtol=1e-12)
+    assert density[0] >= FFHQ_DENSITY_THRESHOLD > density[1]  # frontal: common in the reference; 50° off: rare
+    assert not np.allclose(density, pose_density(poses, reference=reference))
+    with pytest.raises(ValueError, match="reference poses"):
+        reference_density(poses, reference[:, :1])

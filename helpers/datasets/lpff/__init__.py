@@ -8,7 +8,14 @@ rule, as published; :func:`convert_lpff` writes our dataset folder (its replicas
 
 from helpers.datasets.lpff.lpff_convert import convert_lpff
 from helpers.datasets.lpff.lpff_folder import LpffFolder, mirror_camera, mirror_name, with_mirrors
-from helpers.datasets.lpff.pose_rebalance import RebalanceRule, poses_of, rebalance_counts, theta_phi
+from helpers.datasets.lpff.pose_rebalance import (
+    FFHQ_DENSITY_THRESHOLD,
+    RebalanceRule,
+    poses_of,
+    rebalance_counts,
+    reference_density,
+    theta_phi,
+)
 
-__all__ = ["LpffFolder", "RebalanceRule", "convert_lpff", "mirror_camera", "mirror_name",
-           "poses_of", "rebalance_counts", "theta_phi", "with_mirrors"]
+__all__ = ["FFHQ_DENSITY_THRESHOLD", "LpffFolder", "RebalanceRule", "convert_lpff", "mirror_camera", "mirror_name",
+           "poses_of", "rebalance_counts", "reference_density", "theta_phi", "with_mirrors"]

@@ -7,7 +7,9 @@ as published: :mod:`helpers.datasets.lpff.pose_rebalance`. This module re-export
 Converted folder (:func:`convert_lpff`)
 ---------------------------------------
 Our dataset folder format (:mod:`helpers.dataset_folder`) with ``images/<id>.png``, ``cameras/<id>.npy``,
-``manifest.jsonl``, ``dataset.json`` and ``meta.json``. LPFF has no depth, masks or latents, so the samples have
+``manifest.jsonl``, ``dataset.json`` and ``meta.json``; where the LPFF folder has them, also the face's StyleGAN
+crop ``stylegan/<id>.png`` (1024²) and realigned image ``realign2400/<id>.png`` (2400²), flipped for mirrors.
+LPFF has no depth, masks or latents, so the samples have
 none and ``meta.json`` has no ``depth_png`` entry: :class:`helpers.dataset_folder.reader.DatasetFolder` and the depth datasets,
 which need depth, cannot read such a folder; read its manifest with :func:`helpers.dataset_folder.manifest.read_samples`.
 """
@@ -38,6 +40,7 @@ from helpers.dataset_folder.meta import prepare_folder
 from helpers.datasets.ffhq_labels import FfhqLabels
 from helpers.datasets.lpff.lpff_folder import (
     CAMERA_PARAMETERS,
+    EXTRA_IMAGE_DIRS,
     LpffFolder,
     LpffFormatError,
     mirror_camera,
@@ -102,6 +105,9 @@ def _record(entry: _Entry, lpff: LpffFolder, theta: float, phi: float, density: 
         "files": {"image": f"{FOLDERS['image']}/{entry.id}.png",
                   "camera": f"{FOLDERS['camera']}/{entry.id}.npy"},
     }
+    for kind in EXTRA_IMAGE_DIRS:
+        if lpff.extra_image_path(entry.name, kind) is not None:
+            record["files"][f"{kind}_image"] = f"{FOLDERS[f'{kind}_image']}/{entry.id}.png"
     if copies is not None and density is not None:
         record["density"], record["replicas"] = float(density), int(copies)
     info = lpff.info(entry.name)
@@ -132,9 +138,9 @@ def convert_lpff(src: str | os.PathLike[str], out: str | os.PathLike[str], *, re
 
     Each manifest line: ``id``, ``name`` (LPFF name), ``mirror``, ``yaw``/``pitch`` (:func:`helpers.base.cameras.
     orbit_angles`, radians / official pitch offset), ``theta``/``phi`` (LPFF's angles, radians), ``camera`` (25
-    floats), ``files`` (image, camera), ``info`` (the ``info.json`` entry: licence, author, URL) and with
-    ``rebalance`` ``density`` and ``replicas``. Files are written under temporary names and a line is appended
-    last, so an interrupted run resumes where it stopped.
+    floats), ``files`` (image, camera; ``stylegan_image`` / ``realign_image`` where the folder has them), ``info``
+    (the ``info.json`` entry: licence, author, URL) and with ``rebalance`` ``density`` and ``replicas``. Files are
+    written under temporary names and a line is appended last, so an interrupted run resumes where it stopped.
     """
     from tqdm.auto import tqdm
 
@@ -189,6 +195,10 @@ def convert_lpff(src: str | os.PathLike[str], out: str | os.PathLike[str], *, re
             record = _record(entry, lpff, thetas[i], phis[i], None if density is None else density[i],
                              None if copies is None else copies[i])
             _write_image(lpff.image_path(entry.name), out / record["files"]["image"], entry.mirror)
+            for kind in EXTRA_IMAGE_DIRS:
+                extra = lpff.extra_image_path(entry.name, kind)
+                if extra is not None:
+                    _write_image(extra, out / record["files"][f"{kind}_image"], entry.mirror)
             write_npy_atomic(out / record["files"]["camera"], entry.camera.astype(np.float32))
             writer.append(record)  # last: the sample exists from here on
     write_dataset_json(out, read_samples(out).values())

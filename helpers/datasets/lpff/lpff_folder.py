@@ -34,6 +34,10 @@ INFO = "info.json"
 #: Where the unzipped EG3D-aligned crops are looked for, relative to the LPFF folder, in this order.
 IMAGE_DIRS = ("crop/eg3d", "eg3d", "crop", ".")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+#: The other images of a face where the published data has them (unzipped ``crop/stylegan.zip``; ``realign2400/``),
+#: looked for in these folders relative to the LPFF folder: kind → folders, first found wins.
+EXTRA_IMAGE_DIRS: dict[str, tuple[str, ...]] = {"stylegan": ("crop/stylegan", "stylegan"),
+                                                "realign": ("realign2400",)}
 MIRROR_SUFFIX = "_mirror"
 MissingPolicy = Literal["error", "skip"]
 
@@ -162,6 +166,8 @@ class LpffFolder:
         self.skipped = without
         self.names = sorted(set(self.cameras) & set(files))
         self._files = files
+        self._extra = {kind: next((found for rel in dirs if (found := _image_files(self.root / rel))), {})
+                       for kind, dirs in EXTRA_IMAGE_DIRS.items()}
 
     def _find_images(self, images: str | os.PathLike[str] | None) -> tuple[Path, dict[str, Path]]:
         if images is not None:
@@ -186,6 +192,13 @@ class LpffFolder:
 
     def image_path(self, name: str) -> Path:
         return self._files[name]
+
+    def extra_image_path(self, name: str, kind: str) -> Path | None:
+        """The face's other image of ``kind`` (a key of :data:`EXTRA_IMAGE_DIRS`: ``"stylegan"``, the 1024² FFHQ
+        crop; ``"realign"``, the 2400² realigned image), or None where the folder does not have it."""
+        if kind not in EXTRA_IMAGE_DIRS:
+            raise ValueError(f"kind must be one of {sorted(EXTRA_IMAGE_DIRS)}, got {kind!r}")
+        return self._extra[kind].get(name)
 
     def camera(self, name: str) -> np.ndarray:
         """(25,) float32 EG3D camera of an image."""

@@ -33,8 +33,13 @@ from helpers.datasets.ffhq_labels import (
     replicate,
 )
 
-__all__ = ["RebalanceRule", "copies_from_density", "pose_density", "poses_of", "rebalance_counts", "rebalanced_labels",
-           "repeated_names", "theta_phi"]
+__all__ = ["FFHQ_DENSITY_THRESHOLD", "RebalanceRule", "copies_from_density", "pose_density", "poses_of",
+           "rebalance_counts", "rebalanced_labels", "reference_density", "repeated_names", "theta_phi"]
+
+
+#: LPFF keeps a photo's face only when its pose density under FFHQ's KDE is below this
+#: (``0_image_processing/2_predict_camera_parameter.py``: ``if density >= 0.4``: moved to ``bad_re_align``).
+FFHQ_DENSITY_THRESHOLD = 0.4
 
 
 # --------------------------------------------------------------------------------------------
@@ -105,6 +110,25 @@ def _as_poses(poses: np.ndarray | Sequence[Any], what: str) -> np.ndarray:
     return p
 
 
+def _fit_kde(fit: np.ndarray) -> Any:
+    from scipy.stats import gaussian_kde
+
+    try:
+        return gaussian_kde(fit.T)
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        raise ValueError(f"the pose KDE needs at least 3 poses that are not all on one line ({len(fit)} given: "
+                         f"{exc})") from None
+
+
+def _evaluate(kde: Any, poses: np.ndarray, chunk: int, progress: bool) -> np.ndarray:
+    from tqdm.auto import tqdm
+
+    out = np.empty(len(poses))
+    for start in tqdm(range(0, len(poses), chunk), desc="pose density", unit="chunk", disable=not progress):
+        out[start:start + chunk] = kde(poses[start:start + chunk].T)
+    return out
+
+
 def pose_density(poses: np.ndarray | Sequence[Any], *, reference: np.ndarray | Sequence[Any] | None = None,
                  chunk: int = 8192, progress: bool = False) -> np.ndarray:
     """(N,) float64 density of each (θ, φ) pose under a Gaussian KDE (scipy's ``gaussian_kde``, Scott's
@@ -113,20 +137,20 @@ def pose_density(poses: np.ndarray | Sequence[Any], *, reference: np.ndarray | S
     O(N·M) for N poses and M fitted poses, measured on one core here: 6 s for 20,000², so about 25 s for LPFF
     with mirrors (39,180²) and 8 minutes for the published FFHQ+LPFF set (179,094²).
     """
-    from scipy.stats import gaussian_kde
-    from tqdm.auto import tqdm
-
     p = _as_poses(poses, "poses")
     fit = p if reference is None else np.concatenate([p, _as_poses(reference, "reference poses")])
-    try:
-        kde = gaussian_kde(fit.T)
-    except (np.linalg.LinAlgError, ValueError) as exc:
-        raise ValueError(f"the pose KDE needs at least 3 poses that are not all on one line ({len(fit)} given: "
-                         f"{exc})") from None
-    out = np.empty(len(p))
-    for start in tqdm(range(0, len(p), chunk), desc="pose density", unit="chunk", disable=not progress):
-        out[start:start + chunk] = kde(p[start:start + chunk].T)
-    return out
+    return _evaluate(_fit_kde(fit), p, chunk, progress)
+
+
+def reference_density(poses: np.ndarray | Sequence[Any], reference: np.ndarray | Sequence[Any], *,
+                      chunk: int = 8192, progress: bool = False) -> np.ndarray:
+    """(N,) float64 density of each (θ, φ) pose under a Gaussian KDE fitted on ``reference`` alone.
+
+    LPFF's photo filter: its ``kde.pkl`` is this KDE on FFHQ-EG3D's 139,914 poses (mirrors included, in
+    ``dataset.json`` order), and its camera step keeps a face only when the density of its pose is below 0.4
+    (:data:`FFHQ_DENSITY_THRESHOLD`), i.e. when the pose is rare in FFHQ.
+    """
+    return _evaluate(_fit_kde(_as_poses(reference, "reference poses")), _as_poses(poses, "poses"), chunk, progress)
 
 
 def copies_from_density(density: np.ndarray | Sequence[float], rule: RebalanceRule = RebalanceRule()) -> np.ndarray:
