@@ -46,6 +46,8 @@ FOLDERS: dict[str, str] = {
     "legacy_depth": "depth128x128",
     "legacy_camera": "cam_poses",
     "legacy_latent": "latent",
+    "landmarks": "landmarks",  # (68, 3) world-frame 3D landmarks (converted 3DFaceNet)
+    "landmarks2d": "landmarks2d",  # (68, 2) landmarks in image pixels (converted 3DFaceNet)
     "stylegan_image": "stylegan",  # LPFF: the 1024² FFHQ (StyleGAN) crop of the face
     "realign_image": "realign2400",  # LPFF: the 2400² realigned image
 }

@@ -163,12 +163,12 @@ ENTRIES: tuple[DatasetInfo, ...] = (
         licence_url="https://github.com/Juyong/3DFace",
         layout=(),
         size="unknown (93,930 augmented images)",
-        converter="helpers.datasets.facenet3d.facenet3d_data:convert_coarse",
-        reader_notes=("helpers.datasets.facenet3d.facenet3d_data: read_coarse_params, load_coarse_sample, convert_coarse (needs "
-                      "--set bfm_dir=DIR with 01_MorphableModel.mat from the BFM registration, Exp_Pca.bin and a "
-                      "trimming index; helpers.datasets.facenet3d.bfm_files names each missing file and where to get it). The layout "
-                      "inside the archive is not documented by the authors (helpers.datasets.facenet3d.facenet3d_data describes what "
-                      "is known)."),
+        converter="helpers.datasets.facenet3d.facenet3d_convert:convert_coarse",
+        reader_notes=("helpers.datasets.facenet3d: read_coarse_params, load_coarse_sample; convert_coarse writes "
+                      "training data in EG3D's frame and units (needs --bfm DIR with 01_MorphableModel.mat from the "
+                      "BFM registration, Exp_Pca.bin and a trimming index; helpers.datasets.facenet3d.bfm_files names "
+                      "each missing file and where to get it). The layout inside the archive is not documented by the "
+                      "authors (docs/design/datasets.md, facenet3d_data, describes what is known)."),
         homepage="https://github.com/Juyong/3DFace",
     ),
     DatasetInfo(
@@ -190,10 +190,12 @@ ENTRIES: tuple[DatasetInfo, ...] = (
         licence_url="https://github.com/Juyong/3DFace",
         layout=(),
         size="unknown (93,930 augmented images)",
-        converter=None,
+        converter="helpers.datasets.facenet3d.facenet3d_convert:convert_fine",
         reader_notes=("Distributed as split zip parts to merge as its README.txt says (Juyong/3DFace issue #4). "
-                      "helpers.datasets.facenet3d.facenet3d_data.read_fine_depth reads the depth maps in the plausible encodings and "
-                      "returns the stored values; file names, dtype, units and background are not documented."),
+                      "helpers.datasets.facenet3d.read_fine_depth reads the depth maps in the plausible encodings and "
+                      "returns the stored values; file names, dtype, units and background are not documented. "
+                      "convert_fine needs CoarseData-style parameter files beside the images and --bfm DIR, and "
+                      "places the maps on the model's depth (FineOptions: sign, background, units)."),
         homepage="https://github.com/Juyong/3DFace",
     ),
 )

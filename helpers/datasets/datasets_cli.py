@@ -6,7 +6,7 @@ Examples::
     python -m helpers datasets download prosopo --out data/prosopo --accept-licence
     python -m helpers datasets download eg3d-synthetic --source kaggle --kaggle-dataset OWNER/NAME --accept-licence
     python -m helpers datasets convert lpff data/lpff --out data/lpff-converted --set rebalance=true
-    python -m helpers datasets convert 3dfacenet-coarse data/coarse --out data/coarse-converted --set bfm_dir=bfm/
+    python -m helpers datasets convert 3dfacenet-coarse data/coarse --out data/coarse-converted --bfm bfm/
 
 ``--set KEY=VALUE`` passes a keyword argument to the converter; VALUE is read as JSON when it parses
 (``true``, ``3``, ``0.5``, ``"text"``), else taken as a string. Errors (unknown dataset, licence not accepted,
@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     conv.add_argument("src", type=Path, help="the downloaded dataset folder")
     conv.add_argument("--out", type=Path, required=True, help="output dataset folder")
     conv.add_argument("--limit", type=int, default=None, help="convert at most this many samples")
+    conv.add_argument("--bfm", type=Path, default=None, metavar="DIR",
+                      help="3dfacenet-coarse / 3dfacenet-fine: the folder of the Basel Face Model files")
     conv.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="options",
                       help="keyword argument for the converter (repeatable); see `datasets info NAME`")
     conv.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -164,6 +166,10 @@ def _convert(args: argparse.Namespace) -> int:
     parameters = inspect.signature(function).parameters
     if args.limit is not None:
         options["limit"] = args.limit
+    if args.bfm is not None:
+        if "bfm_dir" not in parameters:
+            raise catalogue.ConverterArgumentsError(f"--bfm is for the 3DFaceNet converters, not {info.name}")
+        options["bfm_dir"] = args.bfm
     if args.no_progress and "progress" in parameters:
         options["progress"] = False
     result = catalogue.convert(info.name, args.src, args.out, **options)

@@ -8,7 +8,6 @@ binary layout.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -18,23 +17,14 @@ import scipy.io
 from PIL import Image
 from scipy.spatial.transform import Rotation
 
-from helpers.base.depth_png import read_depth_png
-from helpers.dataset_folder.layout import DatasetFolderError
-from helpers.dataset_folder.manifest import read_samples
-from helpers.dataset_folder.reader import DatasetFolder
 from helpers.datasets.facenet3d import bfm_files as bfm
 from helpers.datasets.facenet3d import bfm_standin
 from helpers.datasets.facenet3d.bfm_files import MissingModelFilesError, ModelFileFormatError
 from helpers.datasets.facenet3d.face_model import FaceModel, FaceModelOptions
+from helpers.datasets.facenet3d.facenet3d_convert import convert_coarse
 from helpers.datasets.facenet3d.facenet3d_data import (
-    COARSE_FORMAT,
-    DEPTH_FAR,
-    DEPTH_NEAR,
-    CoarseOptions,
     CoarseParams,
     PoseConvention,
-    convert_coarse,
-    decode_coarse_depth,
     load_coarse_sample,
     posed_mesh,
     project,
@@ -225,8 +215,9 @@ def test_identity_pose_projects_scale_mean_plus_t(tmp_path: Path, model: FaceMod
     np.testing.assert_allclose(projected[:, :2], expected_xy, atol=1e-9)
     # Image frame: v counts rows down from the top, depth is away from the viewer.
     lm = model.landmarks
-    np.testing.assert_allclose(sample["landmarks"][:, 0], expected_xy[lm, 0], atol=1e-3)
-    np.testing.assert_allclose(sample["landmarks"][:, 1], IMAGE - expected_xy[lm, 1], atol=1e-3)
+    # Pixel centres at integer dataset coordinates (Deep3D's): u = x + 0.5, v = H − y − 0.5.
+    np.testing.assert_allclose(sample["landmarks"][:, 0], expected_xy[lm, 0] + 0.5, atol=1e-3)
+    np.testing.assert_allclose(sample["landmarks"][:, 1], IMAGE - 0.5 - expected_xy[lm, 1], atol=1e-3)
     np.testing.assert_allclose(sample["landmarks_depth"], -SCALE * model.mean[lm, 2], atol=1e-3)
 
 
@@ -239,8 +230,8 @@ def test_yaw_moves_landmarks_as_the_analytic_projection(model: FaceModel, row_ve
     x, y, z = (model.mean[model.landmarks, i].astype(np.float64) for i in range(3))
     # Row vectors X·Ry(β) rotate by −β about y: x' = x cos β − z sin β; column vectors: x cos β + z sin β.
     sign = -1.0 if row_vectors else 1.0
-    u = SCALE * (x * math.cos(yaw) + sign * z * math.sin(yaw)) + params.translation[0]
-    v = IMAGE - (SCALE * y + params.translation[1])
+    u = SCALE * (x * math.cos(yaw) + sign * z * math.sin(yaw)) + params.translation[0] + 0.5
+    v = IMAGE - 0.5 - (SCALE * y + params.translation[1])
     np.testing.assert_allclose(mesh.vertices[model.landmarks, 0], u, atol=1e-3)
     np.testing.assert_allclose(mesh.vertices[model.landmarks, 1], v, atol=1e-3)  # yaw keeps heights
     frontal, _ = posed_mesh(_params(), model, IMAGE, convention)
@@ -252,7 +243,7 @@ def test_pitch_and_roll_follow_the_rotation_matrix(model: FaceModel) -> None:
     angles = (0.2, 0.1, -0.3)
     params = _params(angles=angles)
     rot = Rotation.from_euler("ZYX", [angles[2], angles[1], angles[0]]).as_matrix()
-    expected = SCALE * (model.mean.astype(np.float64) @ rot)  # default: row vectors
+    expected = SCALE * (model.mean.astype(np.float64) @ rot.T)  # default: column vectors, R·X (Deep3D's)
     got = project(model.mean, params)
     np.testing.assert_allclose(got[:, :2], expected[:, :2] + params.translation, atol=1e-9)
     np.testing.assert_allclose(got[:, 2], expected[:, 2], atol=1e-9)
@@ -304,38 +295,6 @@ def test_parameters_to_mesh_to_depth(tmp_path: Path, model: FaceModel) -> None:
 # ------------------------------------------------------------------------------------------------
 # Conversion and FineData
 # ------------------------------------------------------------------------------------------------
-
-
-def test_convert_coarse_writes_resumes_and_refuses_eg3d_readers(tmp_path: Path, standin: tuple[Path, dict],
-                                                               model: FaceModel) -> None:
-    src = tmp_path / "CoarseData"
-    _write_sample(src / "subj_b", "img_0", _params(angles=(0, 0.3, 0)), seed=1)
-    _write_sample(src / "subj_a", "img_1", _params(identity=1e4, angles=(0.1, -0.2, 0.1)), seed=2)
-    out = tmp_path / "converted"
-    convert_coarse(src, out, standin[0], limit=1, progress=False)
-    assert list(read_samples(out)) == ["subj_a__img_1"]
-    convert_coarse(src, out, standin[0], progress=False)
-    convert_coarse(src, out, standin[0], progress=False)  # nothing left: no duplicate lines
-    lines = (out / "manifest.jsonl").read_text().splitlines()
-    assert sorted(json.loads(line)["id"] for line in lines) == ["subj_a__img_1", "subj_b__img_0"]
-    record = read_samples(out)["subj_b__img_0"]
-    for rel in record["files"].values():
-        assert (out / rel).is_file()
-    meta = json.loads((out / "meta.json").read_text())
-    assert meta["format"] == COARSE_FORMAT and meta["depth_png"]["units"] == "image widths"
-    # The stored depth decodes to the rendered pixel depth (16-bit step: 2/65534 image widths).
-    sample = load_coarse_sample(src / "subj_b" / "img_0.jpg", src / "subj_b" / "img_0.txt", model)
-    values = read_depth_png(out / record["files"]["depth"], DEPTH_NEAR, DEPTH_FAR)
-    decoded = decode_coarse_depth(values, IMAGE)
-    np.testing.assert_array_equal(np.isfinite(decoded), sample["mask"])
-    np.testing.assert_allclose(decoded[sample["mask"]], sample["depth"][sample["mask"]], atol=0.01)
-    np.testing.assert_allclose(np.load(out / record["files"]["params"]),
-                               read_coarse_params(src / "subj_b" / "img_0.txt").to_vector())
-    with pytest.raises(DatasetFolderError, match="3dfacenet-coarse"):
-        DatasetFolder(out)  # not EG3D data: the EG3D reader refuses it
-    with pytest.raises(DatasetFolderError, match="other settings"):
-        convert_coarse(src, out, standin[0], progress=False,
-                                 options=CoarseOptions(pose=PoseConvention(row_vectors=False)))
 
 
 def test_read_fine_depth_encodings(tmp_path: Path) -> None:

@@ -460,3 +460,12 @@ def test_original_layout_ground_truth_uses_the_original_evaluation_mapping(tmp_p
     assert torch.equal(item["mask"][0], torch.from_numpy(codes > 40))  # nearer than the farthest value
     per_image = OriginalFolder(root, depth_mapping="per_image").load("n1").depth
     assert per_image.min() == -1 and per_image.max() == 1  # what the original's mesh reader saw instead
+
+
+def test_ids_found_in_several_folders_are_qualified_by_folder(small_heads):
+    """Evaluation tables need unique ids: an id in two folders (e.g. converted CoarseData and FineData) is qualified."""
+    once = DepthDataset(small_heads, DepthDatasetConfig(image_size=32, depth_size=32))
+    twice = DepthDataset([small_heads, small_heads], DepthDatasetConfig(image_size=32, depth_size=32))
+    assert len(set(twice.ids)) == len(twice) == 2 * len(once)
+    assert twice.ids[0] == f"0-{small_heads.name}/{once.ids[0]}"
+    assert twice[len(once)]["id"] == f"1-{small_heads.name}/{once.ids[0]}"

@@ -1,59 +1,42 @@
-"""3DFaceNet CoarseData and FineData (Guo et al., TPAMI 2018): parameters → mesh → depth, readers, converter.
+"""3DFaceNet CoarseData and FineData (Guo et al., TPAMI 2018): parameters → posed mesh → depth, and readers.
 
 The data (``github.com/Juyong/3DFace``): 3131 images of 300-W, each augmented 30 times. **CoarseData** gives per image
 a ``<name>.txt`` next to ``<name>.jpg``: 100 identity coefficients, 79 expression coefficients, then the weak
 perspective pose ``pitch yaw roll t_x t_y s`` (angles in radians); geometry needs the user's Basel Face Model files
 (:mod:`helpers.datasets.facenet3d.bfm_files`). **FineData** gives depth maps in an unpublished encoding:
-:func:`read_fine_depth` returns the values as stored. The rotation convention is **unverified**: if projected
-landmarks land mirrored or tilted, flip :attr:`PoseConvention.row_vectors` or :attr:`PoseConvention.euler_order`.
+:func:`read_fine_depth` returns the values as stored.
 
+- *Pose* (:class:`PoseConvention`, default): Deep3DFaceReconstruction's code path, checked against a recording of
+  it (``tests/fixtures/deep3d_pose_reference``): ``R = Rz(roll)·Ry(yaw)·Rx(pitch)`` applied to column vectors, then
+  ``s·(R·X)_xy + t`` with y up and pixel centres at integers.
 - *Dataset frame* (:func:`project`): ``x`` right, ``y`` up from the image's bottom edge, ``z`` towards the viewer,
-  all in image pixels.
-- *Image frame* (:func:`to_image_frame`, meshes, depth maps): ``u`` right, ``v`` down from the top edge, ``depth``
-  forward (away from the viewer), pixels; pixel ``(row i, col j)`` has its centre at ``(j + 0.5, i + 0.5)``.
-- Depth maps: orthographic depth in pixels from the plane through the model origin, **larger = farther**, negative
-  in front of that plane; NaN (and mask False) where no triangle covers the pixel centre.
+  image pixels. *Image frame* (:func:`to_image_frame`, meshes, depth maps): ``u`` right, ``v`` down from the top
+  edge, ``depth`` forward, pixels; pixel ``(row i, col j)`` has its centre at ``(j + 0.5, i + 0.5)``.
 
-:func:`convert_coarse` writes the toolkit's folder layout under its own format name :data:`COARSE_FORMAT` (no
-perspective camera, no latent code, depth not in EG3D world units), which readers of EG3D folders refuse.
-
+:mod:`helpers.datasets.facenet3d.facenet3d_convert` turns samples into training data in EG3D's frame and units.
 Design notes: docs/design/datasets.md (facenet3d_data): what is known of the files, the pose convention's sources.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from helpers.base.atomic import write_npy_atomic, write_png_atomic, write_text_atomic
-from helpers.base.depth_png import write_depth_png
-from helpers.dataset_folder.layout import MANIFEST, remove_temporaries
-from helpers.dataset_folder.manifest import ManifestWriter, read_samples
-from helpers.dataset_folder.meta import check_compatible, write_meta
-from helpers.datasets.facenet3d.bfm_files import REQUIRED_FILES, find_model_files
-from helpers.datasets.facenet3d.face_model import FaceModel, FaceModelOptions
-from helpers.mesh import Mesh, save_mesh
+from helpers.base.atomic import write_text_atomic
+from helpers.datasets.facenet3d.face_model import FaceModel
+from helpers.mesh import Mesh
 from helpers.mesh.rasterize import RasterOptions, rasterize_depth  # re-exported: the depth renderer of this module
 
 NUM_IDENTITY = 100
 NUM_EXPRESSION = 79
 NUM_POSE = 6
 NUM_PARAMS = NUM_IDENTITY + NUM_EXPRESSION + NUM_POSE
-
-#: ``format`` of the meta.json written by :func:`convert_coarse`.
-COARSE_FORMAT = "eg3d-face-toolkit/3dfacenet-coarse"
-COARSE_FORMAT_VERSION = 1
-#: Depth PNG encoding of converted folders: value = DEPTH_OFFSET + depth_px / image_width, in [near, far].
-DEPTH_OFFSET = 2.0
-DEPTH_NEAR = 1.0
-DEPTH_FAR = 3.0
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -133,18 +116,22 @@ def write_coarse_params(path: str | os.PathLike[str], params: CoarseParams) -> P
 
 @dataclass(frozen=True)
 class PoseConvention:
-    """How the pose values act (defaults and evidence in the module docstring; none verified on real data).
+    """How the pose values act. Defaults: Deep3DFaceReconstruction's ``face_decoder.py`` (``Compute_rotation_matrix``,
+    ``Rigid_transform_block``; the 3DFaceNet paper's ``p = s·Π·R·X + t``), proved by the recorded fixture.
 
     Attributes:
         euler_order: ``"zyx"``: ``R = Rz(roll)·Ry(yaw)·Rx(pitch)``; ``"xyz"``: ``R = Rx·Ry·Rz``.
-        row_vectors: vertices are rotated as row vectors ``X·R`` (i.e. by ``Rᵀ``); False: ``R·X``.
-        y_up: the dataset's y (and ``t_y``) points up from the image's bottom edge, so ``row = H − y``;
-            False: y already points down (row = y).
+        row_vectors: vertices are rotated as row vectors ``X·R`` (i.e. by ``Rᵀ``: a third-party CoarseData trainer's
+            reading); False (default): ``R·X``.
+        y_up: the dataset's y (and ``t_y``) points up from the image's bottom edge; False: y points down.
+        integer_centers: the dataset's pixel centres are at integer coordinates (Deep3D flips its landmarks as
+            ``H − 1 − y``): ``u = x + 0.5``, ``v = H − y − 0.5``; False: ``u = x``, ``v = H − y``.
     """
 
     euler_order: Literal["zyx", "xyz"] = "zyx"
-    row_vectors: bool = True
+    row_vectors: bool = False
     y_up: bool = True
+    integer_centers: bool = True
 
 
 def rotation_matrix(angles: Sequence[float] | np.ndarray, euler_order: str = "zyx") -> np.ndarray:
@@ -161,12 +148,16 @@ def rotation_matrix(angles: Sequence[float] | np.ndarray, euler_order: str = "zy
     raise ValueError(f"euler_order must be 'zyx' or 'xyz', got {euler_order!r}")
 
 
+def column_rotation(angles: Sequence[float] | np.ndarray, convention: PoseConvention = PoseConvention()) -> np.ndarray:
+    """(3, 3) matrix ``M`` with which the pose turns a model point ``X`` (a column vector) into ``M·X``."""
+    rot = rotation_matrix(angles, convention.euler_order)
+    return rot.T if convention.row_vectors else rot
+
+
 def project(vertices: np.ndarray, params: CoarseParams, convention: PoseConvention = PoseConvention()) -> np.ndarray:
     """(N, 3) model vertices (micrometres) → (N, 3) float64 in the dataset frame (pixels; x right, y as
     :attr:`PoseConvention.y_up` says, z towards the viewer): ``(s·R·X)_xy + t`` and ``(s·R·X)_z``."""
-    rot = rotation_matrix(params.angles, convention.euler_order)
-    x = np.asarray(vertices, dtype=np.float64)
-    rotated = x @ rot if convention.row_vectors else x @ rot.T
+    rotated = np.asarray(vertices, dtype=np.float64) @ column_rotation(params.angles, convention).T
     out = params.scale * rotated
     out[:, :2] += params.translation
     return out
@@ -175,11 +166,16 @@ def project(vertices: np.ndarray, params: CoarseParams, convention: PoseConventi
 def to_image_frame(points: np.ndarray, height: int, convention: PoseConvention = PoseConvention()) -> np.ndarray:
     """Dataset frame → image frame (u right, v down from the top edge, depth away from the viewer; pixels).
 
-    With ``y_up`` both y and z flip (a rotation by 180° about x), which keeps the frame right-handed."""
+    With ``y_up`` both y and z flip (a rotation by 180° about x), which keeps the frame right-handed; with
+    ``integer_centers`` u and v move by half a pixel (see :class:`PoseConvention`)."""
     out = np.array(points, dtype=np.float64, copy=True)
+    half = 0.5 if convention.integer_centers else 0.0
+    out[:, 0] += half
     if convention.y_up:
-        out[:, 1] = height - out[:, 1]
+        out[:, 1] = height - half - out[:, 1]
         out[:, 2] = -out[:, 2]
+    else:
+        out[:, 1] += half
     return out
 
 
@@ -259,109 +255,6 @@ def coarse_sample_id(image: Path, src: Path) -> str:
     """File-name-safe id from the image path relative to ``src``: sub-folders joined by ``__``."""
     rel = image.relative_to(src).with_suffix("")
     return re.sub(r"[^A-Za-z0-9._-]", "_", "__".join(rel.parts))
-
-
-def encode_coarse_depth(depth_px: np.ndarray, width: int) -> np.ndarray:
-    """Pixel depth → the value stored in converted folders: ``DEPTH_OFFSET + depth_px / width`` (image widths)."""
-    return DEPTH_OFFSET + np.asarray(depth_px, dtype=np.float64) / float(width)
-
-
-def decode_coarse_depth(values: np.ndarray, width: int) -> np.ndarray:
-    """Inverse of :func:`encode_coarse_depth` for values read with ``read_depth_png(path, DEPTH_NEAR, DEPTH_FAR)``:
-    pixel depth, NaN where the stored value is 0 (no surface)."""
-    values = np.asarray(values, dtype=np.float64)
-    return np.where(values > 0, (values - DEPTH_OFFSET) * float(width), np.nan).astype(np.float32)
-
-
-def convert_coarse(
-    src: str | os.PathLike[str], out: str | os.PathLike[str], bfm_dir: str | os.PathLike[str], *,
-    limit: int | None = None, progress: bool = True, options: CoarseOptions = CoarseOptions(),
-    model_options: FaceModelOptions | None = None,
-) -> Path:
-    """Convert CoarseData under ``src`` into a folder ``out``; returns ``out``.
-
-    The missing model files are reported all at once before anything is read or written. ``limit`` converts
-    only the first ``limit`` samples (sorted by path). Samples already in ``out`` are skipped, so an interrupted
-    run resumes; options must match those the folder was started with. ``model_options`` default to
-    :class:`~helpers.datasets.facenet3d.face_model.FaceModelOptions` (the 3DFaceNet model).
-
-    Layout (the toolkit's conventions; ``format`` = :data:`COARSE_FORMAT` in ``meta.json``)::
-        meta.json            source, model files, pose convention, depth encoding
-        manifest.jsonl       one line per completed sample (written last)
-        images/<id>.png      the published image, RGB, original size
-        depth/<id>.png       16-bit: stored = DEPTH_OFFSET + depth_px / W, linear in [DEPTH_NEAR, DEPTH_FAR]
-                             (helpers.base.depth_png encoding, 0 = no surface); depth_px as in load_coarse_sample
-        mask/<id>.png        8-bit, 255 where the face covers the pixel centre
-        meshes/<id>.ply      posed mesh in the image frame (u, v, depth; pixels), BFM mean colours
-        params/<id>.npy      (185,) float64 parameters in file order
-
-    Depth is stored in image widths relative to the model-origin plane: weak perspective has no camera
-    distance and no metric scale, so it cannot be EG3D z-depth. Values beyond ±1 image width are clipped
-    (counted in the manifest as ``depth_clipped``).
-    """
-    from tqdm.auto import tqdm
-
-    src, out, bfm_dir = Path(src), Path(out), Path(bfm_dir)
-    find_model_files(bfm_dir, REQUIRED_FILES)  # every missing file in one error, before any work
-    pairs = find_coarse_samples(src)
-    if not pairs:
-        raise FileNotFoundError(
-            f"{src}: no CoarseData samples (an image .jpg/.png with a parameter .txt of the same name next to it)")
-    if limit is not None:
-        pairs = pairs[: max(int(limit), 0)]
-    model_options = model_options or FaceModelOptions()
-    model = FaceModel.from_files(bfm_dir, model_options)
-    meta: dict[str, Any] = {
-        "format": COARSE_FORMAT, "format_version": COARSE_FORMAT_VERSION,
-        "generator": {"name": "3dfacenet-coarse",
-                      "model_files": {role: Path(p).name for role, p in model.sources.items()}},
-        "source": str(src.resolve()),
-        "settings": {"pose": asdict(options.pose), "model": asdict(model_options)},
-        "depth_png": {
-            "near": DEPTH_NEAR, "far": DEPTH_FAR, "offset": DEPTH_OFFSET, "units": "image widths",
-            "meaning": "orthographic depth from the plane through the 3DMM origin, larger = farther; "
-                       "depth_px = (value - offset) * image_width; 0 = no surface. Not EG3D world units.",
-        },
-        "frames": "meshes: u right, v down (pixels from the image's top-left corner), depth forward (pixels)",
-    }
-    meta_path = out / "meta.json"
-    if meta_path.is_file():
-        existing = json.loads(meta_path.read_text(encoding="utf-8"))
-        if existing.get("format") != COARSE_FORMAT:
-            raise ValueError(f"{out} holds a {existing.get('format')!r} folder, not {COARSE_FORMAT!r}; use another out")
-        check_compatible(existing, meta, out)
-    else:
-        write_meta(out, meta)
-    remove_temporaries(out)
-    done = read_samples(out)
-    todo = [(image, prm) for image, prm in pairs if coarse_sample_id(image, src) not in done]
-    with ManifestWriter(out / MANIFEST) as writer, tqdm(total=len(todo), unit="sample", desc="3dfacenet-coarse",
-                                                         disable=not progress) as bar:
-        for image_path, params_path in todo:
-            sample_id = coarse_sample_id(image_path, src)
-            sample = load_coarse_sample(image_path, params_path, model, options)
-            height, width = sample["image"].shape[:2]
-            files = {"image": f"images/{sample_id}.png", "depth": f"depth/{sample_id}.png",
-                     "mask": f"mask/{sample_id}.png", "mesh": f"meshes/{sample_id}.ply",
-                     "params": f"params/{sample_id}.npy"}
-            stored = encode_coarse_depth(sample["depth"], width)
-            mask = sample["mask"]
-            clipped = int(np.count_nonzero(mask & ((stored < DEPTH_NEAR) | (stored > DEPTH_FAR))))
-            write_png_atomic(out / files["image"], sample["image"])
-            write_depth_png(out / files["depth"], np.where(mask, stored, 0.0), DEPTH_NEAR, DEPTH_FAR, mask=mask)
-            write_png_atomic(out / files["mask"], (mask * 255).astype(np.uint8))
-            save_mesh(sample["mesh"], out / files["mesh"])
-            write_npy_atomic(out / files["params"], sample["params"].to_vector())
-            params = sample["params"]
-            writer.append({
-                "id": sample_id, "source_image": image_path.relative_to(src).as_posix(),
-                "source_params": params_path.relative_to(src).as_posix(), "width": width, "height": height,
-                "pitch_yaw_roll_deg": [round(float(a), 4) for a in np.degrees(params.angles)],
-                "scale": params.scale, "translation": [float(t) for t in params.translation],
-                "surface_fraction": round(float(mask.mean()), 6), "depth_clipped": clipped, "files": files,
-            })
-            bar.update(1)
-    return out
 
 
 # ------------------------------------------------------------------------------------------------

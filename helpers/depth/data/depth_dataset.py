@@ -23,6 +23,7 @@ Design notes: docs/design/depth.md (depth_dataset): items in full, resizing, thr
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -65,6 +66,13 @@ def _camera_or_nan(camera: np.ndarray | None) -> torch.Tensor:
     return torch.from_numpy(np.asarray(camera, dtype=np.float32).reshape(cameras.CAMERA_DIM))
 
 
+def _unique_ids(folders: list[str], ids: list[list[str]]) -> list[str]:
+    counts = Counter(i for per_folder in ids for i in per_folder)
+    if len(set(folders)) != len(folders):
+        folders = [f"{k}-{name}" for k, name in enumerate(folders)]
+    return [f"{folder}/{i}" if counts[i] > 1 else i for folder, per_folder in zip(folders, ids) for i in per_folder]
+
+
 class DepthDataset(Dataset):
     """(image, depth, mask, camera, id) items from our dataset folders and/or the original layouts.
 
@@ -98,8 +106,10 @@ class DepthDataset(Dataset):
                 )
         sizes = [len(s) for s in self.sources]
         self._offsets = np.cumsum([0, *sizes])
-        #: Sample ids of every item, in item order (an id can repeat across folders).
-        self.ids: list[str] = [str(i) for s in self.sources for i in s.ids]
+        #: Sample ids of every item, in item order, unique: an id found in several folders is written
+        #: ``<folder name>/<id>`` (e.g. converted 3DFaceNet CoarseData and FineData, which share their names).
+        self.ids: list[str] = _unique_ids([Path(s.root).name for s in self.sources],
+                                          [[str(i) for i in s.ids] for s in self.sources])
         self._cache: item_cache.ItemCache | None = None
 
     def __len__(self) -> int:
