@@ -12,6 +12,10 @@ only (hard links where possible, else copies; stored, not recompressed, in a ``.
 - ``replicas``: samples with a ``replicas`` count in their manifest line (LPFF's pose rebalancing,
   :mod:`helpers.datasets.lpff`) are written that many times, ``<name>_00.png``, ``<name>_01.png``… (EG3D's replica
   names, :func:`replica_name`); a mirrored copy gets the count of its sample.
+- ``merge_with``: an EG3D training folder or zip (FFHQ's, as EG3D's ``dataset_tool.py`` writes it): its images and
+  labels come first, unchanged, and ours follow under EG3D's numbering continued from its count,
+  ``{i // 1000:05d}/img{i:08d}.png`` (each image followed by its mirror), as LPFF's ``eg3d_dataset.py`` appends LPFF to
+  FFHQ. The merged set is written to ``dest``; the folder merged with is only read.
 """
 
 from __future__ import annotations
@@ -93,13 +97,70 @@ def _flipped_png(source: Path) -> bytes:
     return buffer.getvalue()
 
 
+@dataclass(frozen=True)
+class _Base:
+    """An EG3D training folder or zip to merge with: its labels in order, and its images' bytes or paths."""
+
+    path: Path
+    labels: list[list[Any]]
+
+    @classmethod
+    def open(cls, path: Path) -> _Base:
+        try:
+            if path.is_dir():
+                text, names = (path / DATASET_JSON).read_text(encoding="utf-8"), None
+            else:
+                with zipfile.ZipFile(path) as archive:
+                    text, names = archive.read(DATASET_JSON).decode("utf-8"), set(archive.namelist())
+            labels = json.loads(text)["labels"]
+            if not isinstance(labels, list) or not all(isinstance(e, list) and len(e) == 2 for e in labels):
+                raise ValueError("labels is not a list of [name, camera] pairs")
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+            raise DatasetFolderError(f"{path}: not an EG3D training folder or zip with a {DATASET_JSON} "
+                                     f"({type(error).__name__}: {error}) — give FFHQ's folder or zip as EG3D's "
+                                     "dataset_tool.py wrote it") from None
+        missing = [n for n, _ in labels if not ((path / n).is_file() if names is None else n in names)]
+        if missing:
+            raise DatasetFolderError(f"{path}: {len(missing)} labelled images are missing (e.g. {missing[0]}) — "
+                                     "give the complete folder or zip")
+        return cls(path, labels)
+
+    def numbered(self, entries: list[_Entry]) -> list[_Entry]:
+        """``entries`` renamed with EG3D's numbering, continued after this set's images."""
+        start = len(self.labels)
+        return [_Entry(f"{(start + i) // 1000:05d}/img{start + i:08d}.png", e.source, e.flip, e.camera)
+                for i, e in enumerate(entries)]
+
+
+def _copy_base(base: _Base, dest: Path, archive: zipfile.ZipFile | None) -> None:
+    """Put the merged set's own images into ``dest`` (links or copies) or ``archive`` (stored as they are)."""
+    source = None if base.path.is_dir() else zipfile.ZipFile(base.path)
+    try:
+        for name, _ in base.labels:
+            if archive is not None:
+                if source is None:
+                    archive.write(base.path / name, name)
+                else:
+                    archive.writestr(name, source.read(name))
+            elif source is None:
+                link_or_copy(base.path / name, dest / name)
+            else:
+                write_bytes_atomic(dest / name, source.read(name))
+    finally:
+        if source is not None:
+            source.close()
+
+
 def export_eg3d(root: str | os.PathLike[str], dest: str | os.PathLike[str], *, mirror: bool = False,
-                replicas: bool = True, progress: bool = True) -> Path:
+                replicas: bool = True, merge_with: str | os.PathLike[str] | None = None,
+                progress: bool = True) -> Path:
     """Write the images of the dataset folder ``root`` and their ``dataset.json`` to ``dest`` (a new or empty
-    folder, or a new ``.zip`` file) for EG3D's ``train.py --data dest`` (module doc: ``mirror``, ``replicas``).
+    folder, or a new ``.zip`` file) for EG3D's ``train.py --data dest`` (module doc: ``mirror``, ``replicas``,
+    ``merge_with``).
 
     Returns ``dest``. Raises :class:`~helpers.dataset_folder.layout.DatasetFolderError` for a folder without samples
-    or with missing files, and for a ``dest`` that is not new (or an empty folder).
+    or with missing files, for a ``merge_with`` that is not a complete EG3D folder or zip, and for a ``dest`` that is
+    not new (or an empty folder).
     """
     from tqdm.auto import tqdm
 
@@ -113,11 +174,21 @@ def export_eg3d(root: str | os.PathLike[str], dest: str | os.PathLike[str], *, m
         raise DatasetFolderError(f"{dest} already exists — export into a new (or empty) folder or a new .zip file")
     check_sample_files(root, records)
     entries = _entries(root, records, mirror=mirror, replicas=replicas)
-    labels = json.dumps({"labels": [[e.name, e.camera] for e in entries]}) + "\n"
+    base = _Base.open(Path(merge_with)) if merge_with is not None else None
+    if base is not None:
+        entries = base.numbered(entries)
+        taken = {name for name, _ in base.labels} & {e.name for e in entries}
+        if taken:
+            raise DatasetFolderError(f"{base.path} already has images named like the appended ones (e.g. "
+                                     f"{sorted(taken)[0]}) — merge with the folder EG3D's dataset_tool.py wrote")
+    prefix = base.labels if base is not None else []
+    labels = json.dumps({"labels": [*prefix, *([e.name, e.camera] for e in entries)]}) + "\n"
     bar = tqdm(entries, desc="export for EG3D", unit="image", disable=not progress, leave=False)
     if as_zip:
         dest.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(dest) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+            if base is not None:
+                _copy_base(base, dest, archive)
             for entry in bar:  # PNGs are compressed already: stored as they are, as EG3D's dataset_tool does
                 if entry.flip:
                     archive.writestr(entry.name, _flipped_png(entry.source))
@@ -125,6 +196,8 @@ def export_eg3d(root: str | os.PathLike[str], dest: str | os.PathLike[str], *, m
                     archive.write(entry.source, entry.name)
             archive.writestr(DATASET_JSON, labels)
         return dest
+    if base is not None:
+        _copy_base(base, dest, None)
     flipped: dict[Path, Path] = {}
     for entry in bar:
         target = dest / entry.name
@@ -147,12 +220,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "instead of EG3D's --mirror=1, which does not flip the cameras")
     parser.add_argument("--no-replicas", action="store_true",
                         help="one copy per image even where the manifest has rebalancing replica counts")
+    parser.add_argument("--merge-with", type=Path, default=None, metavar="EG3D_FOLDER_OR_ZIP",
+                        help="an EG3D training folder or zip (e.g. FFHQ's): its images and labels first, ours appended "
+                             "with its numbering continued, as LPFF appends LPFF to FFHQ (it is only read)")
     parser.add_argument("--no-progress", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
     out = export_eg3d(args.dataset, args.out, mirror=args.mirror, replicas=not args.no_replicas,
-                      progress=not args.no_progress)
+                      merge_with=args.merge_with, progress=not args.no_progress)
     count = len(json.loads((zipfile.Path(out) / DATASET_JSON).read_text() if out.suffix.lower() == ".zip"
                            else (out / DATASET_JSON).read_text())["labels"])
     print(f"{out}: {count} images with their cameras in {DATASET_JSON} — train EG3D with: "

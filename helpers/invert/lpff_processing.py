@@ -441,7 +441,8 @@ def _report_markdown(report: ProcessReport, entries: list[dict[str, Any]], confi
         lines.append("")
     if report.dataset is not None:
         lines += ["## Next", "", f"EG3D training folder: `python -m helpers export-eg3d {report.dataset} OUT_EG3D` "
-                  "(its replicas are LPFF's rebalancing).", ""]
+                  "(its replicas are LPFF's rebalancing); add `--merge-with FFHQ_FOLDER_OR_ZIP` to append these faces "
+                  "to FFHQ's EG3D set, as LPFF did.", ""]
     return "\n".join(lines)
 
 

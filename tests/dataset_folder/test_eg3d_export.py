@@ -99,3 +99,51 @@ def test_the_command(dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     one_line_error(capsys, ["export-eg3d", str(tmp_path / "empty"), str(tmp_path / "x")], "no samples")
     with pytest.raises(DatasetFolderError, match="already exists"):
         export_eg3d(dataset, tmp_path / "eg3d.zip")
+
+
+def _ffhq_like(root: Path, count: int = 3) -> Path:
+    """A tiny EG3D training folder as dataset_tool.py writes FFHQ: 00000/img0000000N.png and dataset.json."""
+    labels = []
+    for i in range(count):
+        name = f"{i // 1000:05d}/img{i:08d}.png"
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(root / name)
+        labels.append([name, cameras.camera_vector(0.1 * i, 0.0)[0].tolist()])
+    (root / "dataset.json").write_text(json.dumps({"labels": labels}))
+    return root
+
+
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_merge_with_ffhq_continues_its_numbering(dataset: Path, tmp_path: Path, as_zip: bool) -> None:
+    base = _ffhq_like(tmp_path / "ffhq")
+    if as_zip:
+        with zipfile.ZipFile(tmp_path / "ffhq.zip", "w") as archive:
+            for file in sorted(p for p in base.rglob("*") if p.is_file()):
+                archive.write(file, file.relative_to(base).as_posix())
+        base = tmp_path / "ffhq.zip"
+    merged = export_eg3d(dataset, tmp_path / ("merged.zip" if as_zip else "merged"), mirror=True, merge_with=base,
+                         progress=False)
+    names, labels, data = eg3d_labels(merged)  # EG3D's rule: one label per image file
+    assert names == [f"00000/img{i:08d}.png" for i in range(3 + 6)]
+    ffhq = json.loads((tmp_path / "ffhq" / "dataset.json").read_text())["labels"]
+    listed = json.loads(zipfile.ZipFile(merged).read("dataset.json") if as_zip
+                        else (merged / "dataset.json").read_text())["labels"]
+    assert listed[:3] == ffhq  # FFHQ first, unchanged; then each of ours followed by its mirror, as LPFF's script
+    assert data[0] == (tmp_path / "ffhq" / ffhq[0][0]).read_bytes()
+    ours = sorted(read_samples(dataset).values(), key=lambda r: r["id"])
+    assert data[3] == (dataset / ours[0]["files"]["image"]).read_bytes()
+    np.testing.assert_allclose(labels[3], ours[0]["camera"], atol=1e-6)
+    np.testing.assert_allclose(labels[4], cameras.flip_camera(ours[0]["camera"]).numpy(), atol=1e-6)
+    image, mirrored = (np.asarray(Image.open(io.BytesIO(data[k]))) for k in (3, 4))
+    assert np.array_equal(mirrored, image[:, ::-1])
+
+
+def test_merge_with_an_incomplete_folder_is_refused(dataset: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    base = _ffhq_like(tmp_path / "ffhq")
+    (base / "00000" / "img00000001.png").unlink()
+    with pytest.raises(DatasetFolderError, match="1 labelled images are missing"):
+        export_eg3d(dataset, tmp_path / "x", merge_with=base, progress=False)
+    one_line_error(capsys, ["export-eg3d", str(dataset), str(tmp_path / "y"), "--merge-with", str(tmp_path)],
+                   "not an EG3D training folder")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
