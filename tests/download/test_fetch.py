@@ -519,8 +519,12 @@ def test_cli_convert_dispatches_or_explains(tmp_path: Path, monkeypatch: pytest.
     assert received == [(tmp_path / "src", tmp_path / "dst", True, 3, False)]
     assert cli.main([*args, "--set", "colour=red"]) == 2
     assert "unexpected keyword argument 'colour'" in capsys.readouterr().err
+    assert cli.main([*args, "--bfm", str(tmp_path)]) == 2
+    assert "--bfm is for the 3DFaceNet converters" in capsys.readouterr().err
     monkeypatch.setitem(registry.REGISTRY, "lpff", dataclasses.replace(entry, converter="helpers.datasets.not_yet:convert"))
     assert cli.main(args) == 2
     assert "not available in this version" in capsys.readouterr().err
-    assert cli.main(["datasets", "convert", "3dfacenet-fine", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert cli.main(["datasets", "convert", "ffhq-eg3d-labels", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "has no converter" in capsys.readouterr().err
+    assert cli.main(["datasets", "convert", "3dfacenet-fine", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "pass --bfm DIR" in capsys.readouterr().err
