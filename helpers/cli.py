@@ -33,6 +33,8 @@ __all__ = ["COMMANDS", "DEBUG_ENV", "build_parser", "main", "user_error_message"
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("helpers.demo", "run the main job end to end and write its results under outputs/demo/"),
     "generate": ("helpers.generation.generate_command", "generate a synthetic face dataset with EG3D (resumable, shardable)"),
+    "video": ("helpers.generation.video_command",
+              "EG3D's interpolation videos (gen_videos.py: seeds, grid, orbit, image/depth) and mesh turntables"),
     "merge": ("helpers.dataset_folder.merge", "combine dataset folders or shard manifests into one dataset"),
     "export-eg3d": ("helpers.dataset_folder.eg3d_export",
                     "a dataset folder → the images and dataset.json EG3D's train.py reads (folder or zip)"),
