@@ -88,3 +88,10 @@ def test_lpff_fit_threshold_prints_its_table():
     assert len(rows) == 5, result.stdout
     fits = dict(re.findall(r"^astronaut ?(.*?): ([\d.]+) px$", result.stdout, flags=re.MULTILINE))
     assert float(fits["(dlib landmarks)"]) < 20 < float(fits["shuffled"]), result.stdout
+
+
+def test_mesh_cleanup_prints_its_tables():
+    result = _run([sys.executable, "benchmarks/mesh_cleanup.py", "--resolutions", "40", "--targets", "500",
+                   "--repeats", "1"])
+    assert re.search(r"^\| 40³ \| [\d,]+ \| [\d,]+ \| [\d,]+ \| [\d,]+ \|", result.stdout, flags=re.MULTILINE)
+    assert re.search(r"^\| 40³ \| 500 \| ", result.stdout, flags=re.MULTILINE), result.stdout

@@ -16,6 +16,7 @@ from helpers.base.runtime import PRECISIONS
 from helpers.generation.generate_dataset import GenerateConfig, generate, parse_seeds, parse_shard, plan
 from helpers.generation.sample_settings import CONDITIONING, MESH_FORMATS, MeshSettings, SampleSettings
 from helpers.generation.viewpoints import ViewpointMix
+from helpers.mesh.cleanup import CleanConfig
 
 __all__ = ["add_arguments", "config_from_args", "run"]
 
@@ -95,6 +96,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="density lattice size (default: %(default)s)")
     parser.add_argument("--mesh-format", choices=MESH_FORMATS, default=m.format, help="mesh file format")
     parser.add_argument("--mesh-level", type=float, default=m.level, help="marching-cubes level on σ (default: %(default)s)")
+    parser.add_argument("--clean-meshes", action="store_true",
+                        help="drop the box's walls and floaters, smooth lightly (helpers.mesh.cleanup)")
+    parser.add_argument("--mesh-faces", type=int, default=None,
+                        help="with --clean-meshes: decimate each mesh to this many faces")
     parser.add_argument("--mrc", action="store_true", help="also write each density volume as .mrc")
     parser.add_argument("--legacy", action="store_true",
                         help="also write the original project's formats (depth128x128/, cam_poses/, latent/)")
@@ -111,8 +116,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> GenerateConfig:
     """The run of a ``generate`` command line; values the settings refuse are :class:`UserError` (one line)."""
     try:
+        if args.mesh_faces is not None and not args.clean_meshes:
+            raise ValueError("--mesh-faces decimates cleaned meshes: add --clean-meshes")
+        clean = CleanConfig(target_faces=args.mesh_faces) if args.clean_meshes else None
         mesh = (MeshSettings(resolution=args.mesh_resolution, format=args.mesh_format, level=args.mesh_level,
-                             mrc=args.mrc) if args.meshes else None)
+                             mrc=args.mrc, clean=clean) if args.meshes else None)
         settings = SampleSettings(
             truncation_psi=args.truncation_psi, truncation_cutoff=args.truncation_cutoff,
             conditioning=args.conditioning, viewpoints=args.viewpoints or ViewpointMix(),

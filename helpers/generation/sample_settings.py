@@ -11,9 +11,10 @@ from typing import Any
 
 from helpers.base.runtime import PRECISIONS  # re-exported: one table of precisions for every job
 from helpers.generation.viewpoints import ViewpointMix
+from helpers.mesh.cleanup import CleanConfig
 
 CONDITIONING = ("frontal", "render")
-MESH_FORMATS = ("ply", "obj")
+MESH_FORMATS = ("ply", "obj", "stl", "glb")
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,12 @@ class MeshSettings:
 
     Attributes:
         resolution: lattice size N (N³ density queries over the generator's box, box_warp wide).
-        format: ``"ply"`` (binary, with vertex colours) or ``"obj"``.
+        format: ``"ply"`` (binary, with vertex colours), ``"obj"``, ``"stl"`` (no colours) or ``"glb"``.
         level: marching-cubes iso-level on raw σ (10 = EG3D's ``gen_samples.py``).
         mrc: also write the raw density volume as ``.mrc`` (4·N³ bytes: 64 MiB at 256³).
         colors: colour vertices with the field's RGB at the vertex.
+        clean: clean each mesh (:func:`helpers.mesh.cleanup.clean_mesh`: walls, floaters, smoothing, decimation), or
+            None to keep marching cubes' output as it is (EG3D's).
     """
 
     resolution: int = 256
@@ -33,6 +36,7 @@ class MeshSettings:
     level: float = 10.0
     mrc: bool = False
     colors: bool = True
+    clean: CleanConfig | None = None
 
     def __post_init__(self) -> None:
         if self.format not in MESH_FORMATS:

@@ -15,6 +15,7 @@ from helpers.dataset_folder.layout import stored_latent
 from helpers.generation.sample_renderer import RenderedSample, SampleRenderer
 from helpers.generation.sample_settings import SampleSettings
 from helpers.mesh import DensityGrid, save_density_mrc, save_mesh
+from helpers.mesh.cleanup import clean_mesh
 
 
 def sample_files(sample_id: str, settings: SampleSettings) -> dict[str, str]:
@@ -78,6 +79,8 @@ class SampleWriter:
         mesh = grid.to_mesh(level=mesh_settings.level)
         if sample.planes is not None and self.renderer is not None and mesh.num_vertices:
             mesh = dataclasses.replace(mesh, vertex_colors=self.renderer.vertex_colors(sample.planes, mesh.vertices))
+        if mesh_settings.clean is not None:
+            mesh, _ = clean_mesh(mesh, mesh_settings.clean)
         save_mesh(mesh, self.root / files["mesh"])
         if mesh_settings.mrc:
             save_density_mrc(grid, self.root / files["mrc"])

@@ -46,6 +46,7 @@ from helpers.invert.camera_fit import camera_from_dataset_json
 from helpers.invert.inversion import InversionConfig, invert_photo
 from helpers.invert.lpips_weights import load_lpips_nets
 from helpers.invert.pti import PRECISION_CHOICES, PRESETS, PTIConfig
+from helpers.mesh.cleanup import CleanConfig
 
 __all__ = [
     "FAILURES",
@@ -307,6 +308,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="LPIPS weights (random: tests only) (default: %(default)s)")
     parser.add_argument("--no-meshes", action="store_true", help="do not extract a mesh per photo")
     parser.add_argument("--mesh-resolution", type=int, default=MeshSettings.resolution, help="density lattice size")
+    parser.add_argument("--clean-meshes", action="store_true",
+                        help="drop the box's walls and floaters from each mesh, smooth lightly (helpers.mesh.cleanup)")
     parser.add_argument("--no-details", dest="details", action="store_false",
                         help="do not keep inversions/<id>/ (weight delta, novel views, losses)")
     parser.add_argument("--frames", type=int, default=BatchConfig.frames,
@@ -344,7 +347,8 @@ def config_from_args(args: argparse.Namespace) -> BatchConfig:
     if args.tuning_steps is not None:
         tuning = replace(tuning, steps=args.tuning_steps)
     face: str | int = int(args.face) if args.face.isdigit() else args.face
-    mesh = None if args.no_meshes else MeshSettings(resolution=args.mesh_resolution)
+    mesh = None if args.no_meshes else MeshSettings(resolution=args.mesh_resolution,
+                                                    clean=CleanConfig() if args.clean_meshes else None)
     inversion = InversionConfig(pti=replace(pti, projection=projection, tuning=tuning), align=AlignConfig(face=face),
                                 mesh_resolution=args.mesh_resolution)
     return BatchConfig(checkpoint=args.checkpoint, inversion=inversion, lpips=args.lpips,

@@ -1,4 +1,4 @@
-"""Mesh files (.obj, .ply) and density volumes (.mrc).
+"""Mesh files (.obj, .ply; .stl and .glb for 3D printing and the web) and density volumes (.mrc).
 
 Every writer goes through :func:`helpers.base.atomic.atomic_path`, so an interrupted write never
 leaves a partial file under the final name. Readers turn the assorted exceptions of the
@@ -22,7 +22,7 @@ from helpers.base.atomic import atomic_path
 from helpers.mesh.density import DensityGrid
 from helpers.mesh.mesh import Mesh
 
-MESH_SUFFIXES = (".obj", ".ply")
+MESH_SUFFIXES = (".obj", ".ply", ".stl", ".glb")
 #: First header label of the .mrc files written by :func:`save_density_mrc`.
 MRC_LABEL = "helpers.mesh DensityGrid v1: data[z][y][x], raw sigma, EG3D world units"
 
@@ -71,10 +71,11 @@ def load_mesh(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Mes
 
 
 def save_mesh(mesh: Mesh, path: str | os.PathLike[str]) -> Path:
-    """Write ``mesh`` to .obj (text) or .ply (binary little-endian), atomically.
+    """Write ``mesh`` to .obj (text), .ply (binary little-endian), .stl (binary; no colours) or .glb (binary glTF),
+    atomically.
 
     Vertex colours are written when present (PLY: uchar red/green/blue/alpha, OBJ: the common
-    ``v x y z r g b`` extension). An empty mesh is written as a valid empty file, readable
+    ``v x y z r g b`` extension, GLB: COLOR_0). An empty mesh is written as a valid empty file, readable
     with ``load_mesh(path, allow_empty=True)``. Returns the path.
     """
     path = Path(path)
