@@ -41,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "invert": ("helpers.invert.folder_inversion", "real photos → EG3D (alignment, camera, PTI): a Prosopo-style dataset folder"),
     "process-lpff": ("helpers.invert.lpff_processing",
                      "your own photos through LPFF's processing: crops, cameras, filter, review, rebalanced dataset"),
+    "render": ("helpers.photo3d.render_command",
+               "one EG3D face (latent file, seed, dataset sample, inversion) → image, depth, mask, mesh, novel views"),
     "reconstruct": ("helpers.photo3d.reconstruct_command",
                     "face photos → 3D faces (a depth model, an encoder or PTI): crop, camera, depth, mesh, viewer"),
     "train-latent": ("helpers.latent.latent_training", "train (or resume) an encoder that predicts EG3D's latent w from a photo"),
