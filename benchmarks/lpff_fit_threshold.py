@@ -1,7 +1,7 @@
 """What RMS landmark distance the camera fit leaves on faces it should keep and on landmarks it should reject.
 
-``python -m helpers process-lpff`` rejects a face whose landmarks lie more than ``--max-fit-px`` (20) RMS pixels of
-the 512² crop from the fitted landmark template. This script prints the figures that threshold rests on:
+``python -m helpers process-lpff`` rejects, and ``invert`` / ``reconstruct`` flag (helpers.invert.quality), a face whose
+landmarks lie more than 20 RMS pixels of the 512² crop from the fitted landmark template. This script prints the figures that threshold rests on:
 
 - the template's own landmarks projected through random EG3D cameras (yaw, elevation, roll, head scale), with pixel
   noise and per-point shape noise (world units: a real face is not the template), fitted back: percentiles of the
@@ -22,7 +22,7 @@ from skimage import data
 from helpers.base.cameras import elevation_to_pitch
 from helpers.invert import align_face, estimate_camera
 from helpers.invert.camera_accuracy import synthetic_landmarks
-from helpers.invert.lpff_processing import DEFAULT_MAX_FIT_PX
+from helpers.invert.quality import DEFAULT_MAX_FIT_PX
 
 CASES = ((0.0, 0.0), (2.0, 0.0), (3.0, 0.0), (2.0, 0.01), (3.0, 0.02))  # (pixel noise px, shape noise)
 

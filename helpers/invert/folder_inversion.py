@@ -28,17 +28,25 @@ import numpy as np
 
 from helpers import eg3d
 from helpers.base import cameras
-from helpers.base.atomic import remove_temporary_files
+from helpers.base.atomic import remove_temporary_files, write_text_atomic
 from helpers.base.errors import UserError, is_disk_error
 from helpers.base.folder_lock import folder_lock
 from helpers.base.runtime import resolve_device
 from helpers.dataset_folder.layout import MANIFEST
-from helpers.dataset_folder.manifest import ManifestWriter, read_samples, write_dataset_json
+from helpers.dataset_folder.manifest import (
+    ManifestWriter,
+    read_samples,
+    write_dataset_json,
+)
 from helpers.dataset_folder.meta import prepare_folder
 from helpers.depth.metrics.metrics_table import MetricsTable
 from helpers.generation.generate_dataset import dataset_meta, settings_json
 from helpers.generation.sample_renderer import RenderedSample, SampleRenderer
-from helpers.generation.sample_settings import MeshSettings, SampleSettings, default_depth_range
+from helpers.generation.sample_settings import (
+    MeshSettings,
+    SampleSettings,
+    default_depth_range,
+)
 from helpers.generation.sample_writer import SampleWriter
 from helpers.generation.viewpoints import Viewpoint
 from helpers.invert.align import AlignConfig, AlignmentError
@@ -46,6 +54,7 @@ from helpers.invert.camera_fit import camera_from_dataset_json
 from helpers.invert.inversion import InversionConfig, invert_photo
 from helpers.invert.lpips_weights import load_lpips_nets
 from helpers.invert.pti import PRECISION_CHOICES, PRESETS, PTIConfig
+from helpers.invert.quality import flagged_first, photo_quality
 from helpers.mesh.cleanup import CleanConfig
 
 __all__ = [
@@ -253,6 +262,7 @@ def _invert_into(photos: str | Path, out: str | Path, config: BatchConfig = Batc
                 record = writer.write(_sample(result, sample_id, renderer))
                 record.update(source=path.name, camera_source="labels" if labelled is not None else "landmarks",
                               metrics=result.metrics,
+                              quality=photo_quality(result.aligned, result.camera_estimate, result.metrics),
                               seconds={k: round(v, 3) for k, v in result.seconds.items()})
                 if config.details:
                     # The delta records the identity of the generator it was tuned from (none for a generator
@@ -272,9 +282,10 @@ def _invert_into(photos: str | Path, out: str | Path, config: BatchConfig = Batc
 
 
 def write_report(root: str | Path) -> Path:
-    """``root/report.md``: how well the inversions fit their photos (PSNR, SSIM and LPIPS of the render after
-    projection and after tuning, means over every photo of the folder), also per head-yaw bin of the fitted camera
-    (:data:`helpers.base.cameras.YAW_BINS`): large poses are where inversions go wrong."""
+    """``root/report.md``: first the photos whose quality record is flagged (:mod:`helpers.invert.quality`: camera
+    fit, pose, face size, with the reasons), then how well the inversions fit their photos (PSNR, SSIM and LPIPS of
+    the render after projection and after tuning, means over every photo of the folder), also per head-yaw bin of the
+    fitted camera (:data:`helpers.base.cameras.YAW_BINS`): large poses are where inversions go wrong."""
     table = MetricsTable()
     records = read_samples(root)
     for sample_id, record in records.items():
@@ -282,7 +293,8 @@ def write_report(root: str | Path) -> Path:
         table.add_row(sample_id, {f"{stage}_{key}": float(value) for stage in ("projection", "tuned")
                                   for key, value in (metrics.get(stage) or {}).items()})
     table.group_by_head_yaw({sample_id: r["camera"] for sample_id, r in records.items() if "camera" in r})
-    return table.write_markdown(Path(root) / REPORT, title=f"Inversions in {root}")
+    review = f"## Review first\n\n{flagged_first(records)}\n"
+    return write_text_atomic(Path(root) / REPORT, review + table.to_markdown(title=f"Inversions in {root}"))
 
 
 # ----------------------------------------------------------------------------------------------- command line

@@ -31,7 +31,12 @@ from torch import nn
 
 from helpers import eg3d
 from helpers.base import cameras
-from helpers.base.atomic import write_gif_atomic, write_npy_atomic, write_png_atomic, write_text_atomic
+from helpers.base.atomic import (
+    write_gif_atomic,
+    write_npy_atomic,
+    write_png_atomic,
+    write_text_atomic,
+)
 from helpers.base.cameras import camera_from_angles
 from helpers.base.depth_png import write_depth_png
 from helpers.base.photo import resize_square
@@ -41,6 +46,7 @@ from helpers.generation.viewpoints import ViewpointMix
 from helpers.invert import pti
 from helpers.invert.align import AlignConfig, align_face
 from helpers.invert.camera_fit import CameraFitConfig, estimate_camera
+from helpers.invert.quality import photo_quality
 from helpers.invert.weight_delta import save_weight_delta, weight_delta
 from helpers.mesh import save_mesh
 
@@ -201,6 +207,7 @@ class Inversion:
             write_text_atomic(out / "losses.csv", text.getvalue())
         info = {"metrics": self.metrics, "seconds": self.seconds, "camera": [float(v) for v in self.camera],
                 "camera_fit": self._camera_fit_dict(), "depth_range": [near, far],
+                "quality": photo_quality(self.aligned, self.camera_estimate, self.metrics),
                 "tuning_stopped_early": self.tuning.stopped_early, "config": self.config.as_dict(),
                 "base": base_identity}
         if mesh:

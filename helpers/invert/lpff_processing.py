@@ -30,7 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from helpers.base.atomic import remove_temporary_files, write_png_atomic, write_text_atomic
+from helpers.base.atomic import (
+    remove_temporary_files,
+    write_png_atomic,
+    write_text_atomic,
+)
 from helpers.base.errors import UserError, is_disk_error
 from helpers.base.folder_lock import folder_lock
 from helpers.base.photo import load_rgb
@@ -39,14 +43,26 @@ from helpers.dataset_folder.meta import read_meta, settings_differences
 from helpers.datasets.ffhq_labels import FfhqLabels
 from helpers.datasets.lpff.lpff_convert import convert_lpff
 from helpers.datasets.lpff.lpff_folder import CAMERA_PARAMETERS, INFO
-from helpers.datasets.lpff.pose_rebalance import FFHQ_DENSITY_THRESHOLD, poses_of, reference_density, theta_phi
+from helpers.datasets.lpff.pose_rebalance import (
+    FFHQ_DENSITY_THRESHOLD,
+    poses_of,
+    reference_density,
+    theta_phi,
+)
 from helpers.download.http_download import sha256_file
-from helpers.invert.align import AlignConfig, AlignmentError, align_face, select_face, warp_to_crop
+from helpers.invert.align import (
+    AlignConfig,
+    AlignmentError,
+    align_face,
+    select_face,
+    warp_to_crop,
+)
 from helpers.invert.camera_fit import CameraEstimate, CameraFitConfig, estimate_camera
 from helpers.invert.crop_recipe import CropRecipe, crop_transform, eye_mouth_points
 from helpers.invert.dlib_landmarks import detect_faces
 from helpers.invert.folder_inversion import list_photos, photo_id
 from helpers.invert.ibug68 import as_landmarks
+from helpers.invert.quality import DEFAULT_MAX_FIT_PX
 
 __all__ = ["REALIGN_RECIPE", "STYLEGAN_RECIPE", "ProcessConfig", "ProcessReport", "process_lpff"]
 
@@ -57,8 +73,6 @@ REALIGN_RECIPE = CropRecipe(output_size=2400, transform_size=2400, crop_size=240
 #: LPFF drops a face whose realign region (the quad's bounding box plus a border of 10% of its side, clipped to the
 #: photo) is smaller than this on both sides ("low resolution image!").
 LPFF_MIN_REGION_PX = 512
-#: Default of :attr:`ProcessConfig.max_fit_px` (measured: docs/design/invert.md, lpff_processing).
-DEFAULT_MAX_FIT_PX = 20.0
 
 LPFF_DIR = "lpff"
 DATASET_DIR = "dataset"

@@ -7,7 +7,12 @@ mesh, turntable and viewer page (:mod:`~helpers.photo3d.photo_files`).
 """
 
 from helpers.photo3d.photo_files import overview_image, save_photo_reconstruction
-from helpers.photo3d.photo_to_3d import PhotoConfig, PhotoReconstruction, PhotoReconstructor, reconstruct_photo
+from helpers.photo3d.photo_to_3d import (
+           PhotoConfig,
+           PhotoReconstruction,
+           PhotoReconstructor,
+           reconstruct_photo,
+)
 
 __all__ = ["PhotoConfig", "PhotoReconstruction", "PhotoReconstructor", "overview_image", "reconstruct_photo",
            "save_photo_reconstruction"]

@@ -26,13 +26,18 @@ import torch
 from helpers.base.photo import load_rgb
 from helpers.base.runtime import resolve_device
 from helpers.depth.models import PUBLISHED_UNET, LoadedDepthModel, load_depth_model
-from helpers.depth.reconstruction import FRONTAL_FACE_Z_RANGE, ReconstructConfig, reconstruct
+from helpers.depth.reconstruction import (
+    FRONTAL_FACE_Z_RANGE,
+    ReconstructConfig,
+    reconstruct,
+)
 from helpers.eg3d import load as load_generator
 from helpers.invert.align import AlignConfig, AlignedFace, align_crop, align_face
 from helpers.invert.camera_fit import CameraEstimate, CameraFitConfig, estimate_camera
 from helpers.invert.inversion import InversionConfig, invert_aligned
 from helpers.invert.lpips_weights import load_lpips_nets
 from helpers.invert.pti import PTIConfig
+from helpers.invert.quality import photo_quality
 from helpers.latent.encoder import LatentEncoder, load_latent_encoder
 from helpers.latent.infer import predict_w, reconstruct_from_latent
 from helpers.latent.published_regressors import PublishedCodeRegressor
@@ -133,7 +138,8 @@ class PhotoReconstruction:
 
     def record(self) -> dict[str, Any]:
         """The JSON record of the reconstruction: method, model, the crop (quad in photo pixels), the 68 landmarks
-        (photo and crop pixels), the fitted camera and its angles, the depth range and whether it was assumed."""
+        (photo and crop pixels), the fitted camera and its angles, the depth range and whether it was assumed, and the
+        quality record with its flags (:func:`helpers.invert.quality.photo_quality`)."""
         fit = self.camera_estimate
         return {
             "method": self.method,
@@ -148,6 +154,7 @@ class PhotoReconstruction:
             "depth_range": [float(v) for v in self.depth_range],
             "depth_range_assumed": self.depth_range_assumed,
             "mesh": {"vertices": self.mesh.num_vertices, "faces": self.mesh.num_faces, "frame": "EG3D world"},
+            "quality": photo_quality(self.aligned, self.camera_estimate),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 

@@ -13,13 +13,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from helpers.base.atomic import write_text_atomic
 from helpers.base.errors import UserError
 from helpers.depth.models import PUBLISHED_UNET
 from helpers.invert.align import AlignmentError
 from helpers.invert.folder_inversion import FAILURES, list_photos, log_failure, photo_id
 from helpers.invert.pti import PRESETS, PTIConfig
+from helpers.invert.quality import flagged_first
 from helpers.photo3d.photo_files import save_photo_reconstruction
 from helpers.photo3d.photo_to_3d import METHODS, PhotoConfig, PhotoReconstructor
+
+#: The run's summary in the output folder: the flagged photos first (helpers.invert.quality).
+SUMMARY = "summary.md"
 
 __all__ = ["add_arguments", "run"]
 
@@ -83,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
                        "check the name or file, or the network for a first download") from error
     failed = 0
     seen: set[str] = set()
+    records: dict[str, dict] = {}
     for i, path in enumerate(photos, start=1):
         sample_id = photo_id(path)
         while sample_id in seen:  # a/face.png and b/face.png
@@ -97,8 +103,13 @@ def run(args: argparse.Namespace) -> int:
             continue
         files = save_photo_reconstruction(rec, args.out / sample_id, frames=args.frames)
         fit = rec.camera_estimate
+        records[sample_id] = record = rec.record()
         print(f"[{i}/{len(photos)}] {path}: yaw {fit.yaw_deg:+.1f}°, elevation {fit.elevation_deg:+.1f}°; "
               f"{rec.mesh.num_faces:,} faces → {files['viewer']}")
+        for reason in record["quality"]["flags"]:
+            print(f"    flagged: {reason}")
+    if records:
+        write_text_atomic(args.out / SUMMARY, f"# Reconstructions in {args.out}\n\n{flagged_first(records)}")
     if failed:
         print(f"{failed} of {len(photos)} photos failed (see {args.out / FAILURES})", file=sys.stderr)
         return 1

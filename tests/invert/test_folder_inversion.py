@@ -93,6 +93,8 @@ def test_batch_logs_failures_and_resumes(tmp_path, monkeypatch, generator, lpips
     assert np.array_equal(sample.image, np.asarray(Image.open(out / "inversions" / "astronaut" / "target.png")))
     record = sample.record
     assert record["category"] == "photo" and record["source"] == "astronaut.png"
+    details = json.loads((out / "inversions" / "astronaut" / "inversion.json").read_text())
+    assert details["quality"] == json.loads(json.dumps(record["quality"]))
     # Even two tuning steps bring the render closer to the photo (about +1.2 dB on both photos here).
     assert all(r["metrics"]["tuned"]["psnr"] > r["metrics"]["projection"]["psnr"] for r in read_samples(out).values())
     assert sample.mesh_path is not None and sample.mesh_path.exists()
@@ -142,6 +144,9 @@ def test_invert_command(tmp_path, photos, capsys):
     assert list(read_samples(out)) == ["astronaut"] and not (out / "inversions").exists()
     report = (out / "report.md").read_text()  # the fit, overall and per head-yaw bin of the fitted camera
     assert "| tuned_psnr |" in report and "### By head yaw" in report and "| frontal (within ±20°) | 1 | 0 |" in report
+    assert report.startswith("## Review first\n\nNo photo flagged (1 checked")  # the quality record's verdict
+    quality = read_samples(out)["astronaut"]["quality"]
+    assert quality["flags"] == [] and quality["fit_px"] < 20 and "lpips" in quality
 
 
 def test_batch_uses_published_cameras_when_given(tmp_path, generator, lpips, photos):

@@ -130,3 +130,19 @@ def test_command_writes_a_folder_per_photo_and_logs_failures(astronaut, unet, tm
                      "--out", str(out)]) == 2
     assert cli.main(["reconstruct", str(tmp_path / "missing.png"), "--out", str(out)]) == 2
     assert capsys.readouterr().err.count("error: ") == 2
+
+
+def test_command_records_quality_and_lists_flagged_photos_first(astronaut, unet, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(astronaut).save(photos / "astronaut.png")
+    Image.fromarray(np.asarray(Image.fromarray(astronaut).resize((240, 240)))).save(photos / "small.png")
+    out = tmp_path / "out"
+    assert cli.main(["reconstruct", str(photos), "--model", unet, "--out", str(out), "--resolution", "32",
+                     "--frames", "0", "--device", "cpu"]) == 0
+    assert "flagged: small face" in capsys.readouterr().out
+    record = json.loads((out / "small" / "reconstruction.json").read_text())
+    assert record["quality"]["enlargement"] > 4 and record["quality"]["flags"]
+    assert json.loads((out / "astronaut" / "reconstruction.json").read_text())["quality"]["flags"] == []
+    summary = (out / "summary.md").read_text()
+    assert "1 of 2 photos flagged" in summary and "| small | small face" in summary
