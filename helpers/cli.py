@@ -39,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-eg3d": ("helpers.dataset_folder.eg3d_export",
                     "a dataset folder → the images and dataset.json EG3D's train.py reads (folder or zip)"),
     "invert": ("helpers.invert.folder_inversion", "real photos → EG3D (alignment, camera, PTI): a Prosopo-style dataset folder"),
-    "process-lpff": ("helpers.invert.lpff_processing",
+    "process-lpff": ("helpers.photo3d.lpff_processing",
                      "your own photos through LPFF's processing: crops, cameras, filter, review, rebalanced dataset"),
     "render": ("helpers.photo3d.render_command",
                "one EG3D face (latent file, seed, dataset sample, inversion) → image, depth, mask, mesh, novel views"),

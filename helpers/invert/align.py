@@ -21,12 +21,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from helpers.base.photo import load_rgb, resize_square
-from helpers.invert.crop_recipe import (
-    CropRecipe,
-    apply_transform,
-    crop_transform,
-    eye_mouth_points,
-)
+from helpers.invert.crop_recipe import CropRecipe, apply_transform, crop_transform, eye_mouth_points
 from helpers.invert.dlib_landmarks import DetectedFace, detect_faces
 from helpers.invert.ibug68 import as_landmarks
 

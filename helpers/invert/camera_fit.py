@@ -29,12 +29,7 @@ import numpy as np
 import torch
 from scipy.optimize import least_squares
 
-from helpers.base.cameras import (
-    camera_from_angles,
-    elevation_to_pitch,
-    pitch_to_elevation,
-    project_points,
-)
+from helpers.base.cameras import camera_from_angles, elevation_to_pitch, pitch_to_elevation, project_points
 from helpers.datasets.ffhq_labels import FfhqLabels
 from helpers.invert import ibug68 as ib
 from helpers.invert import landmark_template as lt

@@ -33,20 +33,12 @@ from helpers.base.errors import UserError, is_disk_error
 from helpers.base.folder_lock import folder_lock
 from helpers.base.runtime import resolve_device
 from helpers.dataset_folder.layout import MANIFEST
-from helpers.dataset_folder.manifest import (
-    ManifestWriter,
-    read_samples,
-    write_dataset_json,
-)
+from helpers.dataset_folder.manifest import ManifestWriter, read_samples, write_dataset_json
 from helpers.dataset_folder.meta import prepare_folder
 from helpers.depth.metrics.metrics_table import MetricsTable
 from helpers.generation.generate_dataset import dataset_meta, settings_json
 from helpers.generation.sample_renderer import RenderedSample, SampleRenderer
-from helpers.generation.sample_settings import (
-    MeshSettings,
-    SampleSettings,
-    default_depth_range,
-)
+from helpers.generation.sample_settings import MeshSettings, SampleSettings, default_depth_range
 from helpers.generation.sample_writer import SampleWriter
 from helpers.generation.viewpoints import Viewpoint
 from helpers.invert.align import AlignConfig, AlignmentError

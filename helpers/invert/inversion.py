@@ -31,12 +31,7 @@ from torch import nn
 
 from helpers import eg3d
 from helpers.base import cameras
-from helpers.base.atomic import (
-    write_gif_atomic,
-    write_npy_atomic,
-    write_png_atomic,
-    write_text_atomic,
-)
+from helpers.base.atomic import write_gif_atomic, write_npy_atomic, write_png_atomic, write_text_atomic
 from helpers.base.cameras import camera_from_angles
 from helpers.base.depth_png import write_depth_png
 from helpers.base.photo import resize_square

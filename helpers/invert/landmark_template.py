@@ -26,13 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from helpers.base.cameras import (
-    FOCAL,
-    PIVOT,
-    RADIUS,
-    camera_from_angles,
-    project_points,
-)
+from helpers.base.cameras import FOCAL, PIVOT, RADIUS, camera_from_angles, project_points
 from helpers.invert.crop_recipe import CropRecipe
 from helpers.invert.ibug68 import MIRROR, NOSE_TIP
 

@@ -38,14 +38,7 @@ from helpers.base import cameras
 from helpers.base.cameras import camera_from_angles
 from helpers.base.runtime import autocast, resolve_precision
 from helpers.dataset_folder.layout import stored_latent
-from helpers.invert.lpips import (
-    LPIPS,
-    LPIPS_NETS,
-    NETS,
-    LPIPSNets,
-    downsample_for_lpips,
-    select_lpips,
-)
+from helpers.invert.lpips import LPIPS, LPIPS_NETS, NETS, LPIPSNets, downsample_for_lpips, select_lpips
 
 __all__ = [
     "PRECISION_CHOICES",

@@ -26,11 +26,7 @@ import torch
 from helpers.base.photo import load_rgb
 from helpers.base.runtime import resolve_device
 from helpers.depth.models import PUBLISHED_UNET, LoadedDepthModel, load_depth_model
-from helpers.depth.reconstruction import (
-    FRONTAL_FACE_Z_RANGE,
-    ReconstructConfig,
-    reconstruct,
-)
+from helpers.depth.reconstruction import FRONTAL_FACE_Z_RANGE, ReconstructConfig, reconstruct
 from helpers.eg3d import load as load_generator
 from helpers.invert.align import AlignConfig, AlignedFace, align_crop, align_face
 from helpers.invert.camera_fit import CameraEstimate, CameraFitConfig, estimate_camera

@@ -68,12 +68,12 @@ def test_missing_mesh_file(tmp_path: Path) -> None:
 
 
 def test_unsupported_mesh_suffix(tmp_path: Path) -> None:
-    (tmp_path / "mesh.stl").write_bytes(b"solid x\nendsolid x\n")
-    with pytest.raises(ValueError, match=r"\.stl.*supported: \.obj, \.ply"):
-        load_mesh(tmp_path / "mesh.stl")
+    (tmp_path / "mesh.fbx").write_bytes(b"Kaydara FBX Binary")
+    with pytest.raises(ValueError, match=r"\.fbx.*supported: \.obj, \.ply, \.stl, \.glb"):
+        load_mesh(tmp_path / "mesh.fbx")
     with pytest.raises(ValueError, match="supported: .obj, .ply"):
-        save_mesh(coloured_mesh(), tmp_path / "mesh.glb")
-    assert not (tmp_path / "mesh.glb").exists()
+        save_mesh(coloured_mesh(), tmp_path / "mesh.3mf")
+    assert not (tmp_path / "mesh.3mf").exists()
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ dataset folder ``OUT/dataset/`` with mirrors, LPFF's rebalancing and ``dataset.j
   without it. A rerun resumes (finished photos are not redone); other settings are refused.
 - Cameras are EG3D 25-vectors (radius 2.7, looking at the pivot); crops are 512² (EG3D) and 1024² (FFHQ).
 
-Design notes: docs/design/invert.md (lpff_processing): the layout, each step beside LPFF's script, the thresholds.
+Design notes: docs/design/photo3d.md (lpff_processing): the layout, each step beside LPFF's script, the thresholds.
 """
 
 from __future__ import annotations
@@ -30,11 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers.base.atomic import (
-    remove_temporary_files,
-    write_png_atomic,
-    write_text_atomic,
-)
+from helpers.base.atomic import remove_temporary_files, write_png_atomic, write_text_atomic
 from helpers.base.errors import UserError, is_disk_error
 from helpers.base.folder_lock import folder_lock
 from helpers.base.photo import load_rgb
@@ -43,20 +39,9 @@ from helpers.dataset_folder.meta import read_meta, settings_differences
 from helpers.datasets.ffhq_labels import FfhqLabels
 from helpers.datasets.lpff.lpff_convert import convert_lpff
 from helpers.datasets.lpff.lpff_folder import CAMERA_PARAMETERS, INFO
-from helpers.datasets.lpff.pose_rebalance import (
-    FFHQ_DENSITY_THRESHOLD,
-    poses_of,
-    reference_density,
-    theta_phi,
-)
+from helpers.datasets.lpff.pose_rebalance import FFHQ_DENSITY_THRESHOLD, poses_of, reference_density, theta_phi
 from helpers.download.http_download import sha256_file
-from helpers.invert.align import (
-    AlignConfig,
-    AlignmentError,
-    align_face,
-    select_face,
-    warp_to_crop,
-)
+from helpers.invert.align import AlignConfig, AlignmentError, align_face, select_face, warp_to_crop
 from helpers.invert.camera_fit import CameraEstimate, CameraFitConfig, estimate_camera
 from helpers.invert.crop_recipe import CropRecipe, crop_transform, eye_mouth_points
 from helpers.invert.dlib_landmarks import detect_faces
