@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("helpers.generation.generate_command", "generate a synthetic face dataset with EG3D (resumable, shardable)"),
     "video": ("helpers.generation.video_command",
               "EG3D's interpolation videos (gen_videos.py: seeds, grid, orbit, image/depth) and mesh turntables"),
+    "fid": ("helpers.generation.fid_command",
+            "FID and KID of a generator or images against a reference folder (EG3D's protocol, LPFF's cameras)"),
     "merge": ("helpers.dataset_folder.merge", "combine dataset folders or shard manifests into one dataset"),
     "export-eg3d": ("helpers.dataset_folder.eg3d_export",
                     "a dataset folder → the images and dataset.json EG3D's train.py reads (folder or zip)"),
