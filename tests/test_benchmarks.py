@@ -95,3 +95,10 @@ def test_mesh_cleanup_prints_its_tables():
                    "--repeats", "1"])
     assert re.search(r"^\| 40³ \| [\d,]+ \| [\d,]+ \| [\d,]+ \| [\d,]+ \|", result.stdout, flags=re.MULTILINE)
     assert re.search(r"^\| 40³ \| 500 \| ", result.stdout, flags=re.MULTILINE), result.stdout
+
+
+def test_multiview_inversion_prints_its_table():
+    result = _run([sys.executable, "benchmarks/multiview_inversion.py", "--seeds", "0", "--counts", "1,2",
+                   "--tuning-steps", "1", "--device", "cpu"])
+    rows = re.findall(r"^\| ([12]) \| ([\d.]+) \| ([\d.]+) \| [\d.]+ \|$", result.stdout, flags=re.MULTILINE)
+    assert [r[0] for r in rows] == ["1", "2"], result.stdout

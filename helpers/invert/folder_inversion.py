@@ -43,7 +43,7 @@ from helpers.generation.sample_writer import SampleWriter
 from helpers.generation.viewpoints import Viewpoint
 from helpers.invert.align import AlignConfig, AlignmentError
 from helpers.invert.camera_fit import camera_from_dataset_json
-from helpers.invert.inversion import InversionConfig, invert_photo
+from helpers.invert.inversion import InversionConfig, invert_photo, invert_same_person
 from helpers.invert.lpips_weights import load_lpips_nets
 from helpers.invert.pti import PRECISION_CHOICES, PRESETS, PTIConfig
 from helpers.invert.quality import flagged_first, photo_quality
@@ -319,6 +319,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=BatchConfig.frames,
                         help="renders in each inversions/<id>/orbit.gif turntable, 0 for none (default: %(default)s)")
     parser.add_argument("--retry-failed", action="store_true", help=f"retry photos listed in {FAILURES}")
+    parser.add_argument("--same-person", action="store_true",
+                        help="the photos show one person: one shared pivot with a camera per photo, tuned on all "
+                             "photos together; writes one face into OUT (not a dataset folder)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the inversion's random numbers")
     parser.add_argument("--precision", choices=PRECISION_CHOICES, default="fp32",
                         help="fp32 (the recipe) or bf16 autocast of renders and LPIPS; auto: bf16 on GPUs that "
@@ -361,7 +364,34 @@ def config_from_args(args: argparse.Namespace) -> BatchConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    report = invert_folder(args.photos, args.out, config_from_args(args))
+    config = config_from_args(args)
+    if args.same_person:
+        return _run_same_person(args, config)
+    report = invert_folder(args.photos, args.out, config)
     print(f"inverted {len(report.written)} photos in {report.seconds:.1f} s; {len(report.skipped)} skipped, "
           f"{len(report.failed)} failed (see {report.out / FAILURES}) → {report.out}")
     return 0 if not report.failed else 1
+
+
+def _run_same_person(args: argparse.Namespace, config: BatchConfig) -> int:
+    """``--same-person``: one face from every photo given (:func:`helpers.invert.inversion.invert_same_person`)."""
+    photos = list_photos(args.photos)
+    if len(photos) < 2:
+        raise UserError(f"--same-person needs at least two photos, found {len(photos)} in {args.photos}",
+                        "give a folder with several photos of the person")
+    device = resolve_device(config.device)
+    G = eg3d.load(config.checkpoint, device=device, progress=config.progress)
+    lpips = load_lpips_nets(config.lpips, config.inversion.pti.lpips_nets, device=G.device, progress=config.progress)
+    with folder_lock(args.out, "invert --same-person"):
+        result = invert_same_person(photos, G, lpips, config.inversion)
+        result.save(args.out, mesh=config.mesh is not None)
+        rows = ["| photo | yaw ° | fit px | tuned PSNR dB | tuned LPIPS | flags |", "|---|---|---|---|---|---|"]
+        for photo, metrics, aligned, estimate in zip(photos, result.metrics, result.aligned, result.estimates,
+                                                     strict=True):
+            quality = photo_quality(aligned, estimate, metrics)
+            rows.append(f"| {photo.name} | {quality.get('yaw_deg', float('nan')):+.1f} | "
+                        f"{quality.get('fit_px', float('nan')):.1f} | {metrics['tuned']['psnr']:.2f} | "
+                        f"{metrics['tuned']['lpips']:.4f} | {'; '.join(quality['flags']) or '-'} |")
+        write_text_atomic(args.out / REPORT, f"# One face from {len(photos)} photos\n\n" + "\n".join(rows) + "\n")
+    print(f"one face from {len(photos)} photos → {args.out} (mesh.ply: the shared shape; {REPORT}: each photo's fit)")
+    return 0

@@ -396,15 +396,26 @@ def with_ray_samples(G: nn.Module, mult: int) -> nn.Module:
 
 def _target_features(lpips: LPIPS, target: torch.Tensor, size: int | None) -> list[torch.Tensor]:
     """LPIPS features of the photo at ``size``, computed once per stage (the photo does not change)."""
-    if target.ndim != 4 or target.shape[:2] != (1, 3):
-        raise ValueError(f"target must be a (1, 3, H, W) image in [-1, 1], got {tuple(target.shape)}")
+    if target.ndim != 4 or target.shape[1] != 3:
+        raise ValueError(f"target must be (V, 3, H, W) images in [-1, 1], got {tuple(target.shape)}")
     with torch.no_grad():
         return lpips.features(downsample_for_lpips(target, size))
 
 
 def _render(G: nn.Module, ws: torch.Tensor, camera: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    draws = G.draws(1, generator=generator)
-    return G.synthesize(ws, camera, draws=draws)["image"]
+    """Render one face's ws (1 or V, num_ws, w_dim) from V cameras (V, 25): (V, 3, S, S)."""
+    views = camera.shape[0]
+    draws = G.draws(views, generator=generator)
+    return G.synthesize(ws.expand(views, -1, -1), camera, draws=draws)["image"]
+
+
+def _views(target: torch.Tensor, camera: Any, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(V, 3, S, S) targets and their (V, 25) cameras (one view: a (25,) or (1, 25) camera)."""
+    camera = torch.as_tensor(camera, dtype=torch.float32, device=device).reshape(-1, 25)
+    if target.ndim != 4 or target.shape[0] != camera.shape[0]:
+        raise ValueError(f"{tuple(target.shape)[0] if target.ndim == 4 else '?'} target images but {camera.shape[0]} "
+                         "cameras: give one camera per view")
+    return target.to(device), camera
 
 
 # ----------------------------------------------------------------------------------------------- stages
@@ -413,7 +424,8 @@ def _render(G: nn.Module, ws: torch.Tensor, camera: torch.Tensor, generator: tor
 def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPIPS | LPIPSNets,
             config: PTIConfig = PTIConfig(), *, on_step: StepCallback | None = None,
             w_init: torch.Tensor | None = None, camera_angles: tuple[float, float, float] | None = None) -> Projection:
-    """Find the pivot latent of ``target`` (1, 3, S, S) in [-1, 1] seen from ``camera`` (25,) or (1, 25).
+    """Find the pivot latent of ``target`` (1, 3, S, S) in [-1, 1] seen from ``camera`` (25,) or (1, 25) — or of one
+    face in V views, ``target`` (V, 3, S, S) from ``camera`` (V, 25): one w for all, the views' LPIPS summed.
 
     ``lpips``: an :class:`~helpers.invert.lpips.LPIPS` of the stage's ``lpips_net`` or an
     :class:`~helpers.invert.lpips.LPIPSNets` holding it. ``w_init`` (w_dim,), (1, w_dim) or (1, num_ws, w_dim)
@@ -428,10 +440,12 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPI
     device = G.device
     precision = config.resolved_precision(device)
     gen = torch.Generator().manual_seed(config.seed)
-    camera = torch.as_tensor(camera, dtype=torch.float32, device=device).reshape(1, -1)
-    target = target.to(device)
+    target, camera = _views(target, camera, device)
+    if cfg.refine_camera and len(camera) > 1:
+        raise ValueError("refine_camera refines one photo's camera: project several views without it")
     target_features = _target_features(lpips, target, cfg.lpips_resolution)
-    w_avg, w_std = latent_statistics(G, conditioning_camera_for(camera, config.conditioning), cfg.w_avg_samples, gen)
+    w_avg, w_std = latent_statistics(G, conditioning_camera_for(camera[:1], config.conditioning), cfg.w_avg_samples,
+                                     gen)
 
     G = copy.deepcopy(G).eval().requires_grad_(False)  # its noise images are optimised in place
     G = with_ray_samples(G, cfg.ray_sample_mult)
@@ -494,8 +508,9 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPI
     ws = ws.expand(1, G.num_ws, -1) if ws.shape[1] == 1 else ws
     if angles is not None:
         camera = _camera_from(angles.detach(), given)
+    views = camera.detach().float().cpu().numpy()
     return Projection(ws=ws.clone(), history=history, seconds=time.perf_counter() - began,
-                      camera=camera.detach().reshape(-1).float().cpu().numpy())
+                      camera=views.reshape(-1) if len(views) == 1 else views)
 
 
 def _camera_from(angles: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -509,10 +524,12 @@ def _camera_from(angles: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.Tensor, lpips: LPIPS | LPIPSNets,
          config: PTIConfig = PTIConfig(), *, on_step: StepCallback | None = None) -> Tuning:
-    """Fine-tune a copy of ``G`` so that the render of the fixed ``pivot`` ws from ``camera`` matches ``target``.
+    """Fine-tune a copy of ``G`` so that the render of the fixed ``pivot`` ws from ``camera`` matches ``target``
+    (several views: ``target`` (V, 3, S, S) from ``camera`` (V, 25), all tuned together).
 
     Every weight of the generator (backbone, decoder, super-resolution) is trained; buffers (noise
-    images, ``w_avg``) are not. Stops early once LPIPS ≤ ``lpips_threshold`` (checked before each step). Renders
+    images, ``w_avg``) are not. Stops early once LPIPS (the views' mean) ≤ ``lpips_threshold`` (checked before each
+    step). Renders
     use ``ray_sample_mult`` times ``G``'s ray samples; the returned generator keeps ``G``'s configuration (render it
     as it was tuned with :func:`with_ray_samples`). ``lpips`` as in :func:`project`, for the tuning's ``lpips_net``.
     """
@@ -521,8 +538,7 @@ def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.
     device = G.device
     precision = config.resolved_precision(device)
     gen = torch.Generator().manual_seed(config.seed + 1)
-    camera = torch.as_tensor(camera, dtype=torch.float32, device=device).reshape(1, -1)
-    target = target.to(device)
+    target, camera = _views(target, camera, device)
     target_features = _target_features(lpips, target, cfg.lpips_resolution)
     pivot = pivot.detach().to(device)
     tuned = copy.deepcopy(G).eval().requires_grad_(True)
@@ -537,7 +553,7 @@ def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.
             dist = lpips.distance_to_features(downsample_for_lpips(image, cfg.lpips_resolution), target_features)
         dist, image = dist.float().sum(), image.float()
         dist_v = dist.item()  # the early stop needs it now
-        if dist_v <= cfg.lpips_threshold:
+        if dist_v / len(camera) <= cfg.lpips_threshold:
             stopped = True
             break
         l2 = F.mse_loss(image, target)
