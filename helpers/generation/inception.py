@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.base.atomic import save_torch_atomic
 from helpers.base.weights_file import read_tensors
 
-__all__ = ["FID_WEIGHTS", "FIDInception", "load_fid_inception"]
+__all__ = ["FID_WEIGHTS", "FIDInception", "load_fid_inception", "write_random_weights"]
 
 #: The weights the FID reference implementation downloads (a GitHub release of mseitzer/pytorch-fid).
 FID_WEIGHTS = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
@@ -202,3 +204,13 @@ def load_fid_inception(path: str | os.PathLike[str], device: torch.device | str 
     state = read_tensors(path, what="FID Inception weight file",
                          expected="pt_inception-2015-12-05-6726825d.pth (pytorch-fid's FID Inception state dict)")
     return FIDInception().load_weights(state, str(path)).to(device)
+
+
+def write_random_weights(path: str | os.PathLike[str], seed: int = 0) -> Path:
+    """Write a state dict of :class:`FIDInception` with seeded random weights (batch-norm statistics at their
+    defaults) in the published file's layout: a stand-in for smoke runs and tests without the download, as
+    ``tiny-random`` stands in for a generator. Its "FID" numbers mean nothing. Returns ``path``."""
+    with torch.random.fork_rng(devices=[]):  # the caller's random numbers are left as they were
+        torch.manual_seed(seed)
+        model = FIDInception()
+    return save_torch_atomic(path, {k: v.clone() for k, v in model.state_dict().items()})

@@ -381,6 +381,13 @@ def process_lpff(photos: str | os.PathLike[str], out: str | os.PathLike[str],
         raise UserError(f"no photos in {photos}", "give a folder of .jpg/.png/.webp photos, or one photo")
     if config.limit is not None:
         listed = listed[: config.limit]
+    stems: dict[str, list[str]] = {}
+    for photo in listed:
+        stems.setdefault(photo_id(photo), []).append(photo.name)
+    clashes = [names for names in stems.values() if len(names) > 1]
+    if clashes:
+        raise UserError(f"photos whose names differ only in the extension would share their faces' names: {clashes[0]}",
+                        "rename them")
     lpff = out / LPFF_DIR
     processor = _Processor(config, lpff)  # reads the labels and landmarks first: a bad file leaves nothing behind
     with folder_lock(out, "process-lpff"):

@@ -17,7 +17,7 @@ from helpers import cli
 from helpers.base import cameras
 from helpers.eg3d import load
 from helpers.generation.fid import FeatureStats, frechet_distance, generator_features, kernel_distance
-from helpers.generation.inception import FIDInception, load_fid_inception
+from helpers.generation.inception import FIDInception, load_fid_inception, write_random_weights
 from tests.user_errors import one_line_error
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "fid_reference" / "fid_reference.npz"
@@ -134,3 +134,11 @@ def test_command_scores_a_generator_and_caches_the_reference(rule_weights, tmp_p
     one_line_error(capsys, [*args, "--conditioning", "nope.json"], "--conditioning takes render, avg")
     (ref / "dataset.json").unlink()
     one_line_error(capsys, args, "no camera labels")
+
+
+def test_random_stand_in_weights_load_and_repeat(tmp_path):
+    state = torch.get_rng_state()
+    paths = [write_random_weights(tmp_path / name, seed=3) for name in ("a.pth", "b.pth")]
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's random numbers are untouched
+    first, second = (load_fid_inception(path) for path in paths)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))

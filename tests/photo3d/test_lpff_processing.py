@@ -171,3 +171,8 @@ def test_command_line(photos, tmp_path, capsys):
     for flag in ("--ffhq-labels", "--landmarks"):
         one_line_error(capsys, ["process-lpff", str(photos), "--out", str(tmp_path / "y"), flag, str(bad)], "bad.json")
     assert not (tmp_path / "y").exists()  # nothing written for a run that could not start
+    twins = tmp_path / "twins"
+    twins.mkdir()
+    for name in ("face.png", "face.jpg"):
+        (twins / name).write_bytes((photos / "astronaut.png").read_bytes())
+    one_line_error(capsys, ["process-lpff", str(twins), "--out", str(tmp_path / "z")], "differ only in the extension")
