@@ -382,8 +382,12 @@ def _run_same_person(args: argparse.Namespace, config: BatchConfig) -> int:
     device = resolve_device(config.device)
     G = eg3d.load(config.checkpoint, device=device, progress=config.progress)
     lpips = load_lpips_nets(config.lpips, config.inversion.pti.lpips_nets, device=G.device, progress=config.progress)
-    with folder_lock(args.out, "invert --same-person"):
-        result = invert_same_person(photos, G, lpips, config.inversion)
+    from tqdm.auto import tqdm
+
+    steps = config.inversion.pti.projection.steps + config.inversion.pti.tuning.steps
+    with folder_lock(args.out, "invert --same-person"), \
+            tqdm(total=steps, desc=f"PTI on {len(photos)} photos", unit="step", disable=not config.progress) as bar:
+        result = invert_same_person(photos, G, lpips, config.inversion, on_step=lambda _: bar.update(1))
         result.save(args.out, mesh=config.mesh is not None)
         rows = ["| photo | yaw ° | fit px | tuned PSNR dB | tuned LPIPS | flags |", "|---|---|---|---|---|---|"]
         for photo, metrics, aligned, estimate in zip(photos, result.metrics, result.aligned, result.estimates,
