@@ -2,7 +2,7 @@
 
 Synthetic identities with known geometry: each seed's face (``gen_samples.py``'s z, ψ 0.7) is rendered from four
 cameras (yaw 0, +0.5, −0.5, +0.25 rad), then inverted from the first view, the first two, and all four
-(:func:`helpers.invert.inversion.invert_views`, one pivot and one tuned generator). The inverted face and the true
+(:func:`helpers.invert.same_person.invert_views`, one pivot and one tuned generator). The inverted face and the true
 one are rendered from two held-out cameras (yaw −0.25 and +0.7 rad, pitch 0.1); printed: the mean absolute z-depth
 error over the pixels where both opacities reach ``--min-opacity`` (millimetres at 395 mm per world unit; the tiny
 random generator is half transparent everywhere, hence 0.3 for it) and the image PSNR, averaged over seeds.
@@ -24,8 +24,9 @@ from helpers.base import cameras
 from helpers.eg3d import EG3DSubject, load
 from helpers.generation.generate_dataset import parse_seeds
 from helpers.invert import pti
-from helpers.invert.inversion import InversionConfig, invert_views
+from helpers.invert.inversion import InversionConfig
 from helpers.invert.lpips_weights import load_lpips_nets
+from helpers.invert.same_person import invert_views
 
 VIEW_YAWS = (0.0, 0.5, -0.5, 0.25)
 HELD_OUT = ((-0.25, 0.1), (0.7, 0.1))

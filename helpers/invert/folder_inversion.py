@@ -43,10 +43,11 @@ from helpers.generation.sample_writer import SampleWriter
 from helpers.generation.viewpoints import Viewpoint
 from helpers.invert.align import AlignConfig, AlignmentError
 from helpers.invert.camera_fit import camera_from_dataset_json
-from helpers.invert.inversion import InversionConfig, invert_photo, invert_same_person
+from helpers.invert.inversion import InversionConfig, invert_photo
 from helpers.invert.lpips_weights import load_lpips_nets
 from helpers.invert.pti import PRECISION_CHOICES, PRESETS, PTIConfig
 from helpers.invert.quality import flagged_first, photo_quality
+from helpers.invert.same_person import invert_same_person
 from helpers.mesh.cleanup import CleanConfig
 
 __all__ = [
@@ -374,7 +375,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_same_person(args: argparse.Namespace, config: BatchConfig) -> int:
-    """``--same-person``: one face from every photo given (:func:`helpers.invert.inversion.invert_same_person`)."""
+    """``--same-person``: one face from every photo given (:func:`helpers.invert.same_person.invert_same_person`)."""
     photos = list_photos(args.photos)
     if len(photos) < 2:
         raise UserError(f"--same-person needs at least two photos, found {len(photos)} in {args.photos}",

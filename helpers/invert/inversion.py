@@ -39,7 +39,7 @@ from helpers.eg3d.subject import EG3DSubject
 from helpers.generation.sample_settings import default_depth_range
 from helpers.generation.viewpoints import ViewpointMix
 from helpers.invert import pti
-from helpers.invert.align import AlignConfig, AlignmentError, align_face
+from helpers.invert.align import AlignConfig, align_face
 from helpers.invert.camera_fit import CameraFitConfig, estimate_camera
 from helpers.invert.quality import photo_quality
 from helpers.invert.weight_delta import save_weight_delta, weight_delta
@@ -334,110 +334,3 @@ def invert_photo(photo: Any, G: nn.Module, lpips: nn.Module, config: InversionCo
     return invert_aligned(prepared.aligned.image, prepared.camera, G, lpips, config, on_step=on_step, w_init=w_init,
                           aligned=prepared.aligned, camera_estimate=prepared.camera_estimate,
                           seconds=prepared.seconds)
-
-
-# ----------------------------------------------------------------------------------------------- several photos
-
-
-@dataclass
-class SamePersonInversion:
-    """One face from several photos (:func:`invert_views`): one pivot, one tuned generator, a camera per photo.
-
-    Attributes:
-        targets: (V, S, S, 3) uint8 aligned photos; cameras: (V, 25) float32; estimates / aligned: per photo (None
-            where given); projection, tuning: the shared stages; renders, depths: (V, …) the tuned face from each
-            camera; metrics: per photo ``{"projection": {...}, "tuned": {...}}``; seconds: wall time per stage.
-    """
-
-    targets: np.ndarray
-    cameras: np.ndarray
-    estimates: list[Any]
-    aligned: list[Any]
-    projection: pti.Projection
-    tuning: pti.Tuning
-    renders: np.ndarray
-    depths: np.ndarray
-    metrics: list[dict[str, dict[str, float]]]
-    seconds: dict[str, float]
-    config: InversionConfig
-
-    def subject(self) -> EG3DSubject:
-        """The tuned face (its tri-planes), rendered with the tuning's ray samples."""
-        renderer = pti.with_ray_samples(self.tuning.generator, self.config.pti.tuning.ray_sample_mult)
-        return EG3DSubject(renderer, self.projection.ws, "one face from several photos")
-
-    def save(self, out_dir: str | os.PathLike[str], *, mesh: bool = True) -> Path:
-        """``target_<i>.png`` and ``reconstruction_<i>.png`` per photo, ``novel_views.png``, ``pivot_w.npy``,
-        ``cameras.npy``, ``generator_delta.safetensors``, ``mesh.ply`` (the shared shape) and ``inversion.json``
-        (per-photo metrics, camera fits and quality records)."""
-        out = Path(out_dir)
-        for i, (target, render) in enumerate(zip(self.targets, self.renders, strict=True)):
-            write_png_atomic(out / f"target_{i}.png", target)
-            write_png_atomic(out / f"reconstruction_{i}.png", render)
-        subject = self.subject()
-        write_png_atomic(out / "novel_views.png", subject.orbit_strip((-0.6, -0.3, 0.0, 0.3, 0.6)))
-        write_npy_atomic(out / "pivot_w.npy", self.projection.w)
-        write_npy_atomic(out / "cameras.npy", self.cameras)
-        base = eg3d.generator_identity(self.tuning.base)
-        save_weight_delta(weight_delta(self.tuning.base, self.tuning.generator),
-                          out / "generator_delta.safetensors", base=base)
-        if mesh:
-            save_mesh(subject.mesh(self.config.mesh_resolution, self.config.mesh_level), out / "mesh.ply")
-        photos = [{"metrics": m, "camera": [float(v) for v in c],
-                   "quality": photo_quality(a, e, m)} for m, c, a, e in
-                  zip(self.metrics, self.cameras, self.aligned, self.estimates, strict=True)]
-        info = {"photos": photos, "seconds": self.seconds, "config": self.config.as_dict(), "base": base}
-        write_text_atomic(out / "inversion.json", json.dumps(info, indent=2, default=float) + "\n")
-        return out
-
-
-def invert_views(targets: np.ndarray, cams: np.ndarray, G: nn.Module, lpips: nn.Module,
-                 config: InversionConfig = InversionConfig(), *, aligned: list[Any] | None = None,
-                 estimates: list[Any] | None = None, on_step: pti.StepCallback | None = None) -> SamePersonInversion:
-    """PTI of one face seen in V aligned photos ``targets`` (V, S, S, 3) uint8 from ``cams`` (V, 25): one shared pivot
-    (w, or w+ with ``w_plus``) projected on all views at once, then pivotal tuning on all of them together."""
-    targets = np.stack([resize_square(np.asarray(t), int(G.img_resolution)) for t in targets])
-    cams = np.asarray(cams, dtype=np.float32).reshape(-1, 25)
-    if len(cams) != len(targets):
-        raise ValueError(f"{len(targets)} photos but {len(cams)} cameras: give one camera per view")
-    for camera in cams:
-        cameras.check_camera(camera)
-    _, tuning_lpips = pti.stage_lpips(lpips, config.pti)
-    batch = torch.cat([pti.image_to_tensor(t, G.device) for t in targets])
-    seconds: dict[str, float] = {}
-    projection = pti.project(G, batch, cams, lpips, config.pti, on_step=on_step)
-    seconds["projection"] = projection.seconds
-    tuning = pti.tune(G, batch, cams, projection.ws, lpips, config.pti, on_step=on_step)
-    seconds["tuning"] = tuning.seconds
-    projected = EG3DSubject(pti.with_ray_samples(G, config.pti.projection.ray_sample_mult), projection.ws, "projected")
-    tuned = EG3DSubject(pti.with_ray_samples(tuning.generator, config.pti.tuning.ray_sample_mult), projection.ws,
-                        "tuned")
-    res = config.pti.tuning.lpips_resolution
-    renders, depths, metrics = [], [], []
-    for target, camera in zip(targets, cams, strict=True):
-        before, after = projected.render_maps(camera), tuned.render_maps(camera)
-        features = pti.lpips_features(tuning_lpips, target, res)
-        metrics.append({stage: pti.reconstruction_metrics(view["image"], target, tuning_lpips, res,
-                                                          target_features=features)
-                        for stage, view in (("projection", before), ("tuned", after))})
-        renders.append(after["image"])
-        depths.append(after["depth"])
-    none = [None] * len(targets)
-    return SamePersonInversion(targets=targets, cameras=cams, estimates=estimates or none, aligned=aligned or none,
-                               projection=projection, tuning=tuning, renders=np.stack(renders),
-                               depths=np.stack(depths), metrics=metrics, seconds=seconds, config=config)
-
-
-def invert_same_person(photos: list[Any], G: nn.Module, lpips: nn.Module,
-                       config: InversionConfig = InversionConfig(), **kwargs: Any) -> SamePersonInversion:
-    """:func:`invert_views` of several photos of one person: each aligned and its camera fitted
-    (:func:`prepare_photo`) first. Raises :class:`helpers.invert.align.AlignmentError` naming the photo."""
-    prepared = []
-    for photo in photos:
-        try:
-            prepared.append(prepare_photo(photo, config))
-        except AlignmentError as error:
-            raise type(error)(f"{photo}: {error}") from None
-    return invert_views(np.stack([p.aligned.image for p in prepared]), np.stack([p.camera for p in prepared]), G,
-                        lpips, config, aligned=[p.aligned for p in prepared],
-                        estimates=[p.camera_estimate for p in prepared], **kwargs)

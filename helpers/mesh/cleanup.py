@@ -23,7 +23,7 @@ import numpy as np
 
 from helpers.mesh.mesh import Mesh
 
-__all__ = ["HEAD_BOX", "CleanConfig", "CleanReport", "clean_mesh", "surface_distance"]
+__all__ = ["HEAD_BOX", "CleanConfig", "CleanReport", "clean_mesh", "remove_unreferenced_vertices", "surface_distance"]
 
 #: An EG3D head without the shoulders (world units; the face looks towards +z, y up, the box of FFHQ models is
 #: [-0.5, 0.5]³): x and z keep the head, y drops what lies below the chin and neck.
@@ -61,13 +61,19 @@ class CleanReport:
     faces_out: int
 
 
+def remove_unreferenced_vertices(mesh: Mesh) -> Mesh:
+    """The mesh without vertices that no face uses (vertex order otherwise kept)."""
+    used = np.zeros(mesh.num_vertices, dtype=bool)
+    used[mesh.faces.ravel()] = True
+    if used.all():
+        return mesh
+    new_index = np.cumsum(used) - 1
+    colors = None if mesh.vertex_colors is None else mesh.vertex_colors[used]
+    return Mesh(mesh.vertices[used], new_index[mesh.faces], colors)
+
+
 def _keep_faces(mesh: Mesh, keep: np.ndarray) -> Mesh:
-    faces = mesh.faces[keep]
-    used = np.unique(faces)
-    remap = np.full(mesh.num_vertices, -1, dtype=np.int64)
-    remap[used] = np.arange(len(used))
-    colors = mesh.vertex_colors[used] if mesh.vertex_colors is not None else None
-    return Mesh(mesh.vertices[used], remap[faces], colors)
+    return remove_unreferenced_vertices(Mesh(mesh.vertices, mesh.faces[keep], mesh.vertex_colors))
 
 
 def _wall_faces(mesh: Mesh, cosine: float, tolerance: float) -> np.ndarray:

@@ -24,23 +24,13 @@ import math
 
 import numpy as np
 
+from helpers.mesh.cleanup import remove_unreferenced_vertices
 from helpers.mesh.mesh import Mesh
 
 # Projected area of a unit cube averaged over orientations is 1.5: a surface of area A meets
 # about 1.5 A / h^2 grid cells, and a closed triangle mesh has about twice as many faces as
 # vertices. Used only for the first guess of the cell size; the loop below corrects it.
 _FACES_PER_AREA_CELL = 3.0
-
-
-def remove_unreferenced_vertices(mesh: Mesh) -> Mesh:
-    """The mesh without vertices that no face uses (vertex order otherwise kept)."""
-    used = np.zeros(mesh.num_vertices, dtype=bool)
-    used[mesh.faces.ravel()] = True
-    if used.all():
-        return mesh
-    new_index = np.cumsum(used) - 1
-    colors = None if mesh.vertex_colors is None else mesh.vertex_colors[used]
-    return Mesh(mesh.vertices[used], new_index[mesh.faces], colors)
 
 
 def _cell_ids(vertices: np.ndarray, cell_size: float) -> np.ndarray:

@@ -444,7 +444,7 @@ def test_camera_refinement_moves_a_wrong_camera_towards_the_true_one(generator, 
 
 
 def test_report_pictures(inversion):
-    from helpers.invert.inversion_figures import comparison_strip, loss_figure
+    from helpers.photo3d.inversion_figures import comparison_strip, loss_figure
 
     strip = comparison_strip(inversion, size=64)
     assert strip.shape == (64, 256, 3) and strip.dtype == np.uint8

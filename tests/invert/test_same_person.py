@@ -16,7 +16,8 @@ from helpers import cli
 from helpers.base import cameras
 from helpers.base.photo import tensor_to_image
 from helpers.invert import pti
-from helpers.invert.inversion import InversionConfig, invert_views
+from helpers.invert.inversion import InversionConfig
+from helpers.invert.same_person import invert_views
 from tests.user_errors import one_line_error
 
 CAMERAS = np.stack([cameras.camera_vector(yaw, 0.0)[0].numpy() for yaw in (-0.35, 0.35)])

@@ -18,7 +18,8 @@ from helpers.base.errors import UserError
 from helpers.dataset_folder.eg3d_export import export_eg3d
 from helpers.dataset_folder.manifest import read_manifest, read_samples
 from helpers.datasets.lpff import LpffFolder
-from helpers.photo3d.lpff_processing import ProcessConfig, process_lpff
+from helpers.photo3d.lpff_faces import ProcessConfig
+from helpers.photo3d.lpff_processing import process_lpff
 from tests.user_errors import one_line_error
 
 pytest.importorskip("dlib", reason="needs the [face] extra: pip install dlib-bin face_recognition_models")
