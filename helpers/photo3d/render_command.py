@@ -40,6 +40,8 @@ from helpers.mesh import save_mesh
 from helpers.mesh.cleanup import CleanConfig, clean_mesh
 
 _HELP = "see `python -m helpers render --help`"
+#: The generator of ``--latent`` and ``--seed`` when ``--checkpoint`` is not given.
+DEFAULT_CHECKPOINT = "ffhq512-128"
 DEFAULT_VIEWS = (-0.6, -0.3, 0.0, 0.3, 0.6)
 
 
@@ -90,16 +92,18 @@ def _ws(generator: Any, latent: np.ndarray, where: str) -> torch.Tensor:
 def resolve_face(args: argparse.Namespace, device: torch.device) -> Face:
     """The face the command line names (see the module doc)."""
     if args.latent is not None:
-        generator = load(args.checkpoint, device=device, progress=not args.no_progress)
+        checkpoint = args.checkpoint or DEFAULT_CHECKPOINT
+        generator = load(checkpoint, device=device, progress=not args.no_progress)
         return Face(generator, _ws(generator, _load_npy(args.latent, "latent file"), str(args.latent)), None,
-                    args.latent.stem, {"latent": str(args.latent), "checkpoint": args.checkpoint})
+                    args.latent.stem, {"latent": str(args.latent), "checkpoint": checkpoint})
     if args.seed is not None:
-        generator = load(args.checkpoint, device=device, progress=not args.no_progress)
+        checkpoint = args.checkpoint or DEFAULT_CHECKPOINT
+        generator = load(checkpoint, device=device, progress=not args.no_progress)
         z = latent_z([args.seed], generator.config.z_dim).to(device)
         with torch.inference_mode():
             ws = generator.mapping(z, cameras.conditioning_camera(1, device=device), truncation_psi=args.trunc)
         return Face(generator, ws, None, f"seed{args.seed}", {"seed": args.seed, "truncation_psi": args.trunc,
-                                                              "checkpoint": args.checkpoint})
+                                                              "checkpoint": checkpoint})
     if args.sample is not None:
         root, _, sample_id = args.sample.rpartition(":")
         if not root or not sample_id:
@@ -114,7 +118,7 @@ def resolve_face(args: argparse.Namespace, device: torch.device) -> Face:
         delta = Path(root) / "inversions" / sample_id / "generator_delta.safetensors"
         if delta.is_file():  # an inverted sample: its pivot w is meant for its tuned generator
             return _inversion(delta.parent, args, device)
-        checkpoint = args.checkpoint_given or folder.meta.get("generator", {}).get("checkpoint") or args.checkpoint
+        checkpoint = args.checkpoint or folder.meta.get("generator", {}).get("checkpoint") or DEFAULT_CHECKPOINT
         generator = load(checkpoint, device=device, progress=not args.no_progress)
         sample = folder.load(sample_id)
         return Face(generator, _ws(generator, sample.latent, f"{root}:{sample_id}"), sample.camera, sample_id,
@@ -128,7 +132,7 @@ def _inversion(folder: Path, args: argparse.Namespace, device: torch.device) -> 
         raise UserError(f"{folder} holds no generator_delta.safetensors", "give an inversion folder (inversions/<id>/ "
                         "of python -m helpers invert)")
     _, base = load_weight_delta(delta)
-    checkpoint = args.checkpoint_given or (base or {}).get("checkpoint")
+    checkpoint = args.checkpoint or (base or {}).get("checkpoint")
     if not checkpoint:
         raise UserError(f"{delta} does not say which generator it was tuned from", "pass --checkpoint")
     tuned = apply_weight_delta(load(checkpoint, device=device, progress=not args.no_progress), delta)
@@ -211,8 +215,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.mesh_resolution and args.mesh_resolution < 8:
         raise UserError(f"--mesh-resolution must be 0 or at least 8, got {args.mesh_resolution}", _HELP)
-    args.checkpoint_given = args.checkpoint
-    args.checkpoint = args.checkpoint or "ffhq512-128"
     face = resolve_face(args, resolve_device(args.device))
     out = args.out / face.name
     info = render_face(face, _camera(args, face), out, views=args.views, mesh_resolution=args.mesh_resolution,
