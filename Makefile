@@ -1,7 +1,8 @@
 # Two commands for a fresh machine with Python 3.10+:
 #   make demo   create .venv if missing, install (with the face extra), run the main job (outputs under outputs/demo/)
-#   make test   create .venv if missing, install with test and face extras, check the layer rules (import-linter),
-#               run the unit tests and notebooks
+#   make test   create .venv if missing, install with test, face and datasets extras, check the layer rules
+#               (import-linter), run the unit tests and notebooks
+#   make notebooks   install Jupyter into .venv and open the notebooks in JupyterLab
 #
 # torch: an importable torch of the base interpreter is reused (the venv then sees the system
 # site-packages), never replaced. Otherwise $(TORCH_SPEC) is installed first; set TORCH_SPEC
@@ -15,7 +16,7 @@ VENV_ARGS := $(shell $(PYTHON) -c "import importlib.util,sys; sys.exit(importlib
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-test benchmarks clean
+.PHONY: demo test notebooks install install-test benchmarks clean
 
 demo: $(VENV)/.installed
 	$(BIN)/python -m helpers demo $(DEMO_ARGS)
@@ -23,6 +24,9 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+notebooks: $(VENV)/.installed-notebooks
+	$(BIN)/jupyter lab notebooks/
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
@@ -36,7 +40,11 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml requirements.txt
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/python -m pip install -e ".[test,face]"
+	$(BIN)/python -m pip install -e ".[test,face,datasets]"
+	touch $@
+
+$(VENV)/.installed-notebooks: $(VENV)/.installed
+	$(BIN)/python -m pip install -e ".[face,datasets,notebooks]"
 	touch $@
 
 clean:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from helpers.base.cameras import pitch_to_elevation
+from helpers.base.captions import add_colorbar, add_header, column_centres, gray_ramp
 from helpers.base.photo import resize_square
 from helpers.dataset_folder.reader import DatasetFolder
 
@@ -28,7 +29,7 @@ def depth_to_gray(depth: np.ndarray) -> np.ndarray:
 def contact_sheet(dataset: DatasetFolder, ids: Sequence[str] | None = None, *, tile: int = 160,
                   columns: int = 2) -> np.ndarray:
     """(H, W, 3) uint8 grid: for each sample its image, depth (near = bright) and opacity mask side by side (white
-    panels where a sample has no depth or mask)."""
+    panels where a sample has no depth or mask), with column titles and the depth's colour bar."""
     ids = list(ids if ids is not None else dataset.ids[:8])
     if not ids:
         raise ValueError("the dataset has no samples to show")
@@ -50,7 +51,9 @@ def contact_sheet(dataset: DatasetFolder, ids: Sequence[str] | None = None, *, t
         y, x = r * (tile + gap), c * (cell_w + 3 * gap)
         for k, panel in enumerate(panels):
             sheet[y:y + tile, x + k * (tile + gap): x + k * (tile + gap) + tile] = panel
-    return sheet
+    titles = [(x, title) for c in range(min(columns, len(ids)))
+              for x, title in zip(column_centres(3, tile, gap, c * (cell_w + 3 * gap)), ("image", "depth", "mask"))]
+    return add_colorbar(add_header(sheet, titles), gray_ramp, "far", "near", title="depth (per sample)")
 
 
 def pose_histogram(dataset: DatasetFolder) -> Any:

@@ -29,7 +29,7 @@ from helpers.datasets.catalogue_entries import ENTRIES
 from helpers.datasets.dataset_info import DatasetInfo, SourceOption
 from helpers.download.fetcher import fetch
 from helpers.download.http_download import DownloadError, default_cache_dir
-from helpers.download.sources import KaggleDatasetUnknownError, KaggleSource, ManualSource, describe
+from helpers.download.sources import KaggleDatasetUnknownError, KaggleSource, ManualSource, Source, describe
 
 __all__ = [
     "CONVERTER_PATTERN",
@@ -178,6 +178,7 @@ def download(
     accept_licence: bool = False,
     source: str | None = None,
     kaggle_dataset: str | None = None,
+    mirror: Source | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
     ask: Callable[[str], bool] | None = None,
@@ -210,9 +211,10 @@ def download(
     confirm_licence(info, accept_licence, ask=ask, echo=echo)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     folder = Path(out).expanduser() if out is not None else cache / "datasets" / info.name
-    for part, options in info.parts().items():
-        _download_part(info, part, _candidates(info, options, source, kaggle_dataset), folder, cache,
-                       progress=progress, echo=echo)
+    parts = {"": [SourceOption(mirror)]} if mirror is not None else {
+        part: _candidates(info, options, source, kaggle_dataset) for part, options in info.parts().items()}
+    for part, options in parts.items():
+        _download_part(info, part, options, folder, cache, progress=progress, echo=echo)
     root = find_root(info, folder)
     missing = check_layout(info, root)
     if missing:

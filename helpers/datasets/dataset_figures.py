@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from helpers.base.captions import add_colorbar, add_header, column_centres, gray_ramp
 from helpers.base.depth_png import read_legacy_depth_values
 from helpers.base.photo import resize_square
 from helpers.dataset_folder.reader import DatasetFolder
@@ -34,7 +35,7 @@ def _sheet(rows: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
 
 def original_depth_sheet(folder: OriginalFolder, count: int = 6, *, tile: int = 128) -> np.ndarray:
     """The first ``count`` samples of an original layout (the published synthetic set, Prosopo), one row each:
-    image | depth as published (8-bit values, bright = near)."""
+    image | depth as published (8-bit values, bright = near), with column titles and the depth's colour bar."""
     rows = []
     for sample_id in folder.ids[:count]:
         sample = folder.load(sample_id)
@@ -43,7 +44,8 @@ def original_depth_sheet(folder: OriginalFolder, count: int = 6, *, tile: int = 
                      np.repeat(resize_square(gray, tile, nearest=True)[..., None], 3, -1)])
     if not rows:
         raise ValueError(f"{folder.root} has no samples to show")
-    return _sheet(rows)
+    sheet = add_header(_sheet(rows), list(zip(column_centres(2, tile, _GAP), ("image", "depth as published"))))
+    return add_colorbar(sheet, gray_ramp, "far", "near", title="8-bit depth, per image")
 
 
 def rebalance_figure(cameras: Mapping[str, np.ndarray], *, title: str = "") -> Any:
@@ -99,4 +101,5 @@ def mirror_pairs_sheet(dataset: DatasetFolder, count: int = 6, *, tile: int = 12
         raise ValueError(f"{dataset.root} has no samples with mirrors to show")
     captions = ["   →   ".join(f"{i}: yaw {records[i]['yaw']:+.2f} rad, ×{records[i]['replicas']}" for i in pair)
                 for pair in pairs]
-    return _sheet([[resize_square(dataset.load(i).image, tile) for i in pair] for pair in pairs]), captions
+    sheet = _sheet([[resize_square(dataset.load(i).image, tile) for i in pair] for pair in pairs])
+    return add_header(sheet, list(zip(column_centres(2, tile, _GAP), ("face", "its mirror")))), captions

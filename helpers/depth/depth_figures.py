@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from helpers.base import cameras
+from helpers.base.captions import add_colorbar, add_header, column_centres
 from helpers.base.photo import resize_square
 from helpers.dataset_folder.splits import SplitConfig
 from helpers.datasets.original_layouts import OriginalFolder, read_original_depth
@@ -35,7 +36,7 @@ from helpers.depth.reconstruction import ReconstructConfig, depth_from_predictio
 from helpers.mesh import depth_to_mesh
 from helpers.viewer import ViewerSample
 
-__all__ = ["ValReview", "error_colors", "original_layout_meshes", "prediction_meshes", "qualitative_grid", "ranked_ids",
+__all__ = ["ValReview", "error_colors", "original_depth_sample", "original_layout_meshes", "prediction_meshes", "qualitative_grid", "ranked_ids",
            "review_val_split", "training_curves"]
 
 
@@ -97,7 +98,8 @@ def _gray(depth_map: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def qualitative_grid(model: nn.Module, config: DepthModelConfig, dataset: Dataset, indices: Sequence[int], *,
                      tile: int = 128, metric_data: bool | None = None, error_max: float = 0.5) -> np.ndarray:
-    """(H, W, 3) uint8 picture, one row per item: input | ground truth | prediction | error.
+    """(H, W, 3) uint8 picture, one row per item: input | ground truth | prediction | error, with column titles and
+    the error's colour bar in the pixels.
 
     Args:
         model, config: the network and its :class:`~helpers.depth.models.DepthModelConfig`.
@@ -136,7 +138,10 @@ def qualitative_grid(model: nn.Module, config: DepthModelConfig, dataset: Datase
         for column, panel in enumerate(panels):
             x = column * (tile + gap)
             grid[y:y + tile, x:x + tile] = panel
-    return grid
+    titles = ("input", "truth (near = bright)", "prediction", "|error|")
+    grid = add_header(grid, list(zip(column_centres(4, tile, gap), titles)))
+    return add_colorbar(grid, lambda t: error_colors(t * error_max, np.ones(t.shape, bool), error_max), "0",
+                        f"≥ {error_max:g}", title="|error| ([-1, 1] map units)")
 
 
 def ranked_ids(table: MetricsTable, key: str = "original_l1", n: int = 4) -> tuple[list[str], list[str]]:
@@ -209,19 +214,28 @@ def prediction_meshes(model: LoadedDepthModel, dataset: DepthDataset, sample_id:
     return shown
 
 
-def original_layout_meshes(folder: OriginalFolder, count: int = 3) -> list[ViewerSample]:
-    """The first ``count`` samples of an original layout as meshes: each published depth map read as the original's
-    mesh reader did (min–max per image to [-1, 1]), spread over the assumed face depth range
+def original_depth_sample(depth_png: PathLike, *, image: np.ndarray | None = None, camera: np.ndarray | None = None,
+                          mask_threshold: float | None = -1.0, name: str | None = None) -> ViewerSample:
+    """An 8-bit depth PNG of the original project (its published set, Prosopo) as a mesh: read as the original's mesh
+    reader did (min–max per image to [-1, 1]), spread over the assumed face depth range
     (:data:`~helpers.depth.reconstruction.FRONTAL_FACE_Z_RANGE`; the maps carry no metric scale) and back-projected
-    through the sample's camera, or EG3D's frontal camera where there is none (Prosopo), for
+    through ``camera`` (25,) (None: EG3D's frontal camera), foreground by the fallback mask, coloured by ``image``."""
+    camera = camera if camera is not None else cameras.camera_vector(0.0, 0.0)[0].numpy()
+    per_image, mask = read_original_depth(depth_png, mask_threshold, mapping="per_image")
+    depth, face = depth_from_prediction(per_image, "original", mask=mask)
+    cam2world, intrinsics = cameras.unpack(np.asarray(camera, dtype=np.float64).reshape(25))
+    mesh = depth_to_mesh(depth, intrinsics, cam2world, mask=face, colors=image)
+    return ViewerSample(name=name or Path(depth_png).stem, mesh=mesh, image=image, depth=depth)
+
+
+def original_layout_meshes(folder: OriginalFolder, count: int = 3) -> list[ViewerSample]:
+    """The first ``count`` samples of an original layout as meshes (:func:`original_depth_sample`: through each
+    sample's camera, or EG3D's frontal camera where there is none, as for Prosopo), for
     :func:`helpers.viewer.samples_figure`."""
     shown = []
     for sample_id in folder.ids[:count]:
         sample = folder.load(sample_id)
-        camera = sample.camera if sample.camera is not None else cameras.camera_vector(0.0, 0.0)[0].numpy()
-        per_image, mask = read_original_depth(folder.depth_path(sample_id), folder.mask_threshold, mapping="per_image")
-        depth, face = depth_from_prediction(per_image, "original", mask=mask)
-        cam2world, intrinsics = cameras.unpack(camera.astype(np.float64))
-        mesh = depth_to_mesh(depth, intrinsics, cam2world, mask=face, colors=sample.image)
-        shown.append(ViewerSample(name=f"{folder.root.name}: {sample.id}", mesh=mesh, image=sample.image, depth=depth))
+        shown.append(original_depth_sample(folder.depth_path(sample_id), image=sample.image, camera=sample.camera,
+                                           mask_threshold=folder.mask_threshold,
+                                           name=f"{folder.root.name}: {sample.id}"))
     return shown

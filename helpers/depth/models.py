@@ -198,6 +198,11 @@ PUBLISHED_MODELS: dict[str, PublishedModel] = {
     PUBLISHED_MIDAS: PublishedModel(PUBLISHED_MIDAS_DPT, DepthModelConfig(name="dpt-large", target="original",
                                                                           input_size=128, pretrained=False)),
 }
+#: Small models with fixed random weights (:func:`load_depth_model` by name): tests and the notebooks' smoke mode.
+TINY_RANDOM_MODELS: dict[str, DepthModelConfig] = {
+    "tiny-random-unet": DepthModelConfig(name="attention_unet", start_filts=4, n_blocks=3, input_size=64),
+    "tiny-random-dpt": DepthModelConfig(name="tiny-random-dpt", input_size=64),
+}
 
 
 def _is_midas_state(data: Any) -> bool:
@@ -252,10 +257,17 @@ def load_depth_model(source: str | os.PathLike[str], *, device: torch.device | s
     - a ``.pt`` file of the original project (an Attention U-Net or MiDaS DPT state dict, the MiDaS one taken as
       the original project's: linear head, 128x128 input, target ``"original"``);
     - a backbone name of :data:`helpers.depth.networks.dpt_config.BACKBONES` with Hub weights (``"dpt-large"``, …): the published
-      relative-inverse-depth model (needs internet on first use).
+      relative-inverse-depth model (needs internet on first use);
+    - a name of :data:`TINY_RANDOM_MODELS`: a small model with fixed random weights (tests, smoke mode; offline).
     """
 
     name = os.fspath(source)
+    if name in TINY_RANDOM_MODELS and not Path(name).exists():
+        config = TINY_RANDOM_MODELS[name]
+        with torch.random.fork_rng(devices=[]):  # fixed weights; the caller's random state untouched
+            torch.manual_seed(0)
+            model = build_depth_model(config)
+        return LoadedDepthModel(model.to(device).eval(), config)
     if name in PUBLISHED_MODELS and not Path(name).exists():
         published = PUBLISHED_MODELS[name]
         path = download_weights(published.weights, cache_dir)

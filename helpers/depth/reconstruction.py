@@ -269,7 +269,7 @@ def reconstruct(image: Any, config: ReconstructConfig | None = None, *, model: L
     net_size = max(resolution, int(loaded.config.resolved_input_size))
     net_image = resize_square(square, net_size)
     device = _model_device(loaded.model)
-    batch = torch.from_numpy(net_image).permute(2, 0, 1)[None].to(device)
+    batch = torch.from_numpy(np.array(net_image)).permute(2, 0, 1)[None].to(device)  # a copy: photos may be read-only
     with torch.inference_mode():
         raw = predict_target(loaded.model, loaded.config, batch).float()  # metric z for metric_z models
         raw = resize_bilinear(raw, (resolution, resolution))

@@ -104,8 +104,8 @@ def _import_kaggle(where: str) -> Any:
         # Importing kaggle authenticates at once: only ever done after kaggle_credentials() found something.
         return importlib.import_module("kaggle")
     except ImportError:
-        raise MissingBackendError("Kaggle downloads need the kaggle package: pip install kaggle "
-                                  "(if that fails to install: pip install kaggle==2.2.4 six)") from None
+        raise MissingBackendError("Kaggle downloads need the kaggle package: pip install 'eg3d-face-toolkit[datasets]' "
+                                  "(or pip install kaggle six)") from None
     except SystemExit:  # old versions exit on import when the credentials are rejected
         raise KaggleCredentialsError(f"Kaggle rejected the credentials from {where}.\n" + _kaggle_help()) from None
 

@@ -31,7 +31,7 @@ from helpers.generation.fid import (
     kernel_distance,
     reference_stats,
 )
-from helpers.generation.inception import FID_WEIGHTS, load_fid_inception
+from helpers.generation.inception import FID_WEIGHTS, load_fid_inception, write_random_weights
 
 _HELP = "see `python -m helpers fid --help`"
 #: The FID weights' file name carries the first 8 hex digits of its sha256 (torch hub's convention).
@@ -54,8 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trunc", type=float, default=1.0, help="truncation ψ (default: %(default)s)")
     parser.add_argument("--max-reference", type=int, default=None, help="use at most this many reference images")
     parser.add_argument("--batch-size", type=int, default=8, help="(default: %(default)s)")
-    parser.add_argument("--inception", type=Path, default=None,
-                        help="the FID Inception weights file (default: pytorch-fid's, downloaded once)")
+    parser.add_argument("--inception", default=None,
+                        help="the FID Inception weights file (default: pytorch-fid's, downloaded once); random: "
+                             "seeded random weights, offline (smoke runs: the numbers mean nothing)")
     parser.add_argument("--seed", type=int, default=0, help="seed of z and the camera draws (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=None, help="also write the numbers to this .json")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write cached reference statistics")
@@ -64,10 +65,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _weights(args: argparse.Namespace) -> Path:
+    if args.inception == "random":
+        path = default_cache_dir() / "fid" / "inception-random.pth"
+        return path if path.is_file() else write_random_weights(path)
     if args.inception is not None:
-        if not args.inception.is_file():
-            raise UserError(f"no such file: {args.inception} (--inception)", "give pt_inception-2015-12-05-*.pth")
-        return args.inception
+        if not Path(args.inception).is_file():
+            raise UserError(f"no such file: {args.inception} (--inception)", "give pt_inception-2015-12-05-*.pth, "
+                            "or random")
+        return Path(args.inception)
     path = download(FID_WEIGHTS, progress=not args.no_progress)
     if not sha256_file(path).startswith(_WEIGHTS_HASH_PREFIX):
         raise UserError(f"{path} is not the published FID Inception file (its sha256 does not start with "

@@ -49,10 +49,13 @@ from helpers.dataset_folder.manifest import (
 from helpers.dataset_folder.meta import prepare_folder
 from helpers.generation.sample_renderer import SampleRenderer
 from helpers.generation.sample_settings import (
+    MeshSettings,
     SampleSettings,
     default_depth_range,
 )
 from helpers.generation.sample_writer import SampleWriter
+from helpers.generation.viewpoints import ViewpointCategory, ViewpointMix
+from helpers.mesh.cleanup import CleanConfig
 
 __all__ = [
     "GenerateConfig",
@@ -64,6 +67,8 @@ __all__ = [
     "parse_seeds",
     "parse_shard",
     "plan",
+    "settings_from_json",
+    "settings_json",
     "shard_from_environment",
     "write_lock",
 ]
@@ -266,6 +271,24 @@ def settings_json(settings: SampleSettings, depth_range: tuple[float, float]) ->
     data["depth_range"] = list(depth_range)
     data["viewpoints"] = [dataclasses.asdict(c) for c in settings.viewpoints.categories]
     return json.loads(json.dumps(data))  # tuples → lists, as they read back from meta.json
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def settings_from_json(data: dict[str, Any]) -> SampleSettings:
+    """The inverse of :func:`settings_json`: the settings a folder was generated with (its ``meta.json``'s
+    ``"settings"``), with the depth range it resolved to; a run with them resumes that folder."""
+    data = {key: _tuples(value) for key, value in data.items()}
+    viewpoints = ViewpointMix(tuple(ViewpointCategory(**{k: _tuples(v) for k, v in c.items()})
+                                    for c in data.pop("viewpoints")))
+    mesh = data.pop("mesh")
+    if isinstance(mesh, dict):
+        mesh = dict(mesh)
+        clean = mesh.pop("clean", None)
+        mesh = MeshSettings(**mesh, clean=CleanConfig(**{k: _tuples(v) for k, v in clean.items()}) if clean else None)
+    return SampleSettings(viewpoints=viewpoints, mesh=mesh, **data)
 
 
 def plan(config: GenerateConfig, generator_config: Any | None = None) -> GenerationPlan:

@@ -241,11 +241,12 @@ def orbit_parameters(camera: np.ndarray) -> tuple[float, float, float]:
 def invert_aligned(target: np.ndarray, camera: np.ndarray | torch.Tensor, G: nn.Module, lpips: nn.Module,
                    config: InversionConfig = InversionConfig(), *, on_step: pti.StepCallback | None = None,
                    w_init: torch.Tensor | None = None, aligned: Any = None, camera_estimate: Any = None,
-                   seconds: dict[str, float] | None = None) -> Inversion:
+                   seconds: dict[str, float] | None = None, progress: bool = False) -> Inversion:
     """PTI of an already aligned photo ``target`` ((S, S, 3) uint8, S = the generator's resolution) seen
     from ``camera`` (25,). ``lpips``: the LPIPS networks of ``config.pti.lpips_nets`` (an
     :class:`helpers.invert.lpips.LPIPSNets`, or one :class:`helpers.invert.lpips.LPIPS` when both stages use the same
-    network), checked before the projection starts. See :func:`invert_photo` for the rest."""
+    network), checked before the projection starts. ``progress``: a progress bar per stage with the time left. See
+    :func:`invert_photo` for the rest."""
     target = np.asarray(target)
     size = int(G.img_resolution)
     if target.shape != (size, size, 3):
@@ -259,10 +260,10 @@ def invert_aligned(target: np.ndarray, camera: np.ndarray | torch.Tensor, G: nn.
     target_t = pti.image_to_tensor(target, G.device)
     angles = orbit_parameters(camera) if config.pti.projection.refine_camera else None
     projection = pti.project(G, target_t, camera, lpips, config.pti, on_step=on_step, w_init=w_init,
-                             camera_angles=angles)
+                             camera_angles=angles, progress=progress)
     seconds["projection"] = projection.seconds
     camera = projection.camera  # refined when refine_camera, else unchanged
-    tuning = pti.tune(G, target_t, camera, projection.ws, lpips, config.pti, on_step=on_step)
+    tuning = pti.tune(G, target_t, camera, projection.ws, lpips, config.pti, on_step=on_step, progress=progress)
     seconds["tuning"] = tuning.seconds
     began = time.perf_counter()
     # Each stage's result is rendered as it was fitted: with that stage's ray samples.

@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from helpers.base import cameras
 from helpers.base.cameras import camera_from_angles
@@ -421,9 +422,15 @@ def _views(target: torch.Tensor, camera: Any, device: torch.device) -> tuple[tor
 # ----------------------------------------------------------------------------------------------- stages
 
 
+def _steps(total: int, stage: str, progress: bool) -> Iterable[int]:
+    """The step indices of a stage; with ``progress``, through a progress bar (steps/s, time left)."""
+    return tqdm(range(total), desc=stage, unit="step", disable=not progress)
+
+
 def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPIPS | LPIPSNets,
             config: PTIConfig = PTIConfig(), *, on_step: StepCallback | None = None,
-            w_init: torch.Tensor | None = None, camera_angles: tuple[float, float, float] | None = None) -> Projection:
+            w_init: torch.Tensor | None = None, camera_angles: tuple[float, float, float] | None = None,
+            progress: bool = False) -> Projection:
     """Find the pivot latent of ``target`` (1, 3, S, S) in [-1, 1] seen from ``camera`` (25,) or (1, 25) — or of one
     face in V views, ``target`` (V, 3, S, S) from ``camera`` (V, 25): one w for all, the views' LPIPS summed.
 
@@ -433,7 +440,7 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPI
     (yaw, pitch, roll: the orbit parameters of :func:`helpers.base.cameras.camera_from_angles`; yaw and roll in
     radians, pitch EG3D's orbit pitch offset, not an angle) are needed with ``refine_camera``: the camera is then
     rebuilt from them at each step, with the given camera's focal length and distance from the origin. Returns the
-    pivot ws (1, num_ws, w_dim), detached.
+    pivot ws (1, num_ws, w_dim), detached. ``progress``: a progress bar with the time left.
     """
     cfg = config.projection
     lpips = select_lpips(lpips, cfg.lpips_net, "PTI's projection stage")
@@ -473,7 +480,7 @@ def project(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, lpips: LPI
     given = camera  # focal length and radius of the refined cameras
     history: list[StepLog] = []
     began = time.perf_counter()
-    for step in range(cfg.steps):
+    for step in _steps(cfg.steps, "PTI projection", progress):
         t = step / cfg.steps
         factor = _lr_factor(t, cfg)
         lr = cfg.lr * factor
@@ -523,7 +530,7 @@ def _camera_from(angles: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.Tensor, lpips: LPIPS | LPIPSNets,
-         config: PTIConfig = PTIConfig(), *, on_step: StepCallback | None = None) -> Tuning:
+         config: PTIConfig = PTIConfig(), *, on_step: StepCallback | None = None, progress: bool = False) -> Tuning:
     """Fine-tune a copy of ``G`` so that the render of the fixed ``pivot`` ws from ``camera`` matches ``target``
     (several views: ``target`` (V, 3, S, S) from ``camera`` (V, 25), all tuned together).
 
@@ -531,7 +538,8 @@ def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.
     images, ``w_avg``) are not. Stops early once LPIPS (the views' mean) ≤ ``lpips_threshold`` (checked before each
     step). Renders
     use ``ray_sample_mult`` times ``G``'s ray samples; the returned generator keeps ``G``'s configuration (render it
-    as it was tuned with :func:`with_ray_samples`). ``lpips`` as in :func:`project`, for the tuning's ``lpips_net``.
+    as it was tuned with :func:`with_ray_samples`). ``lpips`` and ``progress`` as in :func:`project`, for the tuning's
+    ``lpips_net``.
     """
     cfg = config.tuning
     lpips = select_lpips(lpips, cfg.lpips_net, "PTI's tuning stage")
@@ -547,7 +555,7 @@ def tune(G: nn.Module, target: torch.Tensor, camera: torch.Tensor, pivot: torch.
     history: list[StepLog] = []
     began = time.perf_counter()
     stopped = False
-    for step in range(cfg.steps):
+    for step in _steps(cfg.steps, "PTI tuning", progress):
         with autocast(device, precision):
             image = _render(renderer, pivot, camera, gen)
             dist = lpips.distance_to_features(downsample_for_lpips(image, cfg.lpips_resolution), target_features)

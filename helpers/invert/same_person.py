@@ -88,9 +88,11 @@ class SamePersonInversion:
 
 def invert_views(targets: np.ndarray, cams: np.ndarray, G: nn.Module, lpips: nn.Module,
                  config: InversionConfig = InversionConfig(), *, aligned: list[Any] | None = None,
-                 estimates: list[Any] | None = None, on_step: pti.StepCallback | None = None) -> SamePersonInversion:
+                 estimates: list[Any] | None = None, on_step: pti.StepCallback | None = None,
+                 progress: bool = False) -> SamePersonInversion:
     """PTI of one face seen in V aligned photos ``targets`` (V, S, S, 3) uint8 from ``cams`` (V, 25): one shared pivot
-    (w, or w+ with ``w_plus``) projected on all views at once, then pivotal tuning on all of them together."""
+    (w, or w+ with ``w_plus``) projected on all views at once, then pivotal tuning on all of them together
+    (``progress``: a progress bar per stage)."""
     targets = np.stack([resize_square(np.asarray(t), int(G.img_resolution)) for t in targets])
     cams = np.asarray(cams, dtype=np.float32).reshape(-1, 25)
     if len(cams) != len(targets):
@@ -100,9 +102,9 @@ def invert_views(targets: np.ndarray, cams: np.ndarray, G: nn.Module, lpips: nn.
     _, tuning_lpips = pti.stage_lpips(lpips, config.pti)
     batch = torch.cat([pti.image_to_tensor(t, G.device) for t in targets])
     seconds: dict[str, float] = {}
-    projection = pti.project(G, batch, cams, lpips, config.pti, on_step=on_step)
+    projection = pti.project(G, batch, cams, lpips, config.pti, on_step=on_step, progress=progress)
     seconds["projection"] = projection.seconds
-    tuning = pti.tune(G, batch, cams, projection.ws, lpips, config.pti, on_step=on_step)
+    tuning = pti.tune(G, batch, cams, projection.ws, lpips, config.pti, on_step=on_step, progress=progress)
     seconds["tuning"] = tuning.seconds
     projected = EG3DSubject(pti.with_ray_samples(G, config.pti.projection.ray_sample_mult), projection.ws, "projected")
     tuned = EG3DSubject(pti.with_ray_samples(tuning.generator, config.pti.tuning.ray_sample_mult), projection.ws,

@@ -33,6 +33,7 @@ from helpers.base.atomic import save_torch_atomic
 from helpers.base.weights_file import read_weights
 from helpers.depth.networks.dpt import _import_transformers
 from helpers.depth.networks.predict import prepare_images, resize_bilinear
+from helpers.eg3d import tiny_random
 from helpers.latent.published_regressors import (
     PUBLISHED_REGRESSORS,
     PublishedCodeRegressor,
@@ -40,7 +41,10 @@ from helpers.latent.published_regressors import (
     regressor_from_state_dict,
 )
 
-__all__ = ["LatentEncoder", "LatentEncoderConfig", "load_latent_encoder", "save_latent_encoder"]
+__all__ = ["TINY_RANDOM_ENCODER", "LatentEncoder", "LatentEncoderConfig", "load_latent_encoder", "save_latent_encoder"]
+
+#: Name of a small encoder with fixed random weights around the tiny random generator's ``w_avg`` (tests, smoke mode).
+TINY_RANDOM_ENCODER = "tiny-random-encoder"
 
 Backbone = Literal["resnet", "dinov2-small", "tiny-random-dinov2"]
 _BACKBONES = ("resnet", "dinov2-small", "tiny-random-dinov2")
@@ -233,7 +237,12 @@ def load_latent_encoder(source: str | os.PathLike[str], *, device: torch.device 
                         cache_dir: str | os.PathLike[str] | None = None) -> LatentEncoder | PublishedCodeRegressor:
     """An encoder in eval mode: :func:`save_latent_encoder`'s file, a ``train-latent`` run's ``best.pt`` /
     ``last.pt``, a published regressor's name (``"published-code-regressor-vit"``, ``"published-code-regressor-unet"``:
-    downloaded once into ``cache_dir``) or an original regressor's ``.pt`` state dict."""
+    downloaded once into ``cache_dir``), an original regressor's ``.pt`` state dict, or :data:`TINY_RANDOM_ENCODER`."""
+    if source == TINY_RANDOM_ENCODER and not Path(source).exists():
+        with torch.random.fork_rng(devices=[]):  # fixed weights; the caller's random state untouched
+            torch.manual_seed(0)
+            model = LatentEncoder(LatentEncoderConfig(input_size=32, width=4), tiny_random().backbone.mapping.w_avg)
+        return model.to(device).eval()
     if isinstance(source, str) and source in PUBLISHED_REGRESSORS:
         return load_published_regressor(source, device=device, cache_dir=cache_dir)
     if not Path(source).expanduser().is_file():

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from helpers.base.captions import add_colorbar, add_header, column_centres, gray_ramp
 from helpers.base.photo import resize_square
 from helpers.dataset_folder.preview import depth_to_gray
 from helpers.invert.pti import StepLog
@@ -58,9 +59,12 @@ class LiveLossCurve:
 
 
 def comparison_strip(inversion: Any, size: int = 256) -> np.ndarray:
-    """(size, 4·size, 3) uint8: the aligned photo, the projection's render (before tuning), the tuned
-    reconstruction and its z-depth (near = bright, no surface = black)."""
+    """(H, 4·size, 3) uint8: the aligned photo, the projection's render (before tuning), the tuned
+    reconstruction and its z-depth (near = bright, no surface = black), with titles and the depth's colour bar."""
 
     depth = np.repeat(resize_square(depth_to_gray(inversion.depth), size, nearest=True)[..., None], 3, axis=-1)
     images = (inversion.target, inversion.projected, inversion.reconstruction)
-    return np.concatenate([resize_square(image, size) for image in images] + [depth], axis=1)
+    strip = np.concatenate([resize_square(image, size) for image in images] + [depth], axis=1)
+    titles = ("photo", "projection (before tuning)", "tuned", "z-depth")
+    return add_colorbar(add_header(strip, list(zip(column_centres(4, size), titles))), gray_ramp, "far", "near",
+                        title="z-depth")

@@ -252,7 +252,7 @@ class PhotoReconstructor:
         inversion_config = InversionConfig(pti=config.pti, mesh_resolution=config.mesh_resolution,
                                            mesh_level=config.mesh_level)
         inversion = invert_aligned(aligned.image, camera, self.generator(), self.lpips(), inversion_config,
-                                   aligned=aligned, camera_estimate=estimate)
+                                   aligned=aligned, camera_estimate=estimate, progress=True)
         mask = inversion.opacity >= 0.5
         return (f"PTI of {config.generator}", inversion.reconstruction, inversion.depth, mask, inversion.mesh(),
                 _z_range(inversion.depth), False)

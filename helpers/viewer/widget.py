@@ -95,16 +95,30 @@ class MeshViewer:
 
     def render(self) -> go.Figure:
         """Build the selected sample's figure and draw it into the Output area."""
-        first = self.figure is None
         self._rendered_index = self.index
         self.figure = sample_figure(self.current, self.style)
-        with self.output:
-            # wait=True avoids flicker between figures. Never on the first draw: there is nothing
-            # to clear, and nbclient (CI's notebook runner) then waits out its whole cell timeout.
-            if not first:
-                self.output.clear_output(wait=True)
-            self._show(self.figure)
+        # Captured here and set as the Output widget's state in one update, never `with self.output:`: through
+        # that, nbclient (nbmake, nbconvert, papermill) sends widget state on the shell socket while it waits there
+        # for the cell's reply, and can miss the reply until its timeout (docs/install.md, "A notebook that waited
+        # out its timeout"). Replacing the outputs also swaps figures without flicker.
+        self.output.outputs = self._capture(self.figure)
         return self.figure
+
+    def _capture(self, figure: go.Figure) -> tuple[dict, ...]:
+        """What ``self._show(figure)`` prints and displays, as Output-widget outputs."""
+        from IPython.utils.capture import capture_output
+
+        with capture_output(stdout=True, stderr=True, display=True) as captured:
+            self._show(figure)
+        outputs: list[dict] = []
+        for name, text in (("stdout", captured.stdout), ("stderr", captured.stderr)):
+            if text:
+                outputs.append({"output_type": "stream", "name": name, "text": text})
+        for shown in captured.outputs:
+            outputs.append(
+                {"output_type": "display_data", "data": shown.data, "metadata": shown.metadata or {}}
+            )
+        return tuple(outputs)
 
     def show(self) -> None:
         """Display the viewer in the current notebook cell output."""

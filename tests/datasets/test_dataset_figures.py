@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers.base.captions import COLORBAR_HEIGHT, HEADER_HEIGHT
 from helpers.base.photo import resize_square
 from helpers.dataset_folder import DatasetFolder
 from helpers.datasets.dataset_figures import (
@@ -31,9 +32,9 @@ def test_original_depth_sheet_shows_image_and_published_depth(tmp_path):
     root = write_head_dataset(tmp_path / "prosopo", HeadDatasetConfig(layout="prosopo", count=3, **SMALL), progress=False)
     folder = OriginalFolder(root)
     sheet = original_depth_sheet(folder, 2, tile=40)
-    assert sheet.shape == (2 * 40 + 4, 2 * 40 + 4, 3) and sheet.dtype == np.uint8
+    assert sheet.shape == (HEADER_HEIGHT + 2 * 40 + 4 + COLORBAR_HEIGHT, 2 * 40 + 4, 3) and sheet.dtype == np.uint8
     sample = folder.load(folder.ids[0])
-    depth_tile = sheet[:40, 44:, 0]
+    depth_tile = sheet[HEADER_HEIGHT:HEADER_HEIGHT + 40, 44:, 0]
     assert depth_tile.max() == 255 and depth_tile.min() == 0  # nearest point white, outside the face black
     assert (sample.depth.max() == 1.0) and not sample.mask.all()
 
@@ -50,12 +51,13 @@ def test_rebalance_figure_counts_each_image_and_its_mirror(lpff_root):
 def test_mirror_pairs_sheet_puts_each_face_beside_its_mirror(lpff_root, tmp_path):
     out = convert_lpff(lpff_root, tmp_path / "converted", mirror=True, rebalance=True, progress=False)
     sheet, captions = mirror_pairs_sheet(DatasetFolder(out), 2, tile=32)
-    assert sheet.shape == (2 * 32 + 4, 2 * 32 + 4, 3) and len(captions) == 2
+    assert sheet.shape == (HEADER_HEIGHT + 2 * 32 + 4, 2 * 32 + 4, 3) and len(captions) == 2
     assert all("_mirror" in line.split("→")[1] for line in captions)
     first = captions[0].split(":")[0]
     dataset = DatasetFolder(out)
-    assert np.array_equal(sheet[:32, :32], resize_square(dataset.load(first).image, 32))
-    assert np.array_equal(sheet[:32, 36:], resize_square(dataset.load(f"{first}_mirror").image, 32))
+    tiles = sheet[HEADER_HEIGHT:]  # under the column titles
+    assert np.array_equal(tiles[:32, :32], resize_square(dataset.load(first).image, 32))
+    assert np.array_equal(tiles[:32, 36:], resize_square(dataset.load(f"{first}_mirror").image, 32))
     assert dataset.records[first]["replicas"] >= dataset.records[captions[1].split(":")[0]]["replicas"]  # rarest first
 
 

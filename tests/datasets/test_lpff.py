@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from helpers.base import cameras
+from helpers.base.captions import COLORBAR_HEIGHT, HEADER_HEIGHT
 from helpers.dataset_folder.eg3d_export import export_eg3d
 from helpers.dataset_folder.layout import DATASET_JSON, MANIFEST, DatasetFolderError
 from helpers.dataset_folder.manifest import read_samples
@@ -564,7 +565,8 @@ def test_converted_folder_reads_as_a_photo_collection(tmp_path):
     sample = dataset.load(0)
     assert sample.depth is None and sample.mask is None and sample.latent is None
     assert np.allclose(sample.camera, cams[sample.id])
-    assert contact_sheet(dataset, dataset.ids[:2], tile=16).shape[0] == 16 + 4  # one row of tiles and its gap
+    # one row of tiles and its gap, under the column titles and over the depth's colour bar
+    assert contact_sheet(dataset, dataset.ids[:2], tile=16).shape[0] == HEADER_HEIGHT + 16 + 4 + COLORBAR_HEIGHT
     with pytest.raises(DatasetFolderError, match="no metric depth maps"):
         DepthDataset(out)
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.base.captions import COLORBAR_HEIGHT, HEADER_HEIGHT
 from helpers.dataset_folder.splits import SplitConfig
 from helpers.datasets.original_layouts import OriginalFolder
 from helpers.depth.data.depth_data_config import DepthDatasetConfig
@@ -81,7 +82,7 @@ def test_qualitative_grid_and_evaluation(heads):
     model = build_depth_model(config)
     dataset = DepthDataset(heads, DepthDatasetConfig(image_size=32, depth_size=32))
     grid = qualitative_grid(model, config, dataset, [0, 2], tile=40)
-    assert grid.shape == (2 * 40 + 4, 4 * 40 + 3 * 4, 3) and grid.dtype == np.uint8
+    assert grid.shape == (HEADER_HEIGHT + 2 * 40 + 4 + COLORBAR_HEIGHT, 4 * 40 + 3 * 4, 3) and grid.dtype == np.uint8
     assert model.training  # mode restored
     table, loss = evaluate_depth_model(model, config, dataset, EvaluationConfig(batch_size=3, progress=False))
     assert len(table) == 4 and math.isnan(loss) and table.n_valid == 4
@@ -106,7 +107,7 @@ def test_review_val_split_scores_and_ranks_a_saved_model(heads, tmp_path):
     review = review_val_split(checkpoint, heads, depth_size=32, n=1, splits=every_id_in_val)
     assert review.val.config.target == "metric_z" and len(review.table) == len(review.val) > 0
     assert len(review.best) == len(review.worst) == 1 and review.best != review.worst
-    assert review.grid.shape[0] == 2 * 128 + 4  # one row each for the best and the worst sample
+    assert review.grid.shape[0] == HEADER_HEIGHT + 2 * 128 + 4 + COLORBAR_HEIGHT  # a row each: the best, the worst
     meshes = prediction_meshes(review.model, review.val, review.best[0])
     assert [m.name.split(": ")[1].split(" (")[0] for m in meshes] == ["predicted", "ground truth"]
     truth = meshes[1]
@@ -127,3 +128,18 @@ def test_original_layout_meshes_back_project_the_published_maps(tmp_path):
     assert meshes[0].mesh.num_faces > 0 and np.array_equal(np.isfinite(depth), sample.mask)
     near, far = FRONTAL_FACE_Z_RANGE  # the assumed range: nearest point at near, farthest at far
     assert np.nanmin(depth) == pytest.approx(near, abs=1e-5) and np.nanmax(depth) <= far + 1e-5
+
+
+def test_tiny_random_models_are_fixed_and_leave_the_random_state_alone():
+    from helpers.depth.models import TINY_RANDOM_MODELS, load_depth_model
+    from helpers.latent.encoder import TINY_RANDOM_ENCODER, load_latent_encoder
+
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    for name in TINY_RANDOM_MODELS:
+        a, b = load_depth_model(name), load_depth_model(name)
+        assert a.config == TINY_RANDOM_MODELS[name]
+        assert all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+    first, second = load_latent_encoder(TINY_RANDOM_ENCODER), load_latent_encoder(TINY_RANDOM_ENCODER)
+    assert all(torch.equal(x, y) for x, y in zip(first.state_dict().values(), second.state_dict().values()))
+    assert torch.equal(torch.random.get_rng_state(), before)

@@ -6,6 +6,7 @@ Offline and fast: fake models return known maps; the end-to-end tests use tiny r
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -15,7 +16,13 @@ from torch import nn
 
 from helpers.base import cameras
 from helpers.base.photo import center_square, load_mask, load_rgb
-from helpers.depth.models import DepthModelConfig, LoadedDepthModel, build_depth_model, save_depth_model
+from helpers.depth.models import (
+    DepthModelConfig,
+    LoadedDepthModel,
+    build_depth_model,
+    load_depth_model,
+    save_depth_model,
+)
 from helpers.depth.reconstruction import (
     FRONTAL_FACE_Z_RANGE,
     ReconstructConfig,
@@ -320,3 +327,14 @@ def test_reconstruct_from_depth_resamples_by_nearest_and_back_projects_like_a_pr
     assert np.allclose(rec.mesh.vertices[:, 2].reshape(32, 32), rec.depth)  # camera frame: vertex z is the depth
     with pytest.raises(ValueError, match="one \\(H, W\\) map"):
         reconstruct_from_depth(photo, z[None], config)
+
+
+def test_a_read_only_photo_gives_no_warning():
+    """Photos read through PIL are read-only arrays; the network's input is a copy, so torch has nothing to warn
+    about (notebook 06 showed a UserWarning)."""
+    photo = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    photo.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rec = reconstruct(photo, ReconstructConfig(resolution=64), model=load_depth_model("tiny-random-unet"))
+    assert rec.depth.shape == (64, 64)

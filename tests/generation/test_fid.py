@@ -109,13 +109,18 @@ def test_camera_modes(rule_weights, tmp_path, monkeypatch):
     assert yaws == pytest.approx([0.8, 0.0, -0.5], abs=1e-5)
 
 
+def _noise_images(folder: Path, count: int, size: int, *, seed: int) -> Path:
+    """``count`` random-noise PNGs of ``size``² in a new ``folder``."""
+    folder.mkdir()
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(folder / f"img{i}.png")
+    return folder
+
+
 def test_command_scores_a_generator_and_caches_the_reference(rule_weights, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HELPERS_CACHE", str(tmp_path / "cache"))
-    ref = tmp_path / "ref"
-    ref.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(4):
-        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(ref / f"img{i}.png")
+    ref = _noise_images(tmp_path / "ref", 4, 64, seed=0)
     _labels(ref / "dataset.json", [-0.3, 0.0, 0.3])
     args = ["fid", "--checkpoint", "tiny-random", "--reference", str(ref), "--num", "2", "--batch-size", "2",
             "--inception", str(rule_weights), "--kid", "--device", "cpu", "--no-progress"]
@@ -142,3 +147,18 @@ def test_random_stand_in_weights_load_and_repeat(tmp_path):
     assert torch.equal(torch.get_rng_state(), state)  # the caller's random numbers are untouched
     first, second = (load_fid_inception(path) for path in paths)
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+
+
+def test_random_inception_is_written_once_into_the_cache(tmp_path, monkeypatch):
+    """``--inception random``: seeded stand-in weights, offline (smoke mode), written once and reused."""
+    monkeypatch.setenv("HELPERS_CACHE", str(tmp_path / "cache"))
+    ref = _noise_images(tmp_path / "ref", 3, 32, seed=1)
+    args = ["fid", "--folder", str(ref), "--reference", str(ref), "--inception", "random", "--device", "cpu",
+            "--no-progress", "--no-cache", "--out", str(tmp_path / "fid.json")]
+    assert cli.main(args) == 0
+    weights = tmp_path / "cache" / "fid" / "inception-random.pth"
+    stamp = weights.stat().st_mtime_ns
+    assert json.loads((tmp_path / "fid.json").read_text())["inception"] == str(weights)
+    assert cli.main(args) == 0 and weights.stat().st_mtime_ns == stamp
+    expected = write_random_weights(tmp_path / "again.pth")
+    assert torch.equal(torch.load(weights)["Conv2d_1a_3x3.conv.weight"], torch.load(expected)["Conv2d_1a_3x3.conv.weight"])

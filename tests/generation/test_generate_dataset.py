@@ -450,3 +450,25 @@ def test_dry_run_of_a_registry_checkpoint_downloads_nothing(tmp_path: Path, monk
     assert cli.main(args) == 0
     assert "images 512², depth/mask 128²" in capsys.readouterr().out
     assert eg3d.load_config("ffhq512-128").neural_rendering_resolution == 128
+
+
+def test_settings_read_back_from_meta_resume_the_folder(tmp_path):
+    """settings_from_json inverts settings_json (what meta.json holds): a run with them resumes the folder."""
+    from helpers.generation import MeshSettings, SampleSettings, ViewpointMix, generate
+    from helpers.generation.generate_dataset import GenerateConfig, settings_from_json, settings_json
+    from helpers.mesh.cleanup import CleanConfig
+
+    settings = SampleSettings(truncation_psi=0.5, viewpoints=ViewpointMix.parse("frontal=0.5,side=0.5"),
+                              mesh=MeshSettings(resolution=12, level=0.5, mrc=True,
+                                                clean=CleanConfig(target_faces=50, crop=((-1, -1, -1), (1, 1, 1)))))
+    stored = json.loads(json.dumps(settings_json(settings, (2.0, 3.5))))
+    again = settings_from_json(stored)
+    assert settings_json(again, (2.0, 3.5)) == stored and again.depth_range == (2.0, 3.5)
+    assert again.mesh.clean.crop == ((-1, -1, -1), (1, 1, 1)) and stored["mesh"]["clean"]  # input left as it was
+    out = tmp_path / "data"
+    generate(GenerateConfig(out=out, seeds=(0,), checkpoint="tiny-random", settings=SampleSettings(),
+                            progress=False), log=lambda *_: None)
+    meta = json.loads((out / "meta.json").read_text())
+    generate(GenerateConfig(out=out, seeds=(0, 1), checkpoint="tiny-random",
+                            settings=settings_from_json(meta["settings"]), progress=False), log=lambda *_: None)
+    assert len(read_samples(out)) == 2

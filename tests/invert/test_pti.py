@@ -12,6 +12,7 @@ import torch
 
 from helpers import eg3d
 from helpers.base import cameras
+from helpers.base.captions import COLORBAR_HEIGHT, HEADER_HEIGHT
 from helpers.base.photo import tensor_to_image
 from helpers.generation.viewpoints import ViewpointMix
 from helpers.invert import inversion as inversion_module
@@ -446,12 +447,24 @@ def test_camera_refinement_moves_a_wrong_camera_towards_the_true_one(generator, 
 def test_report_pictures(inversion):
     from helpers.photo3d.inversion_figures import comparison_strip, loss_figure
 
-    strip = comparison_strip(inversion, size=64)
-    assert strip.shape == (64, 256, 3) and strip.dtype == np.uint8
+    strip = comparison_strip(inversion, size=64)  # titles above, the depth's colour bar below
+    assert strip.shape == (HEADER_HEIGHT + 64 + COLORBAR_HEIGHT, 256, 3) and strip.dtype == np.uint8
     fig = loss_figure(inversion.projection.history + inversion.tuning.history)
     assert [len(trace.x) for trace in fig.data] == [8, 8, 32, 32]
     lines = inversion.summary().splitlines()
     assert lines[0].strip().startswith("projection: psnr") and "tuned: psnr" in lines[1]
+
+
+def test_progress_bars_give_each_stage_its_steps(generator, lpips, known_face, capsys):
+    smoke = pti.PRESETS["smoke"]
+    short = dataclasses.replace(smoke, projection=dataclasses.replace(smoke.projection, steps=2),
+                                tuning=dataclasses.replace(smoke.tuning, steps=3))
+    projection = pti.project(generator, known_face[0], CAMERA, lpips, short, progress=True)
+    pti.tune(generator, known_face[0], CAMERA, projection.ws, lpips, short, progress=True)
+    err = capsys.readouterr().err
+    assert "PTI projection" in err and "2/2" in err and "PTI tuning" in err and "3/3" in err
+    pti.project(generator, known_face[0], CAMERA, lpips, short)  # no bar unless asked
+    assert "PTI" not in capsys.readouterr().err
 
 
 def test_bf16_autocast_runs_and_stays_close(generator, lpips, known_face):
