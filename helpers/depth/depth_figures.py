@@ -36,8 +36,8 @@ from helpers.depth.reconstruction import ReconstructConfig, depth_from_predictio
 from helpers.mesh import depth_to_mesh
 from helpers.viewer import ViewerSample
 
-__all__ = ["ValReview", "error_colors", "original_depth_sample", "original_layout_meshes", "prediction_meshes", "qualitative_grid", "ranked_ids",
-           "review_val_split", "training_curves"]
+__all__ = ["ValReview", "error_colors", "original_depth_sample", "original_layout_meshes", "prediction_meshes",
+           "qualitative_grid", "ranked_ids", "review_val_split", "training_curves"]
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:

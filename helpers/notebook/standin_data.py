@@ -29,7 +29,7 @@ _SMALL = {"count": 6, "image_size": 64, "depth_size": 64, "steps": 48}
 #: The datasets that have a stand-in, with the head-dataset settings of each.
 STANDINS: dict[str, dict] = {
     "prosopo": {"layout": "prosopo", **_SMALL, "image_size": 128, "depth_size": 128, "count": 12},
-    "eg3d-synthetic": {"layout": "synthetic", "seed": 1, "max_yaw": 1.2, **_SMALL},
+    "eg3d-synthetic": {"layout": "synthetic", "seed": 1, "max_yaw": 1.2, **{**_SMALL, "count": 24}},
     "lpff": {"layout": "lpff", "seed": 3, "max_yaw": 1.4, "max_pitch": 0.5, **{**_SMALL, "count": 24}},
     "3dfacenet-coarse": {"layout": "prosopo", "seed": 5, **{**_SMALL, "count": 3}},
 }
