@@ -5,6 +5,8 @@ smoke mode's stand-ins over HTTP through the same download)."""
 from __future__ import annotations
 
 import json
+import sys
+import types
 from pathlib import Path
 
 import plotly.io as pio
@@ -13,7 +15,9 @@ import torch
 
 from helpers import datasets, notebook
 from helpers.dataset_folder import read_samples
+from helpers.download.http_download import default_cache_dir
 from helpers.generation import GenerateConfig, MeshSettings, SampleSettings, generate
+from helpers.notebook import notebook_session
 from helpers.notebook.standin_data import write_standin
 
 
@@ -98,3 +102,20 @@ def test_generated_dataset_extends_a_folder_with_its_own_settings(folders: Path)
     assert notebook.generated_dataset("tiny-random", 2, echo=lambda _: None) == out
     records = read_samples(out)
     assert sorted(records) == ["seed00000000", "seed00000001"] and all("mesh" in r["files"] for r in records.values())
+
+
+def test_keep_on_drive_mounts_drive_and_moves_outputs_and_cache_there(folders: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """In Colab (a stand-in google.colab here) KEEP_ON_DRIVE mounts Drive and points outputs and the cache at it."""
+    mounted: list[str] = []
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=mounted.append)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr(pio.renderers, "default", "colab")
+    drive = folders / "MyDrive" / "eg3d-face-toolkit"
+    monkeypatch.setattr(notebook_session, "DRIVE_FOLDER", drive)  # not /content/drive on this machine
+    session = notebook.start_notebook("job", keep_on_drive=True, echo=lambda _: None)
+    assert mounted == ["/content/drive"] and session.drive
+    assert session.out == drive / "outputs" / "smoke" / "job" and default_cache_dir() == drive / "cache"
+    assert pio.renderers.default == "colab"  # Colab keeps its own renderer
