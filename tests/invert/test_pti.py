@@ -17,6 +17,7 @@ from helpers.base.photo import tensor_to_image
 from helpers.generation.viewpoints import ViewpointMix
 from helpers.invert import inversion as inversion_module
 from helpers.invert import pti
+from helpers.invert.pti import pti_stages
 from helpers.invert.inversion import InversionConfig, invert_aligned
 from helpers.invert.lpips_weights import load_lpips, load_lpips_nets
 from helpers.invert.weight_delta import apply_weight_delta, load_weight_delta, save_weight_delta, weight_delta
@@ -97,16 +98,16 @@ def test_w_plus_and_initial_latent(generator, lpips, known_face):
 
 def test_learning_rate_schedule_and_noise_penalty():
     cfg = pti.ProjectionConfig()
-    assert pti._lr_factor(0.0, cfg) == 0.0
-    assert pti._lr_factor(0.05, cfg) == pytest.approx(1.0)
-    assert pti._lr_factor(0.5, cfg) == pytest.approx(1.0)
-    assert pti._lr_factor(0.875, cfg) == pytest.approx(0.5)
-    assert pti._lr_factor(1.0, cfg) == pytest.approx(0.0, abs=1e-12)
+    assert pti_stages._lr_factor(0.0, cfg) == 0.0
+    assert pti_stages._lr_factor(0.05, cfg) == pytest.approx(1.0)
+    assert pti_stages._lr_factor(0.5, cfg) == pytest.approx(1.0)
+    assert pti_stages._lr_factor(0.875, cfg) == pytest.approx(0.5)
+    assert pti_stages._lr_factor(1.0, cfg) == pytest.approx(0.0, abs=1e-12)
     gen = torch.Generator().manual_seed(0)
     white = [torch.randn(64, 64, generator=gen)]
     smooth = [torch.nn.functional.avg_pool2d(torch.randn(1, 1, 68, 68, generator=gen), 5, 1)[0, 0]]
     smooth = [(s - s.mean()) / s.std() for s in smooth]
-    assert pti._noise_penalty(smooth) > 100 * pti._noise_penalty(white)
+    assert pti_stages._noise_penalty(smooth) > 100 * pti_stages._noise_penalty(white)
 
 
 # EG3D-projector's recipe, written out by hand from its files (docs/inversion.md has the table with the sources):
@@ -204,13 +205,13 @@ class _Seen:
         for name in nets:
             nets[name].trunk.register_forward_pre_hook(
                 lambda module, args, name=name: self.lpips.append((name, tuple(args[0].shape[-2:]))))
-        render = pti._render
+        render = pti_stages._render
 
         def counting(G, *args):
             self.renders.append((G.config.rendering.depth_resolution, G.config.rendering.depth_resolution_importance))
             return render(G, *args)
 
-        monkeypatch.setattr(pti, "_render", counting)
+        monkeypatch.setattr(pti_stages, "_render", counting)
 
 
 def test_each_stage_uses_its_own_lpips_network_size_and_ray_samples(generator, known_face, monkeypatch):
